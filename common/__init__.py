@@ -1,0 +1,1 @@
+"""Code shared by the management and runtime services: models, settings, Redis layout, errors."""

@@ -1,0 +1,13 @@
+"""Typed application keys shared by both services."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from redis.asyncio import Redis
+
+from common.redis_keys import RedisKeys
+from common.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+REDIS = web.AppKey("redis", Redis)
+KEYS = web.AppKey("redis_keys", RedisKeys)

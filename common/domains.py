@@ -1,0 +1,86 @@
+"""Allowed-domain normalization: every entry becomes an origin (scheme://host[:port]).
+
+Rules, from the product's allowed-domains page: ``https://`` is added when no scheme is given, only
+http and https are accepted, path/query/trailing slash are dropped, the host is lower-cased, an
+explicit port is kept (a default port is dropped, as browsers do in ``Origin``), and duplicates are
+removed keeping the first. Wildcards, credentials and anything that is not a plain host are refused.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from urllib.parse import urlsplit
+
+MAX_DOMAINS = 100
+MAX_DOMAIN_LENGTH = 253 + len("https://") + len(":65535")
+
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class DomainError(ValueError):
+    pass
+
+
+def _check_host(host: str) -> str:
+    if host.startswith("[") and host.endswith("]"):
+        try:
+            return f"[{ipaddress.IPv6Address(host[1:-1]).compressed}]"
+        except ValueError:
+            raise DomainError("invalid IPv6 address") from None
+    try:
+        host = host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        raise DomainError("invalid host name") from None
+    labels = host.split(".")
+    if len(host) > 253 or not all(_LABEL.match(label) for label in labels):
+        raise DomainError("invalid host name")
+    return host
+
+
+def normalize_origin(entry: str) -> str:
+    """Return the origin for one ``domains`` entry or raise :class:`DomainError`."""
+    text = entry.strip()
+    if not text:
+        raise DomainError("empty domain")
+    if len(text) > 2048:
+        raise DomainError("domain is too long")
+    if "*" in text:
+        raise DomainError("wildcards are not supported; list each origin")
+    if "://" not in text:
+        if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:(?!\d)", text):
+            raise DomainError("only http and https origins are allowed")
+        text = "https://" + text
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        raise DomainError("invalid port or address") from None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS:
+        raise DomainError("only http and https origins are allowed")
+    if parts.username is not None or parts.password is not None:
+        raise DomainError("credentials are not allowed in a domain")
+    netloc_host = parts.netloc.rsplit("@", 1)[-1]
+    raw_host = netloc_host.rsplit(":", 1)[0] if not netloc_host.endswith("]") else netloc_host
+    if not raw_host:
+        raise DomainError("missing host")
+    host = _check_host(raw_host if raw_host.startswith("[") else raw_host.lower())
+    origin = f"{scheme}://{host}"
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        origin += f":{port}"
+    return origin
+
+
+def normalize_domains(entries: list[str]) -> list[str]:
+    """Normalize and de-duplicate a whole list; errors name the offending index."""
+    if len(entries) > MAX_DOMAINS:
+        raise DomainError(f"at most {MAX_DOMAINS} domains are allowed")
+    seen: dict[str, None] = {}
+    for index, entry in enumerate(entries):
+        try:
+            seen.setdefault(normalize_origin(entry), None)
+        except DomainError as exc:
+            raise DomainError(f"domains[{index}]: {exc}") from None
+    return list(seen)

@@ -1,0 +1,75 @@
+"""Conversations started from a widget, and the public runtime request/response bodies."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+from common.models.agent import Capabilities
+from common.models.types import UUIDStr
+
+Status = Literal[
+    "token_created", "triggered", "ringing", "in_progress",
+    "completed", "failed", "cancelled", "transferred", "unanswered",
+]
+TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled", "transferred", "unanswered"})
+
+# Visitor ids are opaque strings chosen by the embed (guest ids start with "guest_").
+UserId = Annotated[str, Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@+=-]+$")]
+
+
+class ConversationSummary(msgspec.Struct, kw_only=True):
+    """The safe columns: what the public API returns (never ``custom_metadata``)."""
+
+    id: str
+    organization_id: str
+    direction: Literal["inbound", "outbound"]
+    channel: Literal["webrtc"]
+    status: Status
+    user_id: str
+    agent_id: str
+    agent_version_id: str
+    web_widget_id: str
+    duration: int | None
+    user_turn_count: int | None
+    created_at: str
+    updated_at: str
+
+
+class Conversation(ConversationSummary, kw_only=True):
+    """The stored record. Feedback is stored beside it and merged into ``custom_metadata``."""
+
+    custom_metadata: dict[str, Any]
+
+
+class ConversationStart(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    user_id: UserId
+    custom_metadata: dict[str, Any] = {}
+    conversation_id: UUIDStr | None = None
+
+
+class ConnectionDetails(msgspec.Struct, kw_only=True):
+    url: str
+    token: str
+    room: str
+
+
+class ConversationStarted(msgspec.Struct, kw_only=True):
+    conversation: ConversationSummary
+    connection_details: ConnectionDetails
+    capabilities: Capabilities
+
+
+class FeedbackSubmit(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    data: dict[str, Any]
+
+
+class FeedbackRecord(msgspec.Struct, kw_only=True):
+    data: dict[str, Any]
+    submitted_at: str
+
+
+class OkStatus(msgspec.Struct, kw_only=True):
+    status: Literal["ok"] = "ok"

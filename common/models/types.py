@@ -1,0 +1,22 @@
+"""Constrained scalar types used across the models."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from msgspec import Meta
+
+UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+
+UUIDStr = Annotated[str, Meta(pattern=UUID_PATTERN, description="A UUID4, lower case")]
+# Empty means "use the built-in default for that mode" (appearance page of the reference).
+Color = Annotated[
+    str,
+    Meta(
+        pattern=r"^(|#[0-9a-fA-F]{3}|#[0-9a-fA-F]{4}|#[0-9a-fA-F]{6}|#[0-9a-fA-F]{8})$",
+        description="CSS hex colour (#rgb, #rgba, #rrggbb, #rrggbbaa) or empty for the default",
+    ),
+]
+ShortText = Annotated[str, Meta(max_length=200)]
+LongText = Annotated[str, Meta(max_length=2000)]
+FieldId = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]

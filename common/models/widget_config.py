@@ -1,0 +1,74 @@
+"""Validation of the known keys under ``config.v1``; unknown keys are kept as they are.
+
+The stored ``config`` is always the client's own object: these Structs only check it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+from common.errors import ApiError
+from common.models.forms import FormDefinition, PostConversationFeedback
+from common.models.types import Color, ShortText
+from common.validation import convert, invalid
+
+MAX_CONFIG_BYTES = 64 * 1024
+Shape = Literal["circle", "square"]
+
+
+class ColorTokens(msgspec.Struct, kw_only=True):
+    user_message: Color = ""
+    controls_button: Color = ""
+
+
+class ChatMode(msgspec.Struct, kw_only=True):
+    background_color: ColorTokens = msgspec.field(default_factory=ColorTokens)
+    text_color: ColorTokens = msgspec.field(default_factory=ColorTokens)
+
+
+class Chat(msgspec.Struct, kw_only=True):
+    light_mode: ChatMode = msgspec.field(default_factory=ChatMode)
+    dark_mode: ChatMode = msgspec.field(default_factory=ChatMode)
+    avatar_shape: Shape = "circle"
+
+
+class Trigger(msgspec.Struct, kw_only=True):
+    shape: Shape = "circle"
+    size: Annotated[int, Meta(ge=24, le=160)] = 56
+    padding: Annotated[int, Meta(ge=0, le=64)] | None = None
+    position: Literal["bottom-right", "bottom-left", "top-right", "top-left"] = "bottom-right"
+
+
+class ConfigV1(msgspec.Struct, kw_only=True):
+    theme: Literal["system", "light", "dark"] = "system"
+    trigger: Trigger = msgspec.field(default_factory=Trigger)
+    chat: Chat = msgspec.field(default_factory=Chat)
+    default_mode: Literal["text", "voice"] = "text"
+    start_conversation_on_toggle: bool = False
+    suggested_questions: Annotated[list[ShortText], Meta(max_length=10)] = []
+    pre_conversation_form: FormDefinition | None = None
+    pre_conversation_show_once: bool = True
+    post_conversation_feedback: PostConversationFeedback | None = None
+
+
+def validate_config(config: dict[str, Any], root: list[str | int]) -> ConfigV1:
+    """Check ``config`` (size, and ``v1`` when present); return its parsed v1 part."""
+    if len(msgspec.json.encode(config)) > MAX_CONFIG_BYTES:
+        raise invalid(root, f"config must be at most {MAX_CONFIG_BYTES} bytes as JSON")
+    v1 = config.get("v1", {})
+    if not isinstance(v1, dict):
+        raise invalid([*root, "v1"], "Expected `object`", "type_error")
+    return convert(v1, ConfigV1, [*root, "v1"])
+
+
+def feedback_field_ids(config: dict[str, Any]) -> frozenset[str]:
+    """Field ids of a stored widget's feedback form (empty when none is configured)."""
+    try:
+        parsed = validate_config(config, ["config"])
+    except ApiError:
+        return frozenset()
+    feedback = parsed.post_conversation_feedback
+    return feedback.field_ids() if feedback else frozenset()

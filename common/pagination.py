@@ -1,0 +1,86 @@
+"""Cursor paging over lex-ordered indexes, newest first.
+
+Index members are ``<created_ms, 13 digits>:<id>``, so the order is total even among items that
+share a timestamp, and a cursor (the last member returned) never skips or repeats an item. A cursor
+made the reference's way, Base64 of the last item's ``created_at``, is accepted too: it continues
+with the items created strictly before that instant.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Annotated, TypeVar
+
+from msgspec import Meta
+
+from common.timeutil import ms_from_iso
+from common.validation import invalid
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+Limit = Annotated[int, Meta(ge=1, le=MAX_LIMIT)]
+_MEMBER = re.compile(r"^\d{13}:[0-9a-f-]{36}$")
+# Upper bound on index entries inspected for one filtered page, so a rare filter cannot make
+# one request walk an unbounded index; the page then ends early with a cursor to continue.
+SCAN_BUDGET = 5000
+
+
+def index_member(created_ms: int, item_id: str) -> str:
+    return f"{created_ms:013d}:{item_id}"
+
+
+def encode_cursor(member: str) -> str:
+    return base64.urlsafe_b64encode(member.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    """Return the exclusive upper lex bound (``(member``) for ZREVRANGEBYLEX."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        text = base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise invalid(["query", "cursor"], "Invalid cursor") from None
+    if _MEMBER.match(text):
+        return "(" + text
+    try:
+        return "(" + f"{ms_from_iso(text):013d}:"
+    except ValueError:
+        raise invalid(["query", "cursor"], "Invalid cursor") from None
+
+
+async def collect_page(
+    scan: Callable[[str, int], Awaitable[Sequence[str]]],
+    load: Callable[[Sequence[str]], Awaitable[Sequence[T | None]]],
+    keep: Callable[[T], bool],
+    start: str,
+    limit: int,
+) -> tuple[list[T], str | None]:
+    """Walk the index from ``start`` and return up to ``limit`` kept items plus the next cursor.
+
+    ``scan(bound, count)`` returns members below ``bound``; ``load`` returns the item for each
+    member (``None`` for a dangling member, which is skipped).
+    """
+    items: list[T] = []
+    last = ""
+    bound, scanned = start, 0
+    batch = min(max(limit + 1, 16), 500)
+    while scanned < SCAN_BUDGET:
+        members = await scan(bound, batch)
+        if not members:
+            return items, None
+        for member, item in zip(members, await load(members), strict=True):
+            if item is not None and keep(item):
+                if len(items) == limit:
+                    return items, encode_cursor(last)
+                items.append(item)
+                last = member
+        scanned += len(members)
+        bound = "(" + members[-1]
+        if len(members) < batch:
+            return items, None
+    return items, encode_cursor(bound[1:])

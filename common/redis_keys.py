@@ -1,0 +1,69 @@
+"""Every Redis key and channel name, built in one place.
+
+Keys that one script touches share a hash tag (``{w:<widget_id>}``, ``{a:<agent_id>}``, ...), so
+every script runs on one hash slot and works unchanged on Redis Cluster.
+"""
+
+from __future__ import annotations
+
+
+class RedisKeys:
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    # Everything about one widget lives in the widget's slot: the config and its conversations.
+    def widget(self, widget_id: str) -> str:
+        return f"{self.prefix}:{{w:{widget_id}}}:widget"
+
+    def conversation(self, widget_id: str, conversation_id: str) -> str:
+        return f"{self.prefix}:{{w:{widget_id}}}:conv:{conversation_id}"
+
+    def conversations(self, widget_id: str) -> str:
+        """Lex-ordered index of the widget's conversations: member ``<created_ms>:<id>``."""
+        return f"{self.prefix}:{{w:{widget_id}}}:convs"
+
+    def user_conversations(self, widget_id: str, user_id: str) -> str:
+        return f"{self.prefix}:{{w:{widget_id}}}:convs:user:{user_id}"
+
+    def conversation_owner(self, conversation_id: str) -> str:
+        """Conversation id -> widget id: tells a foreign conversation (403) from none (404)."""
+        return f"{self.prefix}:{{c:{conversation_id}}}:owner"
+
+    # Organizations and what they list.
+    def org(self, org_id: str) -> str:
+        return f"{self.prefix}:{{o:{org_id}}}:org"
+
+    def org_widgets(self, org_id: str) -> str:
+        """Lex-ordered index of the org's widgets: member ``<created_ms>:<id>``."""
+        return f"{self.prefix}:{{o:{org_id}}}:widgets"
+
+    def org_agents(self, org_id: str) -> str:
+        return f"{self.prefix}:{{o:{org_id}}}:agents"
+
+    # Agents and their versions share the agent's slot.
+    def agent(self, agent_id: str) -> str:
+        return f"{self.prefix}:{{a:{agent_id}}}:agent"
+
+    def agent_version(self, agent_id: str, version_id: str) -> str:
+        return f"{self.prefix}:{{a:{agent_id}}}:version:{version_id}"
+
+    def agent_version_numbers(self, agent_id: str) -> str:
+        """Hash: version number -> version id (also holds the ``seq`` counter)."""
+        return f"{self.prefix}:{{a:{agent_id}}}:versions"
+
+    # Credentials and people.
+    def api_key(self, key_id: str) -> str:
+        return f"{self.prefix}:apikey:{key_id}"
+
+    def pat(self, token_id: str) -> str:
+        return f"{self.prefix}:pat:{token_id}"
+
+    def user(self, user_id: str) -> str:
+        return f"{self.prefix}:{{u:{user_id}}}:user"
+
+    def user_orgs(self, user_id: str) -> str:
+        return f"{self.prefix}:{{u:{user_id}}}:orgs"
+
+    # Pub/sub: classic PUBLISH is broadcast to every node of a cluster.
+    def invalidation_channel(self) -> str:
+        return f"{self.prefix}:widget-events"

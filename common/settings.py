@@ -1,0 +1,56 @@
+"""Settings, read once from environment variables and passed down as one frozen object.
+
+Every variable is documented in the README's configuration table; nothing else reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import msgspec
+
+# Defaults work for local development; `make run` overrides REDIS_URL to its private server.
+_DEFAULT_PORTS = {"management": 8080, "runtime": 8081}
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    service: str = "management"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    log_level: str = "INFO"
+    shutdown_timeout: float = 15.0
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_key_prefix: str = "ww"
+    # Every Redis call is bounded, so a stalled server answers 503 instead of hanging a request.
+    redis_timeout: float = 2.0
+
+    # Runtime tier.
+    public_origin: str = "http://127.0.0.1:8081"
+    livekit_url: str = "ws://127.0.0.1:7880"
+    livekit_api_key: str = "devkey"
+    livekit_api_secret: str = "devsecret-change-me-devsecret-change-me"
+    livekit_token_ttl: int = 900
+    conversation_retention: int = 30 * 24 * 3600
+    widget_cache_size: int = 10_000
+    widget_cache_ttl: float = 300.0
+    negative_cache_ttl: float = 5.0
+    public_cache_max_age: int = 30
+
+    # Management tier.
+    auto_brand_timeout: float = 10.0
+
+    @classmethod
+    def from_env(cls, service: str, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings for ``service`` from upper-case environment variables."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {"service": service, "port": _DEFAULT_PORTS[service]}
+        for name in cls.__struct_fields__:
+            raw = environ.get(name.upper())
+            if raw is not None and name != "service":
+                values[name] = raw
+        try:
+            return msgspec.convert(values, cls, strict=False)
+        except msgspec.ValidationError as exc:
+            raise SystemExit(f"invalid configuration: {exc}") from None

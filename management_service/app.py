@@ -1,0 +1,50 @@
+"""The management service's app factory: plain, no I/O; resources live in cleanup contexts."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import ClientSession, ClientTimeout, web
+
+from common.appkeys import KEYS, REDIS, SETTINGS
+from common.http import BASE_MIDDLEWARES
+from common.redis_client import redis_ctx
+from common.redis_keys import RedisKeys
+from common.settings import Settings
+from management_service.agents_store import AgentStore
+from management_service.appkeys import AGENTS, CREDENTIALS, HTTP_SESSION, WIDGETS
+from management_service.credentials import CredentialStore
+from management_service.routes import setup_routes
+from management_service.widgets_store import WidgetStore
+
+# Widget configs are capped at 64 KiB; the rest of a body is small. Larger bodies answer 413
+# before they are buffered.
+CLIENT_MAX_SIZE = 256 * 1024
+
+
+async def stores_ctx(app: web.Application) -> AsyncIterator[None]:
+    redis, keys = app[REDIS], app[KEYS]
+    app[CREDENTIALS] = CredentialStore(redis, keys)
+    app[AGENTS] = AgentStore(redis, keys)
+    app[WIDGETS] = WidgetStore(redis, keys)
+    yield
+
+
+async def http_session_ctx(app: web.Application) -> AsyncIterator[None]:
+    """One client session for outbound calls (auto-brand), never one per request."""
+    timeout = ClientTimeout(total=app[SETTINGS].auto_brand_timeout)
+    async with ClientSession(timeout=timeout) as session:
+        app[HTTP_SESSION] = session
+        yield
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(middlewares=BASE_MIDDLEWARES, client_max_size=CLIENT_MAX_SIZE)
+    app[SETTINGS] = settings
+    app[KEYS] = RedisKeys(settings.redis_key_prefix)
+    # Order matters: the stores need the Redis client.
+    app.cleanup_ctx.append(redis_ctx)
+    app.cleanup_ctx.append(stores_ctx)
+    app.cleanup_ctx.append(http_session_ctx)
+    setup_routes(app)
+    return app

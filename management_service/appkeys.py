@@ -1,0 +1,18 @@
+"""Typed application keys of the management service."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import ClientSession, web
+
+from management_service.credentials import CredentialStore
+
+if TYPE_CHECKING:
+    from management_service.agents_store import AgentStore
+    from management_service.widgets_store import WidgetStore
+
+CREDENTIALS = web.AppKey("credentials", CredentialStore)
+AGENTS: web.AppKey[AgentStore] = web.AppKey("agents")
+WIDGETS: web.AppKey[WidgetStore] = web.AppKey("widgets")
+HTTP_SESSION = web.AppKey("http_session", ClientSession)

@@ -1,0 +1,151 @@
+"""Organizations, users, memberships, org API keys (``ak_``) and personal tokens (``pat_``).
+
+Tokens are ``<prefix><id>.<secret>``. Only a SHA-256 of the secret is stored: the secret is 256 bits
+of randomness, so a fast hash is enough (no password stretching needed), and the stored hash is
+compared in constant time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from typing import Literal
+
+import msgspec
+from redis.asyncio import Redis
+
+from common.redis_keys import RedisKeys
+from common.timeutil import iso_from_ms, new_id, now_ms
+
+KNOWN_SCOPES = frozenset(
+    {"web_widgets:read", "web_widgets:manage", "agents:read", "agents:manage"}
+)
+_TOKEN = re.compile(r"^(?P<kind>ak|pat)_(?P<id>[0-9a-f]{32})\.(?P<secret>[A-Za-z0-9_-]{20,128})$")
+
+_ENC = msgspec.json.Encoder()
+
+
+class Organization(msgspec.Struct, kw_only=True):
+    id: str
+    name: str
+    created_at: str
+
+
+class User(msgspec.Struct, kw_only=True):
+    id: str
+    name: str
+    created_at: str
+
+
+class Credential(msgspec.Struct, kw_only=True):
+    """An API key (``org_id`` set) or a personal token (``user_id`` set)."""
+
+    id: str
+    kind: Literal["ak", "pat"]
+    name: str
+    scopes: list[str]
+    secret_sha256: str
+    created_at: str
+    expires_at_ms: int | None = None
+    org_id: str | None = None
+    user_id: str | None = None
+
+
+_CREDENTIAL = msgspec.json.Decoder(Credential)
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def parse_token(token: str) -> tuple[str, str, str] | None:
+    """``(kind, id, secret)`` of a well-formed token, else ``None``."""
+    match = _TOKEN.match(token)
+    return (match["kind"], match["id"], match["secret"]) if match else None
+
+
+class CredentialStore:
+    def __init__(self, redis: Redis, keys: RedisKeys) -> None:
+        self.redis = redis
+        self.keys = keys
+
+    def _credential_key(self, kind: str, credential_id: str) -> str:
+        return self.keys.api_key(credential_id) if kind == "ak" else self.keys.pat(credential_id)
+
+    async def create_org(self, name: str) -> Organization:
+        org = Organization(id=new_id(), name=name, created_at=iso_from_ms(now_ms()))
+        await self.redis.set(self.keys.org(org.id), _ENC.encode(org))
+        return org
+
+    async def org_exists(self, org_id: str) -> bool:
+        return bool(await self.redis.exists(self.keys.org(org_id)))
+
+    async def create_user(self, name: str) -> User:
+        user = User(id=new_id(), name=name, created_at=iso_from_ms(now_ms()))
+        await self.redis.set(self.keys.user(user.id), _ENC.encode(user))
+        return user
+
+    async def user_exists(self, user_id: str) -> bool:
+        return bool(await self.redis.exists(self.keys.user(user_id)))
+
+    async def add_member(self, org_id: str, user_id: str) -> None:
+        await self.redis.sadd(self.keys.user_orgs(user_id), org_id)
+
+    async def is_member(self, user_id: str, org_id: str) -> bool:
+        return bool(await self.redis.sismember(self.keys.user_orgs(user_id), org_id))
+
+    async def issue(
+        self,
+        kind: Literal["ak", "pat"],
+        scopes: list[str],
+        *,
+        name: str = "",
+        org_id: str | None = None,
+        user_id: str | None = None,
+        expires_at_ms: int | None = None,
+    ) -> tuple[str, Credential]:
+        """Create a credential; the returned token is the only time the secret exists in clear."""
+        secret = secrets.token_urlsafe(32)
+        credential = Credential(
+            id=new_id().replace("-", ""),
+            kind=kind,
+            name=name,
+            scopes=sorted(set(scopes)),
+            secret_sha256=hash_secret(secret),
+            created_at=iso_from_ms(now_ms()),
+            expires_at_ms=expires_at_ms,
+            org_id=org_id,
+            user_id=user_id,
+        )
+        await self.redis.set(self._credential_key(kind, credential.id), _ENC.encode(credential))
+        return f"{kind}_{credential.id}.{secret}", credential
+
+    async def verify(self, token: str) -> Credential | None:
+        """The credential a token stands for, if the token is well formed, known and unexpired."""
+        parsed = parse_token(token)
+        if parsed is None:
+            return None
+        kind, credential_id, secret = parsed
+        raw = await self.redis.get(self._credential_key(kind, credential_id))
+        if raw is None:
+            return None
+        credential = _CREDENTIAL.decode(raw)
+        if not hmac.compare_digest(credential.secret_sha256, hash_secret(secret)):
+            return None
+        if credential.expires_at_ms is not None and credential.expires_at_ms <= now_ms():
+            return None
+        return credential
+
+    async def revoke(self, token_or_id: str) -> bool:
+        """Delete a credential named by its full token or its id; True when one was deleted."""
+        parsed = parse_token(token_or_id)
+        if parsed is not None:
+            kind, credential_id, _ = parsed
+            return bool(await self.redis.delete(self._credential_key(kind, credential_id)))
+        credential_id = token_or_id.removeprefix("ak_").removeprefix("pat_")
+        deleted = await self.redis.delete(
+            self.keys.api_key(credential_id), self.keys.pat(credential_id)
+        )
+        return bool(deleted)

@@ -1,0 +1,20 @@
+"""What a runtime pod keeps per widget: the encoded public object plus what the handlers need."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class PublicWidget:
+    """A published widget as served: ``body`` is the exact JSON bytes of the widget object, so a
+    cache hit does no JSON work."""
+
+    id: str
+    organization_id: str
+    agent_id: str
+    agent_version_id: str
+    domains: frozenset[str]
+    body: bytes
+    etag: str
+    feedback_field_ids: frozenset[str]
