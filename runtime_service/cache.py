@@ -20,15 +20,14 @@ from runtime_service.public_widget import PublicWidget
 _WIDGET = msgspec.json.Decoder(Widget)
 
 
-def to_public(raw: bytes) -> PublicWidget | None:
+def to_public(raw: bytes) -> PublicWidget:
     widget = _WIDGET.decode(raw)
-    if not widget.published:
-        return None
     return PublicWidget(
         id=widget.id,
         organization_id=widget.organization_id,
         agent_id=widget.agent_id,
         agent_version_id=widget.agent_version_id,
+        published=widget.published,
         domains=frozenset(widget.domains),
         body=raw,
         etag='"' + hashlib.sha256(raw).hexdigest()[:32] + '"',
@@ -42,7 +41,7 @@ class WidgetSource:
         self.keys = keys
 
     async def get(self, widget_id: str) -> PublicWidget | None:
-        """The published widget, or None when it is unknown, unpublished or the id is malformed."""
+        """The widget (published or not), or None when it is unknown or the id is malformed."""
         if not is_uuid(widget_id):
             return None
         raw = await self.redis.get(self.keys.widget(widget_id))

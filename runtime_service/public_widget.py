@@ -7,13 +7,14 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class PublicWidget:
-    """A published widget as served: ``body`` is the exact JSON bytes of the widget object, so a
+    """A widget as a runtime pod sees it (published or not: the handlers decide): ``body`` is the exact JSON bytes of the widget object, so a
     cache hit does no JSON work."""
 
     id: str
     organization_id: str
     agent_id: str
     agent_version_id: str
+    published: bool
     domains: frozenset[str]
     body: bytes
     etag: str
