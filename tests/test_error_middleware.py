@@ -1,0 +1,83 @@
+"""One error shape everywhere: ``{"detail": ...}``; a 500 reveals nothing; Redis outages are 503;
+every response carries a request id (the caller's, when it is sane)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis.exceptions
+from aiohttp import web
+
+from common.errors import ApiError
+from common.http import BASE_MIDDLEWARES
+
+
+async def _boom(request: web.Request) -> web.Response:
+    raise RuntimeError("secret internal state")
+
+
+async def _redis_down(request: web.Request) -> web.Response:
+    raise redis.exceptions.ConnectionError("connection refused")
+
+
+async def _api_error(request: web.Request) -> web.Response:
+    raise ApiError(409, "conflict here")
+
+
+async def _ok(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
+def _app() -> web.Application:
+    app = web.Application(middlewares=BASE_MIDDLEWARES, client_max_size=10)
+    app.router.add_get("/boom", _boom)
+    app.router.add_get("/redis", _redis_down)
+    app.router.add_get("/conflict", _api_error)
+    app.router.add_get("/ok", _ok)
+    app.router.add_post("/ok", _ok)
+
+    async def read(request: web.Request) -> web.Response:
+        await request.read()
+        return web.json_response({})
+
+    app.router.add_post("/read", read)
+    return app
+
+
+async def test_unexpected_exception_is_plain_500(aiohttp_client: Any, caplog: Any) -> None:
+    client = await aiohttp_client(_app())
+    resp = await client.get("/boom", headers={"X-Request-ID": "req-123"})
+    assert resp.status == 500
+    assert await resp.json() == {"detail": "Internal server error"}
+    assert "secret" not in await resp.text()
+    assert resp.headers["X-Request-ID"] == "req-123"
+    assert any("unhandled error" in r.getMessage() for r in caplog.records)
+
+
+async def test_redis_outage_is_503_with_retry_after(aiohttp_client: Any) -> None:
+    client = await aiohttp_client(_app())
+    resp = await client.get("/redis")
+    assert resp.status == 503
+    assert resp.headers["Retry-After"] == "1"
+    assert (await resp.json())["detail"]
+
+
+async def test_api_error_and_router_errors_are_json(aiohttp_client: Any) -> None:
+    client = await aiohttp_client(_app())
+    resp = await client.get("/conflict")
+    assert (resp.status, await resp.json()) == (409, {"detail": "conflict here"})
+    resp = await client.get("/missing")
+    assert resp.status == 404 and "detail" in await resp.json()
+    resp = await client.delete("/ok")
+    assert resp.status == 405 and "GET" in resp.headers["Allow"]
+    assert "detail" in await resp.json()
+    resp = await client.post("/read", data=b"x" * 100)
+    assert resp.status == 413 and "detail" in await resp.json()
+
+
+async def test_request_id_generated_when_missing_or_unsafe(aiohttp_client: Any) -> None:
+    client = await aiohttp_client(_app())
+    resp = await client.get("/ok", headers={"X-Request-ID": "bad id\twith spaces"})
+    assert resp.headers["X-Request-ID"] != "bad id\twith spaces"
+    assert len(resp.headers["X-Request-ID"]) == 32
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
