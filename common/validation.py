@@ -35,7 +35,7 @@ def issue_from_error(exc: msgspec.ValidationError, root: list[str | int]) -> dic
     elif unknown := _UNKNOWN.match(msg):
         loc.append(unknown.group("field"))
         msg, type_ = "Extra fields are not permitted", "extra_forbidden"
-    elif msg.startswith("Expected"):
+    elif msg.startswith("Expected") and ", got `" in msg:
         type_ = "type_error"
     return {"loc": loc, "msg": msg, "type": type_}
 

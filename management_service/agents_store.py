@@ -90,7 +90,8 @@ class AgentStore:
         numbers = self.keys.agent_version_numbers(agent_id)
         if ref == "latest":
             ref = (await self.redis.hget(numbers, "seq") or b"").decode()
-        if not ref.isdigit() or len(ref) > 9:
+        # ASCII only: str.isdigit() also accepts digits like "²" that int() rejects.
+        if not (ref.isascii() and ref.isdigit()) or len(ref) > 9:
             return None
         version_id = await self.redis.hget(numbers, str(int(ref)))
         if version_id is None:

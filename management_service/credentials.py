@@ -62,7 +62,7 @@ def hash_secret(secret: str) -> str:
 
 def parse_token(token: str) -> tuple[str, str, str] | None:
     """``(kind, id, secret)`` of a well-formed token, else ``None``."""
-    match = _TOKEN.match(token)
+    match = _TOKEN.fullmatch(token)
     return (match["kind"], match["id"], match["secret"]) if match else None
 
 
