@@ -9,6 +9,8 @@ from pathlib import Path
 
 from aiohttp import web
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -26,12 +28,16 @@ def read_script(package_file: str, name: str) -> str:
 
 def create_redis(settings: Settings) -> Redis:
     # from_url does no I/O. Every call is bounded by redis_timeout, so an unreachable or stalled
-    # server gives a quick error (rendered as 503) instead of a hung request.
+    # server gives a quick error (rendered as 503) instead of a hung request. One immediate retry
+    # on a broken connection replaces pooled connections left dead by a server restart; timeouts
+    # are not retried, so a stalled server costs one timeout, not several.
     return Redis.from_url(
         settings.redis_url,
         socket_timeout=settings.redis_timeout,
         socket_connect_timeout=settings.redis_timeout,
         health_check_interval=15,
+        retry=Retry(NoBackoff(), 1),
+        retry_on_error=[RedisConnectionError],
         protocol=2,
     )
 

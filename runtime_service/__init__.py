@@ -1,1 +1,1 @@
-"""The public, browser-facing runtime API under /core/public/web-widgets, scaled out to many pods."""
+"""The public, browser-facing runtime API under /core/public/web-widgets, run on many pods."""

@@ -1,21 +1,44 @@
-"""Widget source for the runtime. INTERIM uncached version: the real per-pod cache replaces it,
-keeping the same interface (``WidgetSource.get`` and ``widget_source_ctx``)."""
+"""The per-pod widget cache: what every public request reads instead of Redis.
+
+Bounded (LRU) and TTL'd, with short negative entries for unknown ids and one shared Redis read
+for concurrent misses of one id. The invalidation listener keeps it correct:
+
+* an event for an id drops its entry and supersedes any read of that id still in flight, so a
+  value read before the event arrived is never stored (a per-load generation: only ids being
+  loaded are tracked, so nothing grows with the number of ids ever seen);
+* while the subscription is down (events may be lost) the cache is *suspended*: entries become
+  stale copies, every request reads Redis, and a stale copy is served only when Redis itself is
+  unreachable (stale-if-error); when the subscription is back everything is cleared.
+
+A malformed (non-UUID) id never reaches Redis.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from collections.abc import AsyncIterator
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import suppress
+from dataclasses import dataclass, field
 
 import msgspec
 from aiohttp import web
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from common.appkeys import KEYS, REDIS
+from common.appkeys import KEYS, REDIS, SETTINGS
 from common.models.widget import Widget
 from common.models.widget_config import feedback_field_ids
 from common.redis_keys import RedisKeys
 from common.timeutil import is_uuid
 from runtime_service.appkeys import WIDGET_SOURCE
 from runtime_service.public_widget import PublicWidget
+
+Loader = Callable[[str], Awaitable[PublicWidget | None]]
+REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
 
 _WIDGET = msgspec.json.Decoder(Widget)
 
@@ -35,19 +58,158 @@ def to_public(raw: bytes) -> PublicWidget:
     )
 
 
+def redis_loader(redis: Redis, keys: RedisKeys, timeout: float) -> Loader:
+    async def load(widget_id: str) -> PublicWidget | None:
+        # One bound for the whole read, so an outage answers (or falls back to a stale copy)
+        # quickly. One immediate retry: after a Redis restart every pooled connection fails
+        # once before it reconnects, and that must not look like an outage.
+        try:
+            async with asyncio.timeout(timeout):
+                try:
+                    raw = await redis.get(keys.widget(widget_id))
+                except RedisConnectionError:
+                    raw = await redis.get(keys.widget(widget_id))
+        except TimeoutError:
+            raise RedisTimeoutError("widget read timed out") from None
+        return None if raw is None else to_public(raw)
+
+    return load
+
+
+@dataclass(slots=True)
+class _Entry:
+    widget: PublicWidget | None
+    expires: float
+    fresh: bool  # False: a stale copy, served only when Redis is unreachable
+
+
+@dataclass(slots=True, eq=False)
+class _Load:
+    fresh: bool  # started while live: may be stored as a fresh entry
+    superseded: bool = False  # an invalidation or clear happened since the read began
+    task: asyncio.Task[PublicWidget | None] = field(init=False)
+
+
 class WidgetSource:
-    def __init__(self, redis, keys: RedisKeys) -> None:
-        self.redis = redis
-        self.keys = keys
+    """``get(id)`` returns the widget (published or not: handlers decide) or None."""
+
+    def __init__(
+        self,
+        load: Loader,
+        *,
+        max_size: int,
+        ttl: float,
+        negative_ttl: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._load = load
+        self._max_size = max_size
+        self._ttl = ttl
+        self._negative_ttl = negative_ttl
+        self._clock = clock
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._loading: dict[str, _Load] = {}
+        # Nothing is cached as fresh until the listener's subscription is confirmed.
+        self._live = False
+
+    @property
+    def live(self) -> bool:
+        return self._live
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     async def get(self, widget_id: str) -> PublicWidget | None:
-        """The widget (published or not), or None when it is unknown or the id is malformed."""
         if not is_uuid(widget_id):
             return None
-        raw = await self.redis.get(self.keys.widget(widget_id))
-        return None if raw is None else to_public(raw)
+        entry = self._entries.get(widget_id)
+        if entry is not None and entry.fresh and self._clock() < entry.expires:
+            self._entries.move_to_end(widget_id)
+            return entry.widget
+        load = self._loading.get(widget_id) or self._start_load(widget_id)
+        try:
+            # Shielded: one caller going away must not cancel the read the others wait for.
+            return await asyncio.shield(load.task)
+        except REDIS_DOWN:
+            stale = self._entries.get(widget_id)
+            if stale is not None and stale.widget is not None:
+                return stale.widget
+            raise
+
+    def invalidate(self, widget_id: str) -> None:
+        self._entries.pop(widget_id, None)
+        load = self._loading.pop(widget_id, None)
+        if load is not None:
+            load.superseded = True
+
+    def clear(self) -> None:
+        self._entries.clear()
+        for load in self._loading.values():
+            load.superseded = True
+        self._loading.clear()
+
+    def suspend(self) -> None:
+        """Events may be getting lost: demote every entry to a stale-if-error copy."""
+        self._live = False
+        for entry in self._entries.values():
+            entry.fresh = False
+        for load in self._loading.values():
+            load.fresh = False
+
+    def resume(self) -> None:
+        """The subscription is confirmed: forget everything that might have missed an event."""
+        self.clear()
+        self._live = True
+
+    async def aclose(self) -> None:
+        tasks = [load.task for load in self._loading.values()]
+        self.clear()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with suppress(asyncio.CancelledError, Exception):
+                await task
+
+    def _start_load(self, widget_id: str) -> _Load:
+        load = _Load(fresh=self._live)
+        load.task = asyncio.create_task(self._load(widget_id))
+        self._loading[widget_id] = load
+        # Registered before any waiter's callback: the entry is stored before a waiter resumes.
+        load.task.add_done_callback(lambda task: self._finish(widget_id, load, task))
+        return load
+
+    def _finish(self, widget_id: str, load: _Load, task: asyncio.Task[PublicWidget | None]) -> None:
+        if self._loading.get(widget_id) is load:
+            del self._loading[widget_id]
+        # Reading the exception marks it retrieved even when every waiter went away.
+        if task.cancelled() or task.exception() is not None or load.superseded:
+            return
+        widget = task.result()
+        if load.fresh:
+            ttl = self._ttl if widget is not None else self._negative_ttl
+            self._store(widget_id, _Entry(widget, self._clock() + ttl, fresh=True))
+        elif widget is not None:
+            self._store(widget_id, _Entry(widget, 0.0, fresh=False))
+        else:
+            self._entries.pop(widget_id, None)
+
+    def _store(self, widget_id: str, entry: _Entry) -> None:
+        if self._max_size <= 0:
+            return
+        self._entries[widget_id] = entry
+        self._entries.move_to_end(widget_id)
+        while len(self._entries) > self._max_size:
+            self._entries.popitem(last=False)
 
 
 async def widget_source_ctx(app: web.Application) -> AsyncIterator[None]:
-    app[WIDGET_SOURCE] = WidgetSource(app[REDIS], app[KEYS])
+    settings = app[SETTINGS]
+    source = WidgetSource(
+        redis_loader(app[REDIS], app[KEYS], settings.redis_timeout),
+        max_size=settings.widget_cache_size,
+        ttl=settings.widget_cache_ttl,
+        negative_ttl=settings.negative_cache_ttl,
+    )
+    app[WIDGET_SOURCE] = source
     yield
+    await source.aclose()

@@ -1,8 +1,157 @@
-"""PLACEHOLDER (being written)."""
-from collections.abc import AsyncIterator
+"""The invalidation listener: keeps this pod's widget cache in step with management's writes.
 
+It holds its own pub/sub connection on the invalidation channel. Every ``WidgetChanged`` event
+drops the named entry (an upsert and a delete both just invalidate: the next read goes to Redis).
+Every subscribe confirmation, the first one included, clears the whole cache, since events
+published while we were not subscribed are lost. When the subscription drops, the cache is
+suspended at once (see ``cache.WidgetSource.suspend``) and the listener reconnects with a short
+capped backoff. A keep-alive PING notices a connection that went silent without closing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import suppress
+from typing import Any
+
+import msgspec
 from aiohttp import web
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from common.appkeys import KEYS, SETTINGS
+from common.models.events import EVENT_DECODER
+from runtime_service.appkeys import LISTENER, WIDGET_SOURCE
+from runtime_service.cache import WidgetSource
+
+log = logging.getLogger(__name__)
+
+BACKOFF_MIN = 0.1
+BACKOFF_MAX = 1.0
+# Silence on the subscription longer than this sends a PING; no answer within the Redis timeout
+# means the connection is dead even if the socket still looks open.
+KEEPALIVE_INTERVAL = 5.0
+
+
+class InvalidationListener:
+    def __init__(
+        self,
+        client: Redis,
+        channel: str,
+        source: WidgetSource,
+        *,
+        pong_timeout: float,
+        keepalive: float = KEEPALIVE_INTERVAL,
+    ) -> None:
+        self.client = client
+        self.channel = channel
+        self.source = source
+        self.pong_timeout = pong_timeout
+        self.keepalive = keepalive
+        self.live = False
+        # Subscribe confirmations seen so far (each one cleared the cache).
+        self.subscriptions = 0
+        self._became_live = asyncio.Event()
+
+    async def wait_live(self, within: float) -> bool:
+        with suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                await self._became_live.wait()
+        return self.live
+
+    async def run(self) -> None:
+        delay = BACKOFF_MIN
+        while True:
+            confirmed = self.subscriptions
+            try:
+                await self._listen()
+            except (RedisError, OSError) as exc:
+                # Loud once per outage, quiet for each failed reconnect attempt.
+                log.log(logging.WARNING if self.live else logging.DEBUG, "subscription: %r", exc)
+            except Exception:
+                log.exception("invalidation listener failed; reconnecting")
+            finally:
+                self._went_down()
+            if self.subscriptions > confirmed:
+                delay = BACKOFF_MIN  # a working subscription was lost: retry at once
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, BACKOFF_MAX)
+
+    async def _listen(self) -> None:
+        pubsub: PubSub = self.client.pubsub()
+        try:
+            await pubsub.subscribe(self.channel)
+            loop = asyncio.get_running_loop()
+            heard = loop.time()
+            pinged: float | None = None
+            while True:
+                message = await pubsub.get_message(timeout=min(self.keepalive, self.pong_timeout))
+                now = loop.time()
+                if message is not None:
+                    heard, pinged = now, None
+                    self._handle(message)
+                elif pinged is not None and now - pinged >= self.pong_timeout:
+                    raise RedisTimeoutError("no answer to a keep-alive PING")
+                elif pinged is None and now - heard >= self.keepalive:
+                    await pubsub.ping()
+                    pinged = now
+        finally:
+            await pubsub.aclose()
+
+    def _handle(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if kind == "subscribe":
+            self.source.resume()
+            self.subscriptions += 1
+            self.live = True
+            self._became_live.set()
+            log.info("invalidation subscription confirmed; widget cache cleared")
+        elif kind == "message":
+            try:
+                event = EVENT_DECODER.decode(message["data"])
+            except msgspec.DecodeError as exc:
+                log.warning("ignoring an undecodable invalidation event: %s", exc)
+                return
+            self.source.invalidate(event.widget_id)
+
+    def _went_down(self) -> None:
+        if self.live:
+            log.warning("invalidation subscription down; serving widgets from Redis only")
+        self.live = False
+        self._became_live.clear()
+        self.source.suspend()
+
+
+def create_listener_client(url: str, timeout: float) -> Redis:
+    # No client-side retries: a dropped subscription must surface at once so the cache is
+    # suspended, and the listener's own loop does the reconnecting.
+    return Redis.from_url(
+        url, retry=None, socket_timeout=timeout, socket_connect_timeout=timeout, protocol=2
+    )
 
 
 async def invalidation_listener_ctx(app: web.Application) -> AsyncIterator[None]:
-    yield
+    settings = app[SETTINGS]
+    client = create_listener_client(settings.redis_url, settings.redis_timeout)
+    listener = InvalidationListener(
+        client,
+        app[KEYS].invalidation_channel(),
+        app[WIDGET_SOURCE],
+        pong_timeout=settings.redis_timeout,
+    )
+    app[LISTENER] = listener
+    task = asyncio.create_task(listener.run(), name="invalidation-listener")
+    # Start serving with a live subscription when Redis allows; /readyz reports it either way.
+    if not await listener.wait_live(settings.redis_timeout):
+        log.warning("invalidation subscription not confirmed yet; /readyz answers 503 until it is")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+        await client.aclose()

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class PublicWidget:
-    """A widget as a runtime pod sees it (published or not: the handlers decide): ``body`` is the exact JSON bytes of the widget object, so a
-    cache hit does no JSON work."""
+    """A widget as a runtime pod sees it (published or not: the handlers decide). ``body`` is
+    the exact JSON bytes of the widget object, so a cache hit does no JSON work."""
 
     id: str
     organization_id: str

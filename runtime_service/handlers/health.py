@@ -1,5 +1,34 @@
-"""PLACEHOLDER (being written): health handlers."""
-from common.http import healthz
+"""Liveness and readiness probes."""
 
-readyz = healthz
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from common.appkeys import REDIS, SETTINGS
+from common.http import error_response, healthz, json_response
+from runtime_service.appkeys import LISTENER
+
 __all__ = ["healthz", "readyz"]
+
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready when Redis answers and cache invalidations are arriving (else stale data could be
+    cached): a pod failing this should get no traffic."""
+    redis = request.app[REDIS]
+    try:
+        async with asyncio.timeout(request.app[SETTINGS].redis_timeout):
+            try:
+                await redis.ping()
+            except RedisConnectionError:  # a pooled connection that predates a Redis restart
+                await redis.ping()
+    except (RedisConnectionError, RedisTimeoutError, TimeoutError):
+        return error_response(503, "Redis is not reachable", _NO_STORE)
+    if not request.app[LISTENER].live:
+        return error_response(503, "Widget cache invalidation is not subscribed", _NO_STORE)
+    return json_response({"status": "ok"}, headers=_NO_STORE)

@@ -1,0 +1,268 @@
+"""The runtime's OpenAPI 3.1 document, built once from the shared msgspec models."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, get_args
+
+import msgspec
+
+from common.models.conversation import (
+    ConversationStart,
+    ConversationStarted,
+    ConversationSummary,
+    FeedbackSubmit,
+    OkStatus,
+    Status,
+)
+from common.models.widget import Widget
+from common.pagination import DEFAULT_LIMIT, MAX_LIMIT
+
+# routes.py registers the same paths (it imports the handlers, hence no import from it here);
+# tests/test_runtime_openapi.py checks that both agree.
+PREFIX = "/core/public/web-widgets"
+_REF = "#/components/schemas/{name}"
+
+_ERROR_DETAIL = {
+    "title": "ErrorDetail",
+    "type": "object",
+    "properties": {
+        "detail": {
+            "oneOf": [
+                {"type": "string"},
+                {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "loc": {
+                                "type": "array",
+                                "items": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+                            },
+                            "msg": {"type": "string"},
+                            "type": {"type": "string"},
+                        },
+                        "required": ["loc", "msg", "type"],
+                    },
+                },
+            ]
+        }
+    },
+    "required": ["detail"],
+}
+
+_ERRORS = {
+    "304": "Not modified: the `If-None-Match` ETag matches",
+    "400": "The widget collects no feedback, or no submitted field is one of its form fields",
+    "403": "The request's `Origin` is not one of the widget's allowed domains, or the "
+    "conversation belongs to another widget or visitor",
+    "404": "Unknown widget (or not published), or unknown conversation",
+    "409": "State conflict (see the operation's description)",
+    "413": "Request body or feedback data too large",
+    "415": "Content-Type must be application/json",
+    "422": "Invalid path, query or body; `detail` lists each problem",
+    "429": "Rate limited; retry after `Retry-After` seconds",
+    "503": "A dependency (Redis) is unavailable; retry after `Retry-After` seconds",
+}
+_RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds"}}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": _REF.format(name=name)}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def _responses(ok: dict[str, Any], codes: tuple[int, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {"200": ok}
+    for code in codes:
+        key = str(code)
+        if code == 304:
+            out[key] = {"description": _ERRORS[key]}
+            continue
+        out[key] = {"description": _ERRORS[key], "content": _json(_ref("ErrorDetail"))}
+        if code in (429, 503):
+            out[key]["headers"] = _RETRY_AFTER
+    return out
+
+
+def _path_param(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": {"type": "string", "format": "uuid"},
+    }
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": description,
+    }
+
+
+_WIDGET_ID = _path_param("id", "The widget id")
+_DATE = {"type": "string", "format": "date-time"}
+
+
+def _paths() -> dict[str, Any]:
+    widget_get = {
+        "operationId": "getPublicWidget",
+        "summary": "Get a published widget",
+        "description": "Returns the same widget object as the management API, for published "
+        "widgets only. Strong `ETag`; `If-None-Match` answers 304.",
+        "parameters": [
+            _WIDGET_ID,
+            {
+                "name": "If-None-Match",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string"},
+            },
+        ],
+        "responses": _responses(
+            {
+                "description": "The widget",
+                "headers": {
+                    "ETag": {"schema": {"type": "string"}},
+                    "Cache-Control": {"schema": {"type": "string"}},
+                },
+                "content": _json(_ref("Widget")),
+            },
+            (304, 403, 404, 503),
+        ),
+    }
+    start = {
+        "operationId": "startConversation",
+        "summary": "Start or resume a conversation",
+        "description": "Starts a new WEBRTC conversation, or resumes one when `conversation_id` "
+        "is set, in a fresh LiveKit room. 409: the widget or its agent version is not "
+        "published, or the resumed conversation has ended.",
+        "parameters": [_WIDGET_ID],
+        "requestBody": {"required": True, "content": _json(_ref("ConversationStart"))},
+        "responses": _responses(
+            {
+                "description": "Conversation and connection details",
+                "content": _json(_ref("ConversationStarted")),
+            },
+            (403, 404, 409, 413, 415, 422, 429, 503),
+        ),
+    }
+    listing = {
+        "operationId": "listConversations",
+        "summary": "List the widget's conversations",
+        "description": "Newest first, safe columns only. The next page's cursor is in the "
+        "`X-Next-Cursor` header (absent on the last page).",
+        "parameters": [
+            _WIDGET_ID,
+            _query("user_id", {"type": "string"}, "Exact visitor id"),
+            _query("status", {"enum": sorted(get_args(Status))}, "Conversation status"),
+            _query("created_after", _DATE, "Created at or after this instant"),
+            _query("created_before", _DATE, "Created before this instant"),
+            _query("channel", {"enum": ["webrtc"], "default": "webrtc"}, "Always webrtc"),
+            _query(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+                "Page size",
+            ),
+            _query("cursor", {"type": "string"}, "`X-Next-Cursor` of the previous page"),
+        ],
+        "responses": _responses(
+            {
+                "description": "One page of conversations",
+                "headers": {
+                    "X-Next-Cursor": {
+                        "schema": {"type": "string"},
+                        "description": "Cursor of the next page",
+                    }
+                },
+                "content": _json({"type": "array", "items": _ref("ConversationSummary")}),
+            },
+            (403, 404, 422, 429, 503),
+        ),
+    }
+    feedback = {
+        "operationId": "submitFeedback",
+        "summary": "Submit post-conversation feedback",
+        "description": "Only the widget's feedback form field ids are kept; at most 16 384 bytes "
+        "of `data` as JSON; one submission per conversation (409 for a second one).",
+        "parameters": [_WIDGET_ID, _path_param("conversation_id", "The conversation id")],
+        "requestBody": {"required": True, "content": _json(_ref("FeedbackSubmit"))},
+        "responses": _responses(
+            {"description": "Stored", "content": _json(_ref("OkStatus"))},
+            (400, 403, 404, 409, 413, 415, 422, 429, 503),
+        ),
+    }
+    status_ok = {
+        "type": "object",
+        "properties": {"status": {"const": "ok"}},
+        "required": ["status"],
+    }
+    return {
+        PREFIX + "/{id}": {"get": widget_get},
+        PREFIX + "/{id}/conversations": {"post": start, "get": listing},
+        PREFIX + "/{id}/conversations/{conversation_id}/feedback": {"post": feedback},
+        "/healthz": {
+            "get": {
+                "operationId": "healthz",
+                "summary": "Liveness: the process is up",
+                "responses": {"200": {"description": "Alive", "content": _json(status_ok)}},
+            }
+        },
+        "/readyz": {
+            "get": {
+                "operationId": "readyz",
+                "summary": "Readiness: Redis answers and cache invalidation is subscribed",
+                "responses": _responses(
+                    {"description": "Ready", "content": _json(status_ok)}, (503,)
+                ),
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "operationId": "openapi",
+                "summary": "This document",
+                "responses": {
+                    "200": {
+                        "description": "OpenAPI 3.1 document",
+                        "content": _json({"type": "object"}),
+                    }
+                },
+            }
+        },
+    }
+
+
+@functools.cache
+def openapi_document() -> bytes:
+    _, components = msgspec.json.schema_components(
+        [
+            Widget,
+            ConversationStart,
+            ConversationStarted,
+            ConversationSummary,
+            FeedbackSubmit,
+            OkStatus,
+        ],
+        ref_template=_REF,
+    )
+    components["ErrorDetail"] = _ERROR_DETAIL
+    document = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Web widgets runtime API",
+            "version": "1.0.0",
+            "description": "Public, unauthenticated endpoints the embedded widget calls from the "
+            "browser. A widget with a non-empty `domains` list refuses other origins (403).",
+        },
+        "paths": _paths(),
+        "components": {"schemas": components},
+    }
+    return msgspec.json.encode(document)

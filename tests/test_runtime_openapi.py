@@ -1,0 +1,130 @@
+"""The runtime's OpenAPI document: a valid OpenAPI 3.1 document that describes exactly the routes
+the app registers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from openapi_spec_validator import validate
+
+from common.settings import Settings
+from runtime_service.app import create_app
+
+METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any, runtime_settings: Settings) -> Any:
+    return await aiohttp_client(create_app(runtime_settings))
+
+
+@pytest.fixture
+async def document(client: Any) -> dict[str, Any]:
+    resp = await client.get("/openapi.json")
+    assert resp.status == 200
+    assert resp.content_type == "application/json"
+    return await resp.json()
+
+
+def registered_routes(app: Any) -> set[tuple[str, str]]:
+    routes = set()
+    for route in app.router.routes():
+        # aiohttp adds a HEAD route beside every GET; the GET operation describes it.
+        if route.method == "HEAD":
+            continue
+        routes.add((route.resource.canonical, route.method.lower()))
+    return routes
+
+
+async def test_document_is_valid_openapi_3_1(document: dict[str, Any]) -> None:
+    assert document["openapi"].startswith("3.1")
+    validate(document)
+
+
+async def test_paths_and_methods_equal_the_registered_routes(
+    client: Any, document: dict[str, Any]
+) -> None:
+    documented = {
+        (path, method)
+        for path, item in document["paths"].items()
+        for method in item
+        if method in METHODS
+    }
+    assert documented == registered_routes(client.server.app)
+
+
+async def test_every_reference_resolves(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    refs: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("$ref"), str):
+                refs.append(node["$ref"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(document)
+    assert refs
+    for ref in refs:
+        assert ref.startswith("#/components/schemas/")
+        assert ref.rsplit("/", 1)[1] in schemas
+
+
+async def test_models_and_error_shape(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    for name in [
+        "Widget", "ConversationStart", "ConversationStarted", "ConversationSummary",
+        "FeedbackSubmit", "OkStatus", "ErrorDetail", "Capabilities", "ConnectionDetails",
+    ]:  # fmt: skip
+        assert name in schemas, name
+    assert schemas["Widget"]["required"] == [
+        "id", "organization_id", "agent_id", "agent_version_id", "domains", "published",
+        "config", "created_at", "updated_at",
+    ]  # fmt: skip
+    assert "custom_metadata" not in schemas["ConversationSummary"]["properties"]
+    detail = schemas["ErrorDetail"]["properties"]["detail"]["oneOf"]
+    assert {"type": "string"} in detail
+    issue = next(option for option in detail if option.get("type") == "array")["items"]
+    assert issue["required"] == ["loc", "msg", "type"]
+
+
+async def test_operations_declare_the_contracts_statuses(document: dict[str, Any]) -> None:
+    prefix = "/core/public/web-widgets/{id}"
+    paths = document["paths"]
+
+    def statuses(path: str, method: str) -> set[str]:
+        return set(paths[path][method]["responses"])
+
+    assert {"200", "304", "403", "404"} <= statuses(prefix, "get")
+    assert {"200", "403", "404", "409", "413", "415", "422", "503"} <= statuses(
+        prefix + "/conversations", "post"
+    )
+    assert {"200", "400", "403", "404", "409", "413", "422"} <= statuses(
+        prefix + "/conversations/{conversation_id}/feedback", "post"
+    )
+    listing = paths[prefix + "/conversations"]["get"]
+    assert "X-Next-Cursor" in listing["responses"]["200"]["headers"]
+    assert {p["name"] for p in listing["parameters"] if p["in"] == "query"} == {
+        "user_id", "status", "created_after", "created_before", "channel", "limit", "cursor",
+    }  # fmt: skip
+    assert listing["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "type": "array",
+        "items": {"$ref": "#/components/schemas/ConversationSummary"},
+    }
+    start = paths[prefix + "/conversations"]["post"]
+    assert start["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ConversationStart"
+    }
+
+
+async def test_path_parameters_match_the_templates(document: dict[str, Any]) -> None:
+    for path, item in document["paths"].items():
+        templated = {part[1:-1] for part in path.split("/") if part.startswith("{")}
+        for method, operation in item.items():
+            declared = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
+            assert declared == templated, (path, method)
