@@ -64,6 +64,10 @@ class RedisKeys:
     def user_orgs(self, user_id: str) -> str:
         return f"{self.prefix}:{{u:{user_id}}}:orgs"
 
+    # Auto-brand results, per normalized domain (``host`` or ``host:port``).
+    def brand(self, domain: str) -> str:
+        return f"{self.prefix}:brand:{domain}"
+
     # Pub/sub: classic PUBLISH is broadcast to every node of a cluster.
     def invalidation_channel(self) -> str:
         return f"{self.prefix}:widget-events"

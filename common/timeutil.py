@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def new_id() -> str:
@@ -38,4 +40,5 @@ def ms_from_iso(value: str) -> int:
     parsed = datetime.fromisoformat(text)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return int(parsed.timestamp() * 1000)
+    # Integer arithmetic: timestamp() is a float and can come out one millisecond short.
+    return (parsed - _EPOCH) // timedelta(milliseconds=1)

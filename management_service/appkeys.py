@@ -10,9 +10,11 @@ from management_service.credentials import CredentialStore
 
 if TYPE_CHECKING:
     from management_service.agents_store import AgentStore
+    from management_service.branding.service import BrandService
     from management_service.widgets_store import WidgetStore
 
 CREDENTIALS = web.AppKey("credentials", CredentialStore)
 AGENTS: web.AppKey[AgentStore] = web.AppKey("agents")
 WIDGETS: web.AppKey[WidgetStore] = web.AppKey("widgets")
 HTTP_SESSION = web.AppKey("http_session", ClientSession)
+BRANDS: web.AppKey[BrandService] = web.AppKey("brands")

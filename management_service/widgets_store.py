@@ -1,10 +1,242 @@
-"""PLACEHOLDER (being written): widget storage."""
+"""Widgets in Redis: the documents, the org's list index, and the write path.
+
+The document (the ``Widget`` JSON, served byte for byte by the runtime) lives in the widget's hash
+slot; the org's index (a lex-ordered sorted set, member ``<created_ms>:<id>``) lives in the org's
+slot, so no script can touch both. Every document write goes through ``widget_write.lua``, which
+compares-and-sets and publishes the invalidation event atomically. The index is kept consistent
+by ordering: create adds the index entry before the document, delete removes the document before
+the entry. The document is the source of truth: listing skips entries without one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import msgspec
+from msgspec import UNSET
 from redis.asyncio import Redis
 
+from common.domains import DomainError, normalize_domains, normalize_origin
+from common.errors import ApiError
+from common.models.events import EVENT_ENCODER, WidgetChanged
+from common.models.widget import Widget, WidgetCreate, WidgetUpdate
+from common.models.widget_config import validate_config
+from common.pagination import collect_page, index_member
+from common.redis_client import read_script, register
 from common.redis_keys import RedisKeys
+from common.timeutil import is_uuid, iso_from_ms, ms_from_iso, new_id, now_ms
+from common.validation import invalid
+from management_service.agents_store import AgentStore
+
+_ENC = msgspec.json.Encoder()
+_WIDGET = msgspec.json.Decoder(Widget)
+WIDGET_WRITE = read_script(__file__, "widget_write.lua")
+_ATTEMPTS = 8
+# Losers of a compare-and-set wait a random moment before retrying, so writers that collided once
+# do not collide again in lock step.
+_BACKOFF_MS = 3
+# A create writes its index entry a moment before its document; an entry without a document is
+# only treated as dangling (and removed) once it is older than this.
+DANGLING_AFTER_MS = 60_000
+_CONFLICT = "The widget was modified concurrently; retry"
+
+Mode = Literal["create", "replace", "delete"]
+
+
+def clean_domains(entries: list[str]) -> list[str]:
+    """Normalized origins; a bad entry is a 422 that points at its index."""
+    try:
+        return normalize_domains(entries)
+    except DomainError as exc:
+        error = exc
+    for index, entry in enumerate(entries):
+        try:
+            normalize_origin(entry)
+        except DomainError as exc:
+            raise invalid(["body", "domains", index], str(exc)) from None
+    raise invalid(["body", "domains"], str(error))
+
+
+def check_config(config: dict[str, Any]) -> None:
+    validate_config(config, ["body", "config"])
+
+
+async def _backoff(attempt: int) -> None:
+    if attempt:
+        await asyncio.sleep(random.uniform(0, _BACKOFF_MS * attempt) / 1000)
+
+
+def _member(widget: Widget) -> str:
+    return index_member(ms_from_iso(widget.created_at), widget.id)
+
+
+@dataclass(frozen=True)
+class WidgetFilter:
+    """The list filters; ``None`` matches anything."""
+
+    agent_id: str | None = None
+    agent_version_id: str | None = None
+    published: bool | None = None
+
+    def __call__(self, widget: Widget) -> bool:
+        return (
+            self.agent_id in (None, widget.agent_id)
+            and self.agent_version_id in (None, widget.agent_version_id)
+            and self.published in (None, widget.published)
+        )
 
 
 class WidgetStore:
-    def __init__(self, redis: Redis, keys: RedisKeys) -> None:
+    def __init__(self, redis: Redis, keys: RedisKeys, agents: AgentStore | None = None) -> None:
         self.redis = redis
         self.keys = keys
+        self.agents = agents or AgentStore(redis, keys)
+        self._write_script = register(redis, WIDGET_WRITE)
+
+    async def _write(self, mode: Mode, widget_id: str, expected: bytes, new: bytes) -> bool:
+        op = "delete" if mode == "delete" else "upsert"
+        event = EVENT_ENCODER.encode(WidgetChanged(widget_id=widget_id, op=op))
+        written = await self._write_script(
+            keys=[self.keys.widget(widget_id)],
+            args=[mode, expected, new, self.keys.invalidation_channel(), event],
+        )
+        return written == 1
+
+    async def _read(self, widget_id: str) -> bytes | None:
+        return await self.redis.get(self.keys.widget(widget_id))
+
+    async def _load(self, org_id: str, widget_id: str) -> tuple[bytes, Widget] | None:
+        """The raw document and the widget, or None when unknown, malformed or another org's."""
+        if not is_uuid(widget_id):
+            return None
+        raw = await self._read(widget_id)
+        if raw is None:
+            return None
+        widget = _WIDGET.decode(raw)
+        return (raw, widget) if widget.organization_id == org_id else None
+
+    async def get(self, org_id: str, widget_id: str) -> Widget | None:
+        loaded = await self._load(org_id, widget_id)
+        return None if loaded is None else loaded[1]
+
+    async def check_agent_pair(
+        self, org_id: str, agent_id: str, version_id: str, *, blame: str = "agent_version_id"
+    ) -> None:
+        """422 unless the agent is in the org and the version is one of that agent's versions
+        (published or not). ``blame`` names the field a mismatched pair is reported on."""
+        if await self.agents.get_agent(org_id, agent_id) is None:
+            raise invalid(["body", "agent_id"], "Agent not found")
+        version = await self.agents.get_version_by_id(agent_id, version_id)
+        if version is None or version.organization_id != org_id or version.agent_id != agent_id:
+            raise invalid(["body", blame], "Agent version not found for this agent")
+
+    async def create(self, org_id: str, body: WidgetCreate) -> Widget:
+        domains = clean_domains(body.domains)
+        check_config(body.config)
+        await self.check_agent_pair(org_id, body.agent_id, body.agent_version_id)
+        index = self.keys.org_widgets(org_id)
+        for _ in range(_ATTEMPTS):
+            created_ms = now_ms()
+            created_at = iso_from_ms(created_ms)
+            widget = Widget(
+                id=new_id(), organization_id=org_id, agent_id=body.agent_id,
+                agent_version_id=body.agent_version_id, domains=domains,
+                published=body.published, config=body.config,
+                created_at=created_at, updated_at=created_at,
+            )
+            member = index_member(created_ms, widget.id)
+            # Index entry first: listing skips an entry whose document is not there yet, while a
+            # document without an entry could never be listed.
+            added = await self.redis.zadd(index, {member: 0})
+            if await self._write("create", widget.id, b"", _ENC.encode(widget)):
+                return widget
+            # Only an id collision gets here; try again with a fresh id.
+            if added:
+                await self.redis.zrem(index, member)
+        raise ApiError(409, "Could not allocate a widget id; retry")
+
+    async def update(self, org_id: str, widget_id: str, changes: WidgetUpdate) -> Widget | None:
+        """Replace the fields present in ``changes``; None when the widget is not found.
+
+        A body with no field to change is a no-op: nothing is written or published.
+        """
+        domains = UNSET if changes.domains is UNSET else clean_domains(changes.domains)
+        if changes.config is not UNSET:
+            check_config(changes.config)
+        new: dict[str, Any] = {
+            "agent_id": changes.agent_id,
+            "agent_version_id": changes.agent_version_id,
+            "domains": domains,
+            "published": changes.published,
+            "config": changes.config,
+        }
+        new = {name: value for name, value in new.items() if value is not UNSET}
+        for attempt in range(_ATTEMPTS):
+            await _backoff(attempt)
+            loaded = await self._load(org_id, widget_id)
+            if loaded is None:
+                return None
+            raw, widget = loaded
+            if not new:
+                return widget
+            widget = msgspec.structs.replace(widget, **new)
+            if "agent_id" in new or "agent_version_id" in new:
+                blame = "agent_version_id" if "agent_version_id" in new else "agent_id"
+                await self.check_agent_pair(
+                    org_id, widget.agent_id, widget.agent_version_id, blame=blame
+                )
+            widget.updated_at = iso_from_ms(now_ms())
+            if await self._write("replace", widget.id, raw, _ENC.encode(widget)):
+                return widget
+        raise ApiError(409, _CONFLICT)
+
+    async def delete(self, org_id: str, widget_id: str) -> bool:
+        """Delete the widget; False when it is not found."""
+        for attempt in range(_ATTEMPTS):
+            await _backoff(attempt)
+            loaded = await self._load(org_id, widget_id)
+            if loaded is None:
+                return False
+            raw, widget = loaded
+            if await self._write("delete", widget.id, raw, b""):
+                # Document first, then its entry: a failure in between leaves an entry that
+                # listing skips (and later removes), never a listed widget that cannot be read.
+                await self.redis.zrem(self.keys.org_widgets(org_id), _member(widget))
+                return True
+        raise ApiError(409, _CONFLICT)
+
+    async def list_page(
+        self, org_id: str, keep: WidgetFilter, start: str, limit: int
+    ) -> tuple[list[Widget], str | None]:
+        """One page, newest first, from the exclusive lex bound ``start`` (``+`` for the top)."""
+        index = self.keys.org_widgets(org_id)
+
+        async def scan(bound: str, count: int) -> list[str]:
+            members = await self.redis.zrevrangebylex(index, bound, "-", start=0, num=count)
+            return [member.decode() for member in members]
+
+        async def load(members: list[str]) -> list[Widget | None]:
+            # One GET per key in a pipeline, not MGET: the keys are in different slots.
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for member in members:
+                    pipe.get(self.keys.widget(member.partition(":")[2]))
+                raws = await pipe.execute()
+            widgets: list[Widget | None] = []
+            dangling: list[str] = []
+            cutoff = f"{now_ms() - DANGLING_AFTER_MS:013d}"
+            for member, raw in zip(members, raws, strict=True):
+                widget = None if raw is None else _WIDGET.decode(raw)
+                if widget is not None and widget.organization_id == org_id:
+                    widgets.append(widget)
+                    continue
+                widgets.append(None)
+                if widget is not None or member < cutoff:
+                    dangling.append(member)
+            if dangling:
+                await self.redis.zrem(index, *dangling)
+            return widgets
+
+        return await collect_page(scan, load, keep, start, limit)

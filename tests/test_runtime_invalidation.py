@@ -18,7 +18,6 @@ from common.redis_keys import RedisKeys
 from common.redis_process import RedisProcess
 from common.settings import Settings
 from common.timeutil import new_id
-from management_service.handlers import widgets as management_widgets
 from runtime_service.app import create_app
 from runtime_service.appkeys import LISTENER
 from runtime_service.cache import WidgetSource
@@ -235,12 +234,6 @@ async def test_while_unsubscribed_every_request_reads_redis(
     assert listener.live and listener.subscriptions == 2
 
 
-# The management widget API is being written by another part of the project; until it lands,
-# the tests above write as management does (document, then event) through tests/seed.py.
-_MANAGEMENT_PENDING = "PLACEHOLDER" in (management_widgets.__doc__ or "")
-
-
-@pytest.mark.skipif(_MANAGEMENT_PENDING, reason="management widget API not written yet")
 async def test_management_writes_reach_every_pod(
     pods: list[Any],
     management_client: Any,

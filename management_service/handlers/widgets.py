@@ -1,8 +1,119 @@
-"""PLACEHOLDER (being written): widget handlers."""
+"""The /core/web-widgets handlers (list, create, get, update, delete) and the readiness probe.
+
+A malformed, unknown or foreign widget id all answer 404, so nothing reveals whether another
+organization's widget exists. Authentication and scope failures (401/403) come first, from the
+decorator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import msgspec
 from aiohttp import web
+from multidict import MultiMapping
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from common.appkeys import REDIS, SETTINGS
+from common.errors import not_found
+from common.http import error_response, json_response, read_json
+from common.models.widget import WidgetCreate, WidgetUpdate
+from common.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor
+from common.timeutil import is_uuid
+from common.validation import invalid
+from management_service.appkeys import WIDGETS
+from management_service.auth import MANAGE_WIDGETS, READ_WIDGETS, Principal
+from management_service.widgets_store import WidgetFilter
+
+_CREATE = msgspec.json.Decoder(WidgetCreate)
+_UPDATE = msgspec.json.Decoder(WidgetUpdate)
+_NOT_FOUND = "Widget not found"
+_NO_STORE = {"Cache-Control": "no-store"}
+_UNAVAILABLE = {**_NO_STORE, "Retry-After": "1"}
+_BOOLEANS = {"true": True, "false": False}
 
 
-async def _todo(request: web.Request) -> web.Response:
-    raise web.HTTPNotImplemented()
+def _limit(query: MultiMapping[str]) -> int:
+    raw = query.get("limit")
+    if raw is None:
+        return DEFAULT_LIMIT
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
+        raise invalid(
+            ["query", "limit"], f"Expected an integer from 1 to {MAX_LIMIT}", "value_error"
+        )
+    return int(raw)
 
-readyz = list_widgets = create_widget = get_widget = update_widget = delete_widget = _todo
+
+def _uuid_filter(query: MultiMapping[str], name: str) -> str | None:
+    value = query.get(name)
+    if value is not None and not is_uuid(value):
+        raise invalid(["query", name], "Expected a UUID")
+    return value
+
+
+def _filter(query: MultiMapping[str]) -> WidgetFilter:
+    published = query.get("published")
+    if published is not None and published.lower() not in _BOOLEANS:
+        raise invalid(["query", "published"], "Expected `true` or `false`")
+    return WidgetFilter(
+        agent_id=_uuid_filter(query, "agent_id"),
+        agent_version_id=_uuid_filter(query, "agent_version_id"),
+        published=None if published is None else _BOOLEANS[published.lower()],
+    )
+
+
+@READ_WIDGETS
+async def list_widgets(request: web.Request, principal: Principal) -> web.Response:
+    query = request.query
+    limit = _limit(query)
+    start = decode_cursor(query["cursor"]) if "cursor" in query else "+"
+    widgets, cursor = await request.app[WIDGETS].list_page(
+        principal.org_id, _filter(query), start, limit
+    )
+    return json_response(widgets, headers={"X-Next-Cursor": cursor} if cursor else None)
+
+
+@MANAGE_WIDGETS
+async def create_widget(request: web.Request, principal: Principal) -> web.Response:
+    body = await read_json(request, _CREATE)
+    widget = await request.app[WIDGETS].create(principal.org_id, body)
+    return json_response(widget, status=201)
+
+
+@READ_WIDGETS
+async def get_widget(request: web.Request, principal: Principal) -> web.Response:
+    widget = await request.app[WIDGETS].get(principal.org_id, request.match_info["id"])
+    if widget is None:
+        raise not_found(_NOT_FOUND)
+    return json_response(widget)
+
+
+@MANAGE_WIDGETS
+async def update_widget(request: web.Request, principal: Principal) -> web.Response:
+    body = await read_json(request, _UPDATE)
+    widget = await request.app[WIDGETS].update(principal.org_id, request.match_info["id"], body)
+    if widget is None:
+        raise not_found(_NOT_FOUND)
+    return json_response(widget)
+
+
+@MANAGE_WIDGETS
+async def delete_widget(request: web.Request, principal: Principal) -> web.Response:
+    if not await request.app[WIDGETS].delete(principal.org_id, request.match_info["id"]):
+        raise not_found(_NOT_FOUND)
+    return web.Response(status=204)
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready when Redis answers: without it every API call would fail."""
+    redis = request.app[REDIS]
+    try:
+        async with asyncio.timeout(request.app[SETTINGS].redis_timeout):
+            try:
+                await redis.ping()
+            except RedisConnectionError:  # a pooled connection that predates a Redis restart
+                await redis.ping()
+    except (RedisConnectionError, RedisTimeoutError, TimeoutError):
+        return error_response(503, "Redis is not reachable", _UNAVAILABLE)
+    return json_response({"status": "ok"}, headers=_NO_STORE)

@@ -1,0 +1,347 @@
+"""The management API's OpenAPI 3.1 document, built once at import from the shared msgspec models.
+
+Components come from the models; paths are written by hand and mirror ``routes.py`` (which imports
+the handlers, hence no import from it here); tests/test_management_openapi.py checks both agree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from common.models.agent import (
+    Agent,
+    AgentCreate,
+    AgentVersion,
+    AgentVersionCreate,
+    AgentVersionUpdate,
+)
+from common.models.widget import Widget, WidgetCreate, WidgetUpdate
+from common.models.widget_config import ConfigV1
+from common.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from management_service.auth import ORG_HEADER
+
+_REF = "#/components/schemas/{name}"
+WIDGETS = "/core/web-widgets"
+AGENTS = "/core/agents"
+
+_ISSUE = {
+    "type": "object",
+    "properties": {
+        "loc": {"type": "array", "items": {"oneOf": [{"type": "string"}, {"type": "integer"}]}},
+        "msg": {"type": "string"},
+        "type": {"type": "string"},
+    },
+    "required": ["loc", "msg", "type"],
+}
+_ERROR_DETAIL = {
+    "title": "ErrorDetail",
+    "type": "object",
+    "properties": {"detail": {"oneOf": [{"type": "string"}, {"type": "array", "items": _ISSUE}]}},
+    "required": ["detail"],
+}
+# Placeholder until the auto-brand module contributes its own model.
+_BRAND = {
+    "title": "Brand",
+    "type": "object",
+    "description": "Brand data resolved for a domain (colours, logos and related assets).",
+    "additionalProperties": True,
+}
+_AUTO_BRAND_REQUEST = {
+    "title": "AutoBrandRequest",
+    "type": "object",
+    "properties": {
+        "domain": {
+            "type": "string",
+            "description": "Domain to look up. Protocol, `www.` and a trailing slash are "
+            "stripped automatically.",
+        }
+    },
+    "required": ["domain"],
+}
+_WIDGET_CONFIG = {
+    "title": "WidgetConfig",
+    "type": "object",
+    "description": "The widget's configuration, stored as sent. Known keys under `v1` are "
+    "validated; unknown keys (at any level) are kept.",
+    "properties": {"v1": {"$ref": _REF.format(name="ConfigV1")}},
+    "additionalProperties": True,
+}
+_STATUS_OK = {"type": "object", "properties": {"status": {"const": "ok"}}, "required": ["status"]}
+
+_ERRORS = {
+    "400": "The request cannot be fulfilled (see the operation's description)",
+    "401": "Missing, invalid or expired credential, or a `pat_` token without `X-Anyreach-Org`",
+    "403": "The credential lacks the required scope, or its user is not a member of the "
+    "organization",
+    "404": "Not found (also for malformed ids and other organizations' resources)",
+    "409": "Concurrent modification or state conflict; retry",
+    "413": "Request body too large",
+    "415": "Content-Type must be application/json",
+    "422": "Invalid path, query or body; `detail` lists each problem with its location",
+    "503": "A dependency (Redis) is unavailable; retry after `Retry-After` seconds",
+}
+
+_EXAMPLE_AGENT_ID = "6f1c2a9e-5b1d-4c8e-9a57-3d2f0e8b7c14"
+_EXAMPLE_VERSION_ID = "0b6f0d0e-8c36-4f5e-b2a1-9e47c2d5a3f8"
+_EXAMPLE_CREATE = {
+    "agent_id": _EXAMPLE_AGENT_ID,
+    "agent_version_id": _EXAMPLE_VERSION_ID,
+    "domains": ["yourdomain.com", "http://localhost:3000"],
+    "published": True,
+    "config": {"v1": {"theme": "dark", "default_mode": "voice"}},
+}
+_EXAMPLE_WIDGET = {
+    "id": "3e9a7c1b-2d4f-4a6b-8c0d-1f2e3a4b5c6d",
+    "organization_id": "a1b2c3d4-e5f6-4789-9abc-def012345678",
+    "agent_id": _EXAMPLE_AGENT_ID,
+    "agent_version_id": _EXAMPLE_VERSION_ID,
+    "domains": ["https://yourdomain.com", "http://localhost:3000"],
+    "published": True,
+    "config": {"v1": {"theme": "dark", "default_mode": "voice"}},
+    "created_at": "2025-01-15T09:30:00.000Z",
+    "updated_at": "2025-01-15T09:30:00.000Z",
+}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": _REF.format(name=name)}
+
+
+def _json(schema: dict[str, Any], example: Any = None) -> dict[str, Any]:
+    media: dict[str, Any] = {"schema": schema}
+    if example is not None:
+        media["example"] = example
+    return {"application/json": media}
+
+
+def _ok(status: int, description: str, schema: dict[str, Any] | None, **extra: Any) -> dict:
+    response: dict[str, Any] = {"description": description, **extra}
+    if schema is not None:
+        response["content"] = _json(schema, response.pop("example", None))
+    return {str(status): response}
+
+
+def _operation(
+    op_id: str, summary: str, ok: dict[str, Any], errors: tuple[int, ...], *,
+    params: list[dict[str, Any]] | None = None, body: str | None = None, description: str = "",
+    public: bool = False, body_example: Any = None,
+) -> dict[str, Any]:
+    responses = dict(ok)
+    for code in errors:
+        key = str(code)
+        responses[key] = {"description": _ERRORS[key], "content": _json(_ref("ErrorDetail"))}
+        if code == 401:
+            responses[key]["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
+        if code == 503:
+            responses[key]["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
+    operation: dict[str, Any] = {"operationId": op_id, "summary": summary}
+    if description:
+        operation["description"] = description
+    parameters = list(params or [])
+    if public:
+        operation["security"] = []
+    else:
+        parameters.append({"$ref": "#/components/parameters/OrgHeader"})
+    if parameters:
+        operation["parameters"] = parameters
+    if body is not None:
+        operation["requestBody"] = {"required": True, "content": _json(_ref(body), body_example)}
+    operation["responses"] = responses
+    return operation
+
+
+def _path(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "name": name, "in": "path", "required": True, "description": description,
+        "schema": schema or {"type": "string", "format": "uuid"},
+    }
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema,
+            "description": description}
+
+
+_WIDGET_ID = _path("id", "The widget id")
+_AGENT_ID = _path("id", "The agent id")
+_VERSION = _path("version", "The version's number, `latest`, or the version id",
+                 {"type": "string"})
+_UUID = {"type": "string", "format": "uuid"}
+_READ = (401, 403, 404, 503)
+_WRITE = (401, 403, 404, 409, 413, 415, 422, 503)
+
+
+def _widget_paths() -> dict[str, Any]:
+    widget = _ok(200, "The widget", _ref("Widget"), example=_EXAMPLE_WIDGET)
+    listing = _operation(
+        "listWidgets", "List widgets", _ok(
+            200, "One page of widgets, newest first",
+            {"type": "array", "items": _ref("Widget")},
+            headers={"X-Next-Cursor": {
+                "schema": {"type": "string"},
+                "description": "Cursor of the next page; absent on the last page",
+            }},
+        ), (401, 403, 422, 503),
+        params=[
+            _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
+                             "default": DEFAULT_LIMIT}, "Page size"),
+            _query("cursor", {"type": "string"}, "`X-Next-Cursor` of the previous page (a "
+                   "Base64-encoded `created_at` is accepted too)"),
+            _query("agent_id", _UUID, "Only widgets serving this agent"),
+            _query("agent_version_id", _UUID, "Only widgets pinned to this agent version"),
+            _query("published", {"type": "boolean"}, "Only published (`true`) or unpublished "
+                   "(`false`) widgets"),
+        ],
+        description="Scope `web_widgets:read` or `web_widgets:manage`.",
+    )
+    create = _operation(
+        "createWidget", "Create a widget",
+        _ok(201, "The created widget", _ref("Widget"), example=_EXAMPLE_WIDGET),
+        (401, 403, 409, 413, 415, 422, 503), body="WidgetCreate", body_example=_EXAMPLE_CREATE,
+        description="Scope `web_widgets:manage`. The agent must exist in the organization and "
+        "the version must be one of its versions (422 otherwise); an unpublished version is "
+        "allowed. `domains` are normalized to origins. `organization_id` comes from the "
+        "credential; read-only fields in the body are ignored.",
+    )
+    get = _operation("getWidget", "Get a widget", widget, _READ, params=[_WIDGET_ID],
+                     description="Scope `web_widgets:read` or `web_widgets:manage`.")
+    update = _operation(
+        "updateWidget", "Update a widget", widget, _WRITE, params=[_WIDGET_ID],
+        body="WidgetUpdate", body_example={"published": False},
+        description="Scope `web_widgets:manage`. Only the fields present replace the stored "
+        "values (`config` is replaced whole, not merged; `null` is invalid). A changed agent "
+        "or version is validated as on create. A body with nothing to change writes nothing.",
+    )
+    delete = _operation(
+        "deleteWidget", "Delete a widget", {"204": {"description": "Deleted"}},
+        (401, 403, 404, 409, 503), params=[_WIDGET_ID],
+        description="Scope `web_widgets:manage`.",
+    )
+    auto_brand = _operation(
+        "autoBrand", "Fetch brand data for a domain",
+        _ok(200, "The resolved brand", _ref("Brand")), (401, 403, 404, 413, 415, 422, 503),
+        params=[_WIDGET_ID], body="AutoBrandRequest", body_example={"domain": "example.com"},
+        description="Scope `web_widgets:manage`. The widget must exist. Returns the brand so "
+        "the caller can pre-fill the widget's styling; nothing is written. 404 when the widget "
+        "is not found or no brand is found for the domain.",
+    )
+    return {
+        WIDGETS: {"get": listing, "post": create},
+        WIDGETS + "/{id}": {"get": get, "put": update, "delete": delete},
+        WIDGETS + "/{id}/auto-brand": {"post": auto_brand},
+    }
+
+
+def _agent_paths() -> dict[str, Any]:
+    agent = _ok(200, "The agent", _ref("Agent"))
+    version = _ok(200, "The version", _ref("AgentVersion"))
+    return {
+        AGENTS: {"post": _operation(
+            "createAgent", "Create an agent", _ok(201, "The created agent", _ref("Agent")),
+            (401, 403, 413, 415, 422, 503), body="AgentCreate",
+            description="Scope `agents:manage`.",
+        )},
+        AGENTS + "/{id}": {"get": _operation(
+            "getAgent", "Get an agent", agent, _READ, params=[_AGENT_ID],
+            description="Scope `agents:read` or `agents:manage`.",
+        )},
+        AGENTS + "/{id}/versions": {"post": _operation(
+            "createAgentVersion", "Create an agent version",
+            _ok(201, "The created (unpublished) version", _ref("AgentVersion")),
+            (401, 403, 404, 413, 415, 422, 503), params=[_AGENT_ID], body="AgentVersionCreate",
+            description="Scope `agents:manage`. Versions are numbered 1, 2, ... per agent.",
+        )},
+        AGENTS + "/{id}/versions/{version}": {
+            "get": _operation(
+                "getAgentVersion", "Get an agent version", version, _READ,
+                params=[_AGENT_ID, _VERSION],
+                description="Scope `agents:read` or `agents:manage`.",
+            ),
+            "put": _operation(
+                "updateAgentVersion", "Replace an unpublished version's config", version,
+                (400, *_WRITE), params=[_AGENT_ID, _VERSION], body="AgentVersionUpdate",
+                description="Scope `agents:manage`. 400: a published version is immutable.",
+            ),
+        },
+        AGENTS + "/{id}/versions/{version}/publish": {"post": _operation(
+            "publishAgentVersion", "Publish an agent version", version,
+            (401, 403, 404, 409, 503), params=[_AGENT_ID, _VERSION],
+            description="Scope `agents:manage`. Publishing is idempotent; any body is ignored.",
+        )},
+    }
+
+
+def _probe_paths() -> dict[str, Any]:
+    return {
+        "/healthz": {"get": _operation(
+            "healthz", "Liveness: the process is up", _ok(200, "Alive", _STATUS_OK), (),
+            public=True,
+        )},
+        "/readyz": {"get": _operation(
+            "readyz", "Readiness: Redis answers", _ok(200, "Ready", _STATUS_OK), (503,),
+            public=True,
+        )},
+        "/openapi.json": {"get": _operation(
+            "openapi", "This document", _ok(200, "OpenAPI 3.1 document", {"type": "object"}),
+            (), public=True,
+        )},
+    }
+
+
+def _components() -> dict[str, Any]:
+    _, schemas = msgspec.json.schema_components(
+        [Widget, WidgetCreate, WidgetUpdate, ConfigV1, Agent, AgentCreate, AgentVersion,
+         AgentVersionCreate, AgentVersionUpdate],
+        ref_template=_REF,
+    )
+    for name in ("Widget", "WidgetCreate", "WidgetUpdate"):
+        properties = schemas[name]["properties"]
+        config = _ref("WidgetConfig")
+        if "default" in properties["config"]:
+            config["default"] = properties["config"]["default"]
+        properties["config"] = config
+        for field in ("id", "organization_id", "created_at", "updated_at"):
+            if name == "Widget":
+                fmt = "uuid" if field.endswith("id") else "date-time"
+                properties[field] = {"type": "string", "format": fmt}
+            else:
+                properties[field] = {"readOnly": True, "description": "Ignored if sent"}
+    schemas.update(
+        WidgetConfig=_WIDGET_CONFIG, ErrorDetail=_ERROR_DETAIL, Brand=_BRAND,
+        AutoBrandRequest=_AUTO_BRAND_REQUEST,
+    )
+    return {
+        "schemas": schemas,
+        "securitySchemes": {"bearerAuth": {
+            "type": "http", "scheme": "bearer",
+            "description": "An organization API key (`ak_...`) or a personal access token "
+            f"(`pat_...`, which also needs the `{ORG_HEADER}` header).",
+        }},
+        "parameters": {"OrgHeader": {
+            "name": ORG_HEADER, "in": "header", "required": False,
+            "schema": {"type": "string", "format": "uuid"},
+            "description": "The organization to act in: required with a `pat_` token; with an "
+            "`ak_` key it may only name the key's own organization.",
+        }},
+    }
+
+
+def build_document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Web widgets management API",
+            "version": "1.0.0",
+            "description": "Authenticated endpoints to create and configure web widgets (and "
+            "the agents they serve). Errors are `{\"detail\": ...}`.",
+        },
+        "security": [{"bearerAuth": []}],
+        "paths": {**_widget_paths(), **_agent_paths(), **_probe_paths()},
+        "components": _components(),
+    }
+
+
+DOCUMENT = build_document()
+DOCUMENT_JSON = msgspec.json.encode(DOCUMENT)
