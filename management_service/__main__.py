@@ -1,25 +1,16 @@
-"""``python -m management_service``: run the management API with settings from the environment."""
+"""``python -m management_service [--workers N]``: run the management API, settings from the
+environment."""
 
 from __future__ import annotations
 
-from aiohttp import web
+from collections.abc import Sequence
 
-from common.logs import setup_logging
-from common.settings import Settings
+from common import serve
 from management_service.app import create_app
 
 
-def main() -> None:
-    settings = Settings.from_env("management")
-    setup_logging(settings.log_level)
-    web.run_app(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        shutdown_timeout=settings.shutdown_timeout,
-        access_log=None,
-        print=None,
-    )
+def main(argv: Sequence[str] | None = None) -> None:
+    serve.main("management", create_app, argv)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from aiohttp import ClientSession, ClientTimeout, web
+from aiohttp import web
 
 from common.appkeys import KEYS, REDIS, SETTINGS
 from common.http import BASE_MIDDLEWARES
@@ -12,7 +12,11 @@ from common.redis_client import redis_ctx
 from common.redis_keys import RedisKeys
 from common.settings import Settings
 from management_service.agents_store import AgentStore
-from management_service.appkeys import AGENTS, CREDENTIALS, HTTP_SESSION, WIDGETS
+from management_service.appkeys import AGENTS, BRANDS, CREDENTIALS, HTTP_SESSION, WIDGETS
+from management_service.branding.cache import BrandCache
+from management_service.branding.fetch import Fetcher
+from management_service.branding.service import BrandService
+from management_service.branding.session import build_session, egress_policy
 from management_service.credentials import CredentialStore
 from management_service.routes import setup_routes
 from management_service.widgets_store import WidgetStore
@@ -31,11 +35,21 @@ async def stores_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def http_session_ctx(app: web.Application) -> AsyncIterator[None]:
-    """One client session for outbound calls (auto-brand), never one per request."""
-    timeout = ClientTimeout(total=app[SETTINGS].auto_brand_timeout)
-    async with ClientSession(timeout=timeout) as session:
+    """One client session for outbound calls (auto-brand), never one per request. Its connector
+    can only reach addresses the egress policy allows (see management_service/branding/ssrf.py)."""
+    settings = app[SETTINGS]
+    policy = egress_policy(settings)
+    async with build_session(settings, policy) as session:
         app[HTTP_SESSION] = session
+        fetcher = Fetcher(
+            session, policy, settings.auto_brand_max_bytes, settings.auto_brand_max_redirects
+        )
+        cache = BrandCache(
+            app[REDIS], app[KEYS], settings.auto_brand_cache_ttl, settings.auto_brand_negative_ttl
+        )
+        app[BRANDS] = BrandService(fetcher, cache, settings.auto_brand_timeout)
         yield
+        await app[BRANDS].close()
 
 
 def create_app(settings: Settings) -> web.Application:
