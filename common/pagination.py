@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, TypeVar
 
 from msgspec import Meta
+from multidict import MultiMapping
 
 from common.timeutil import ms_from_iso
 from common.validation import invalid
@@ -28,6 +29,15 @@ _MEMBER = re.compile(r"^\d{13}:[0-9a-f-]{36}$")
 # Upper bound on index entries inspected for one filtered page, so a rare filter cannot make
 # one request walk an unbounded index; the page then ends early with a cursor to continue.
 SCAN_BUDGET = 5000
+
+
+def parse_limit(query: MultiMapping[str]) -> int:
+    raw = query.get("limit")
+    if raw is None:
+        return DEFAULT_LIMIT
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
+        raise invalid(["query", "limit"], f"Expected an integer from 1 to {MAX_LIMIT}")
+    return int(raw)
 
 
 def index_member(created_ms: int, item_id: str) -> str:

@@ -11,6 +11,7 @@ from common.redis_keys import RedisKeys
 from common.settings import Settings
 from runtime_service.agent_versions import agent_versions_ctx
 from runtime_service.cache import widget_source_ctx
+from runtime_service.conversation_start import conversation_starter_ctx
 from runtime_service.conversations import conversations_ctx
 from runtime_service.invalidation import invalidation_listener_ctx
 from runtime_service.livekit_tokens import token_minter_ctx
@@ -36,5 +37,6 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(agent_versions_ctx)
     app.cleanup_ctx.append(conversations_ctx)
     app.cleanup_ctx.append(token_minter_ctx)
+    app.cleanup_ctx.append(conversation_starter_ctx)
     setup_routes(app)
     return app

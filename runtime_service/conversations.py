@@ -1,8 +1,129 @@
-"""PLACEHOLDER (being written)."""
-from collections.abc import AsyncIterator
+"""A widget's conversations in Redis.
 
+Everything about a conversation lives in its widget's hash slot: a hash with the safe columns
+(``doc``), the ``custom_metadata`` (``meta``) and the feedback record (``feedback``, written once),
+plus two lex-ordered indexes (the widget's and the visitor's). Only the owner locator, which tells
+another widget's conversation (403) from an unknown one (404), lives in the conversation's slot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import msgspec
 from aiohttp import web
+from redis.asyncio import Redis
+
+from common.appkeys import KEYS, REDIS, SETTINGS
+from common.models.conversation import ConversationSummary
+from common.pagination import collect_page, index_member
+from common.redis_client import read_script, register
+from common.redis_keys import RedisKeys
+from runtime_service.appkeys import CONVERSATIONS
+
+CREATE = read_script(__file__, "conversation_create.lua")
+FEEDBACK = read_script(__file__, "feedback_submit.lua")
+FeedbackOutcome = Literal["ok", "not_found", "too_large", "duplicate"]
+
+_ENCODE = msgspec.json.Encoder().encode
+_SUMMARY = msgspec.json.Decoder(ConversationSummary)
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationFilter:
+    user_id: str | None = None
+    status: str | None = None
+    # Inclusive bounds, as lex bounds of the index (see list_page).
+    created_after_ms: int | None = None
+    created_before_ms: int | None = None
+
+
+class ConversationStore:
+    def __init__(self, redis: Redis, keys: RedisKeys, retention: int) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.retention = retention
+        self._create = register(redis, CREATE)
+        self._feedback = register(redis, FEEDBACK)
+
+    async def create(
+        self, conversation: ConversationSummary, created_ms: int, metadata: bytes
+    ) -> None:
+        widget_id, conversation_id = conversation.web_widget_id, conversation.id
+        # The locator is in another slot, so it cannot join the script: written first, a
+        # conversation is never without it (a locator without a conversation answers 404).
+        await self.redis.set(
+            self.keys.conversation_owner(conversation_id), widget_id, ex=self.retention
+        )
+        expired_below = "(" + index_member(max(created_ms - self.retention * 1000, 0), "")
+        await self._create(
+            keys=[
+                self.keys.conversation(widget_id, conversation_id),
+                self.keys.conversations(widget_id),
+                self.keys.user_conversations(widget_id, conversation.user_id),
+            ],
+            args=[
+                _ENCODE(conversation), metadata, index_member(created_ms, conversation_id),
+                expired_below, self.retention,
+            ],
+        )
+
+    async def get(self, widget_id: str, conversation_id: str) -> ConversationSummary | None:
+        raw = await self.redis.hget(self.keys.conversation(widget_id, conversation_id), "doc")
+        return None if raw is None else _SUMMARY.decode(raw)
+
+    async def owner(self, conversation_id: str) -> str | None:
+        raw = await self.redis.get(self.keys.conversation_owner(conversation_id))
+        return None if raw is None else raw.decode()
+
+    async def list_page(
+        self, widget_id: str, filters: ConversationFilter, start: str, limit: int
+    ) -> tuple[list[ConversationSummary], str | None]:
+        """Newest first, from ``start`` (an exclusive lex bound or ``+``)."""
+        index = (
+            self.keys.user_conversations(widget_id, filters.user_id)
+            if filters.user_id is not None
+            else self.keys.conversations(widget_id)
+        )
+        if filters.created_before_ms is not None:
+            upper = "(" + index_member(filters.created_before_ms + 1, "")
+            start = min(start, upper) if start != "+" else upper
+        lower = (
+            "[" + index_member(filters.created_after_ms, "")
+            if filters.created_after_ms is not None
+            else "-"
+        )
+
+        async def scan(bound: str, count: int) -> Sequence[str]:
+            members = await self.redis.zrevrangebylex(index, bound, lower, start=0, num=count)
+            return [m.decode() for m in members]
+
+        async def load(members: Sequence[str]) -> list[ConversationSummary | None]:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for member in members:
+                    pipe.hget(self.keys.conversation(widget_id, member[14:]), "doc")
+                docs = await pipe.execute()
+            # A member whose conversation has expired is skipped (and trimmed by a later start).
+            return [None if doc is None else _SUMMARY.decode(doc) for doc in docs]
+
+        def keep(item: ConversationSummary) -> bool:
+            return filters.status is None or item.status == filters.status
+
+        return await collect_page(scan, load, keep, start, limit)
+
+    async def submit_feedback(
+        self, widget_id: str, conversation_id: str, record: bytes, size: int, limit: int
+    ) -> FeedbackOutcome:
+        outcome = await self._feedback(
+            keys=[self.keys.conversation(widget_id, conversation_id)], args=[record, size, limit]
+        )
+        return outcome.decode()
 
 
 async def conversations_ctx(app: web.Application) -> AsyncIterator[None]:
+    app[CONVERSATIONS] = ConversationStore(
+        app[REDIS], app[KEYS], app[SETTINGS].conversation_retention
+    )
     yield

@@ -97,3 +97,10 @@ def org_with_key(credentials: CredentialStore) -> OrgFactory:
         return org.id, {"Authorization": f"Bearer {token}"}
 
     return factory
+
+
+@pytest.fixture
+async def runtime_client(aiohttp_client: Any, runtime_settings: Settings) -> Any:
+    from runtime_service.app import create_app
+
+    return await aiohttp_client(create_app(runtime_settings))

@@ -19,7 +19,7 @@ from common.appkeys import REDIS, SETTINGS
 from common.errors import not_found
 from common.http import error_response, json_response, read_json
 from common.models.widget import WidgetCreate, WidgetUpdate
-from common.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor
+from common.pagination import decode_cursor, parse_limit
 from common.timeutil import is_uuid
 from common.validation import invalid
 from management_service.appkeys import WIDGETS
@@ -32,17 +32,6 @@ _NOT_FOUND = "Widget not found"
 _NO_STORE = {"Cache-Control": "no-store"}
 _UNAVAILABLE = {**_NO_STORE, "Retry-After": "1"}
 _BOOLEANS = {"true": True, "false": False}
-
-
-def _limit(query: MultiMapping[str]) -> int:
-    raw = query.get("limit")
-    if raw is None:
-        return DEFAULT_LIMIT
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
-        raise invalid(
-            ["query", "limit"], f"Expected an integer from 1 to {MAX_LIMIT}", "value_error"
-        )
-    return int(raw)
 
 
 def _uuid_filter(query: MultiMapping[str], name: str) -> str | None:
@@ -66,7 +55,7 @@ def _filter(query: MultiMapping[str]) -> WidgetFilter:
 @READ_WIDGETS
 async def list_widgets(request: web.Request, principal: Principal) -> web.Response:
     query = request.query
-    limit = _limit(query)
+    limit = parse_limit(query)
     start = decode_cursor(query["cursor"]) if "cursor" in query else "+"
     widgets, cursor = await request.app[WIDGETS].list_page(
         principal.org_id, _filter(query), start, limit

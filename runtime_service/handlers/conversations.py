@@ -1,8 +1,47 @@
-"""PLACEHOLDER (being written): conversation handlers."""
+"""POST and GET /core/public/web-widgets/{id}/conversations: start or resume, and the list."""
+
+from __future__ import annotations
+
+import msgspec
 from aiohttp import web
 
+from common.errors import ApiError
+from common.http import json_response, read_json
+from common.models.conversation import ConversationStart
+from runtime_service.appkeys import CONVERSATIONS, STARTER, WIDGET_SOURCE
+from runtime_service.conversation_query import parse_list_query
+from runtime_service.public_widget import PublicWidget
 
-async def _todo(request: web.Request) -> web.Response:
-    raise web.HTTPNotImplemented()
+_START = msgspec.json.Decoder(ConversationStart)
+# Tokens and visitors' conversations must not be kept by any cache.
+NO_STORE = {"Cache-Control": "no-store"}
 
-start_conversation = list_conversations = _todo
+
+async def widget_or_404(request: web.Request) -> PublicWidget:
+    widget = await request.app[WIDGET_SOURCE].get(request.match_info["id"])
+    if widget is None:
+        raise ApiError(404, "Widget not found")
+    return widget
+
+
+async def start_conversation(request: web.Request) -> web.Response:
+    widget = await widget_or_404(request)
+    body = await read_json(request, _START)
+    starter = request.app[STARTER]
+    if body.conversation_id is None:
+        started = await starter.start(widget, body)
+    else:
+        started = await starter.resume(widget, body.conversation_id, body.user_id)
+    return json_response(started, headers=NO_STORE)
+
+
+async def list_conversations(request: web.Request) -> web.Response:
+    widget = await widget_or_404(request)
+    query = parse_list_query(request.query)
+    if not query.webrtc:
+        return json_response([], headers=NO_STORE)
+    items, cursor = await request.app[CONVERSATIONS].list_page(
+        widget.id, query.filters, query.start, query.limit
+    )
+    headers = {**NO_STORE, "X-Next-Cursor": cursor} if cursor else NO_STORE
+    return json_response(items, headers=headers)

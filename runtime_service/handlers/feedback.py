@@ -1,6 +1,27 @@
-"""PLACEHOLDER (being written): feedback handler."""
+"""POST /core/public/web-widgets/{id}/conversations/{conversation_id}/feedback."""
+
+from __future__ import annotations
+
+import msgspec
 from aiohttp import web
+
+from common.errors import ApiError
+from common.http import json_response, read_json
+from common.models.conversation import FeedbackSubmit, OkStatus
+from common.timeutil import is_uuid
+from runtime_service.appkeys import CONVERSATIONS
+from runtime_service.feedback import submit_feedback as submit
+from runtime_service.handlers.conversations import NO_STORE, widget_or_404
+
+_SUBMIT = msgspec.json.Decoder(FeedbackSubmit)
+_OK = OkStatus()
 
 
 async def submit_feedback(request: web.Request) -> web.Response:
-    raise web.HTTPNotImplemented()
+    widget = await widget_or_404(request)
+    conversation_id = request.match_info["conversation_id"]
+    if not is_uuid(conversation_id):
+        raise ApiError(404, "Conversation not found")
+    body = await read_json(request, _SUBMIT)
+    await submit(request.app[CONVERSATIONS], widget, conversation_id, body)
+    return json_response(_OK, headers=NO_STORE)

@@ -1,0 +1,13 @@
+-- Store a new conversation and index it, in the widget's hash slot.
+-- KEYS[1] conversation hash, KEYS[2] the widget's index, KEYS[3] the visitor's index
+-- ARGV[1] document (safe columns, JSON), ARGV[2] custom_metadata (JSON), ARGV[3] index member
+-- ARGV[4] exclusive lex bound below which index members are past retention, ARGV[5] retention (s)
+redis.call('HSET', KEYS[1], 'doc', ARGV[1], 'meta', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+for i = 2, 3 do
+    redis.call('ZADD', KEYS[i], 0, ARGV[3])
+    -- Members sort by creation time, so what has expired is one range at the low end.
+    redis.call('ZREMRANGEBYLEX', KEYS[i], '-', ARGV[4])
+    redis.call('EXPIRE', KEYS[i], ARGV[5])
+end
+return 1

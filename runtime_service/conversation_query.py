@@ -1,0 +1,60 @@
+"""The public conversation list's query string, checked and turned into a filter and a page."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import get_args
+
+from multidict import MultiMapping
+
+from common.models.conversation import Status
+from common.pagination import decode_cursor, parse_limit
+from common.timeutil import ms_from_iso
+from common.validation import invalid
+from runtime_service.conversations import ConversationFilter
+
+CHANNELS = frozenset({"telephone", "webrtc", "email", "text"})
+_STATUSES = frozenset(get_args(Status))
+_USER_ID = re.compile(r"^[A-Za-z0-9_.:@+=-]{1,128}$")
+
+
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    filters: ConversationFilter
+    start: str
+    limit: int
+    # Widgets only start WEBRTC conversations: asking for another channel is an empty list.
+    webrtc: bool
+
+
+def _choice(query: MultiMapping[str], name: str, allowed: frozenset[str]) -> str | None:
+    value = query.get(name)
+    if value is not None and value not in allowed:
+        raise invalid(["query", name], "Expected one of: " + ", ".join(sorted(allowed)))
+    return value
+
+
+def _instant(query: MultiMapping[str], name: str) -> int | None:
+    value = query.get(name)
+    if value is None:
+        return None
+    try:
+        return ms_from_iso(value)
+    except (ValueError, OverflowError):
+        raise invalid(["query", name], "Expected an ISO 8601 date-time") from None
+
+
+def parse_list_query(query: MultiMapping[str]) -> ListQuery:
+    user_id = query.get("user_id")
+    if user_id is not None and not _USER_ID.match(user_id):
+        raise invalid(["query", "user_id"], "Invalid user id")
+    channel = _choice(query, "channel", CHANNELS) or "webrtc"
+    filters = ConversationFilter(
+        user_id=user_id,
+        status=_choice(query, "status", _STATUSES),
+        created_after_ms=_instant(query, "created_after"),
+        created_before_ms=_instant(query, "created_before"),
+    )
+    start = decode_cursor(query["cursor"]) if "cursor" in query else "+"
+    return ListQuery(filters, start, parse_limit(query), channel == "webrtc")

@@ -1,0 +1,151 @@
+"""Starting and resuming a widget's WEBRTC conversation: the rules, the record, the credentials."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+from aiohttp import web
+
+from common.appkeys import SETTINGS
+from common.errors import ApiError
+from common.models.conversation import (
+    TERMINAL_STATUSES,
+    ConnectionDetails,
+    ConversationStart,
+    ConversationStarted,
+    ConversationSummary,
+)
+from common.timeutil import iso_from_ms, new_id, now_ms
+from common.validation import invalid
+from runtime_service.agent_versions import AgentVersionSource, Dispatch
+from runtime_service.appkeys import AGENT_VERSIONS, CONVERSATIONS, STARTER, TOKEN_MINTER
+from runtime_service.conversations import ConversationStore
+from runtime_service.livekit_tokens import TokenMinter
+from runtime_service.public_widget import PublicWidget
+
+MAX_METADATA_BYTES = 8 * 1024
+MAX_METADATA_DEPTH = 5
+# Written by the feedback endpoint only; a visitor must not be able to pre-fill it.
+RESERVED_METADATA_KEYS = frozenset({"feedback_form"})
+
+_ENCODE = msgspec.json.Encoder().encode
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+def encode_metadata(metadata: dict[str, Any]) -> bytes:
+    """The visitor's ``custom_metadata``, checked and serialized (422 when it breaks a cap)."""
+    loc: list[str | int] = ["body", "custom_metadata"]
+    for key in RESERVED_METADATA_KEYS & metadata.keys():
+        raise invalid([*loc, key], f"`{key}` is reserved")
+    if _depth(metadata) > MAX_METADATA_DEPTH:
+        raise invalid(loc, f"Nesting deeper than {MAX_METADATA_DEPTH} levels")
+    encoded = _ENCODE(metadata)
+    if len(encoded) > MAX_METADATA_BYTES:
+        raise invalid(loc, f"Larger than {MAX_METADATA_BYTES} bytes as JSON")
+    return encoded
+
+
+def new_room(conversation_id: str) -> str:
+    # A fresh room on every start and resume: LiveKit dispatches a token's agents only when
+    # the room is created, and a reused room could still hold the previous session.
+    return f"ww-{conversation_id}-{secrets.token_hex(4)}"
+
+
+def identity_of(conversation: ConversationSummary) -> str:
+    return f"visitor-{conversation.id}"
+
+
+def dispatch_metadata(conversation: ConversationSummary) -> str:
+    """What the dispatched agent learns about the session (no visitor-supplied metadata)."""
+    return _ENCODE({
+        "conversation_id": conversation.id,
+        "web_widget_id": conversation.web_widget_id,
+        "organization_id": conversation.organization_id,
+        "agent_id": conversation.agent_id,
+        "agent_version_id": conversation.agent_version_id,
+        "user_id": conversation.user_id,
+    }).decode()
+
+
+class ConversationStarter:
+    """Start and resume, over the stores a pod owns."""
+
+    def __init__(
+        self,
+        versions: AgentVersionSource,
+        store: ConversationStore,
+        minter: TokenMinter,
+        livekit_url: str,
+    ) -> None:
+        self.versions = versions
+        self.store = store
+        self.minter = minter
+        self.livekit_url = livekit_url
+
+    async def dispatch_for(self, widget: PublicWidget) -> Dispatch:
+        if not widget.published:
+            raise ApiError(409, "The widget is not published")
+        dispatch = await self.versions.get(widget.agent_id, widget.agent_version_id)
+        if dispatch is None or not dispatch.published:
+            raise ApiError(409, "The widget's agent version is not published")
+        return dispatch
+
+    async def start(self, widget: PublicWidget, body: ConversationStart) -> ConversationStarted:
+        metadata = encode_metadata(body.custom_metadata)
+        dispatch = await self.dispatch_for(widget)
+        created_ms = now_ms()
+        now = iso_from_ms(created_ms)
+        conversation = ConversationSummary(
+            id=new_id(), organization_id=widget.organization_id, direction="inbound",
+            channel="webrtc", status="token_created", user_id=body.user_id,
+            agent_id=widget.agent_id, agent_version_id=widget.agent_version_id,
+            web_widget_id=widget.id, duration=None, user_turn_count=None,
+            created_at=now, updated_at=now,
+        )
+        await self.store.create(conversation, created_ms, metadata)
+        return self._credentials(conversation, dispatch)
+
+    async def resume(
+        self, widget: PublicWidget, conversation_id: str, user_id: str
+    ) -> ConversationStarted:
+        dispatch = await self.dispatch_for(widget)
+        conversation = await self.store.get(widget.id, conversation_id)
+        if conversation is None:
+            if await self.store.owner(conversation_id) not in (None, widget.id):
+                raise ApiError(403, "The conversation belongs to another widget")
+            raise ApiError(404, "Conversation not found")
+        if conversation.user_id != user_id:
+            raise ApiError(403, "The conversation belongs to another visitor")
+        if conversation.status in TERMINAL_STATUSES:
+            raise ApiError(409, f"The conversation has ended ({conversation.status})")
+        return self._credentials(conversation, dispatch)
+
+    def _credentials(
+        self, conversation: ConversationSummary, dispatch: Dispatch
+    ) -> ConversationStarted:
+        room = new_room(conversation.id)
+        token = self.minter.mint(
+            identity_of(conversation), room, dispatch.agent_name, dispatch_metadata(conversation)
+        )
+        return ConversationStarted(
+            conversation=conversation,
+            connection_details=ConnectionDetails(url=self.livekit_url, token=token, room=room),
+            capabilities=dispatch.capabilities,
+        )
+
+
+async def conversation_starter_ctx(app: web.Application) -> AsyncIterator[None]:
+    app[STARTER] = ConversationStarter(
+        app[AGENT_VERSIONS], app[CONVERSATIONS], app[TOKEN_MINTER], app[SETTINGS].livekit_url
+    )
+    yield

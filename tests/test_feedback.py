@@ -1,0 +1,138 @@
+"""Post-conversation feedback through the public runtime API, on a real redis-server."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from common.redis_keys import RedisKeys
+from common.timeutil import new_id
+from tests.seed import FEEDBACK_CONFIG, seed_agent_version, seed_widget
+
+PREFIX = "/core/public/web-widgets"
+
+
+@pytest.fixture
+async def version(redis: Redis, keys: RedisKeys) -> Any:
+    return await seed_agent_version(redis, keys, new_id())
+
+
+@pytest.fixture
+async def widget(redis: Redis, keys: RedisKeys, version: Any) -> Any:
+    return await seed_widget(redis, keys, version, config=FEEDBACK_CONFIG)
+
+
+async def conversation(client: Any, widget_id: str) -> str:
+    resp = await client.post(f"{PREFIX}/{widget_id}/conversations", json={"user_id": "u1"})
+    assert resp.status == 200
+    return (await resp.json())["conversation"]["id"]
+
+
+def url(widget_id: str, conversation_id: str) -> str:
+    return f"{PREFIX}/{widget_id}/conversations/{conversation_id}/feedback"
+
+
+async def stored(redis: Redis, keys: RedisKeys, widget_id: str, cid: str) -> Any:
+    raw = await redis.hget(keys.conversation(widget_id, cid), "feedback")
+    return None if raw is None else json.loads(raw)
+
+
+async def test_feedback_keeps_configured_fields_once(
+    runtime_client: Any, widget: Any, redis: Redis, keys: RedisKeys
+) -> None:
+    cid = await conversation(runtime_client, widget.id)
+    data = {"rating": 5, "comment": "great", "injected": "<script>"}
+    resp = await runtime_client.post(url(widget.id, cid), json={"data": data})
+    assert resp.status == 200
+    assert await resp.json() == {"status": "ok"}
+    record = await stored(redis, keys, widget.id, cid)
+    assert record["data"] == {"rating": 5, "comment": "great"}
+    assert record["submitted_at"].endswith("Z")
+    second = await runtime_client.post(url(widget.id, cid), json={"data": {"rating": 1}})
+    assert second.status == 409
+    assert (await stored(redis, keys, widget.id, cid))["data"]["rating"] == 5
+
+
+async def test_feedback_record_keeps_the_conversations_retention(
+    runtime_client: Any, widget: Any, redis: Redis, keys: RedisKeys
+) -> None:
+    cid = await conversation(runtime_client, widget.id)
+    await runtime_client.post(url(widget.id, cid), json={"data": {"rating": 4}})
+    assert await redis.ttl(keys.conversation(widget.id, cid)) > 0
+
+
+async def test_no_feedback_form_is_400(
+    runtime_client: Any, version: Any, redis: Redis, keys: RedisKeys
+) -> None:
+    disabled = {"v1": {"post_conversation_feedback": {
+        **FEEDBACK_CONFIG["v1"]["post_conversation_feedback"], "enabled": False}}}
+    for config in ({}, disabled):
+        plain = await seed_widget(redis, keys, version, config=config)
+        cid = await conversation(runtime_client, plain.id)
+        resp = await runtime_client.post(url(plain.id, cid), json={"data": {"rating": 5}})
+        assert resp.status == 400
+        assert await stored(redis, keys, plain.id, cid) is None
+
+
+async def test_no_valid_field_is_400_and_does_not_use_up_the_submission(
+    runtime_client: Any, widget: Any, redis: Redis, keys: RedisKeys
+) -> None:
+    cid = await conversation(runtime_client, widget.id)
+    for data in ({}, {"unknown": 1}):
+        resp = await runtime_client.post(url(widget.id, cid), json={"data": data})
+        assert resp.status == 400
+    resp = await runtime_client.post(url(widget.id, cid), json={"data": {"rating": 3}})
+    assert resp.status == 200
+
+
+async def test_data_over_16_kb_is_413_and_at_the_limit_is_accepted(
+    runtime_client: Any, widget: Any, redis: Redis, keys: RedisKeys
+) -> None:
+    cid = await conversation(runtime_client, widget.id)
+    over = {"comment": "x" * (16 * 1024 - len('{"comment":""}') + 1)}
+    resp = await runtime_client.post(url(widget.id, cid), json={"data": over})
+    assert resp.status == 413
+    assert await stored(redis, keys, widget.id, cid) is None
+    # Dropped fields count too: the limit is on what was submitted.
+    padded = {"rating": 5, "junk": "x" * 17000}
+    assert (await runtime_client.post(url(widget.id, cid), json={"data": padded})).status == 413
+    exact = {"comment": "x" * (16 * 1024 - len('{"comment":""}'))}
+    resp = await runtime_client.post(url(widget.id, cid), json={"data": exact})
+    assert resp.status == 200
+
+
+async def test_a_huge_body_is_cut_off_with_413(runtime_client: Any, widget: Any) -> None:
+    cid = await conversation(runtime_client, widget.id)
+
+    async def chunks() -> Any:
+        yield b'{"data": {"comment": "'
+        for _ in range(1024):  # 64 MiB if it were all read
+            yield b"x" * 65536
+
+    resp = await runtime_client.post(
+        url(widget.id, cid), data=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert resp.status == 413
+    assert "detail" in await resp.json()
+
+
+async def test_unknown_and_foreign_conversations(
+    runtime_client: Any, widget: Any, version: Any, redis: Redis, keys: RedisKeys
+) -> None:
+    other = await seed_widget(redis, keys, version, config=FEEDBACK_CONFIG)
+    foreign = await conversation(runtime_client, other.id)
+    body = {"data": {"rating": 5}}
+    assert (await runtime_client.post(url(widget.id, foreign), json=body)).status == 403
+    assert (await runtime_client.post(url(widget.id, new_id()), json=body)).status == 404
+    assert (await runtime_client.post(url(widget.id, "nope"), json=body)).status == 404
+    assert (await runtime_client.post(url(new_id(), foreign), json=body)).status == 404
+    assert await stored(redis, keys, other.id, foreign) is None
+
+
+@pytest.mark.parametrize("body", [{}, {"data": []}, {"data": {"rating": 1}, "extra": 1}])
+async def test_invalid_bodies_are_422(runtime_client: Any, widget: Any, body: Any) -> None:
+    cid = await conversation(runtime_client, widget.id)
+    assert (await runtime_client.post(url(widget.id, cid), json=body)).status == 422
