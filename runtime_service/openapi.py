@@ -56,7 +56,7 @@ _ERRORS = {
     "400": "The widget collects no feedback, or no submitted field is one of its form fields",
     "403": "The request's `Origin` is not one of the widget's allowed domains, or the "
     "conversation belongs to another widget or visitor",
-    "404": "Unknown widget (or not published), or unknown conversation",
+    "404": "Unknown widget (the widget GET: or not published), or unknown conversation",
     "409": "State conflict (see the operation's description)",
     "413": "Request body or feedback data too large",
     "415": "Content-Type must be application/json",
@@ -64,6 +64,7 @@ _ERRORS = {
     "429": "Rate limited; retry after `Retry-After` seconds",
     "503": "A dependency (Redis) is unavailable; retry after `Retry-After` seconds",
 }
+_NO_STORE = {"Cache-Control": {"schema": {"const": "no-store"}}}
 _RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds"}}
 
 
@@ -143,13 +144,17 @@ def _paths() -> dict[str, Any]:
         "operationId": "startConversation",
         "summary": "Start or resume a conversation",
         "description": "Starts a new WEBRTC conversation, or resumes one when `conversation_id` "
-        "is set, in a fresh LiveKit room. 409: the widget or its agent version is not "
-        "published, or the resumed conversation has ended.",
+        "is set, in a fresh LiveKit room (the token joins only that room and dispatches the "
+        "agent version's LiveKit agent). `custom_metadata`: at most 8 KiB as JSON, nested at "
+        "most 5 deep, key `feedback_form` reserved; ignored on resume. 403: the resumed "
+        "conversation belongs to another widget or another `user_id`. 409: the widget or its "
+        "agent version is not published, or the resumed conversation has ended.",
         "parameters": [_WIDGET_ID],
         "requestBody": {"required": True, "content": _json(_ref("ConversationStart"))},
         "responses": _responses(
             {
                 "description": "Conversation and connection details",
+                "headers": _NO_STORE,
                 "content": _json(_ref("ConversationStarted")),
             },
             (403, 404, 409, 413, 415, 422, 429, 503),
@@ -165,8 +170,12 @@ def _paths() -> dict[str, Any]:
             _query("user_id", {"type": "string"}, "Exact visitor id"),
             _query("status", {"enum": sorted(get_args(Status))}, "Conversation status"),
             _query("created_after", _DATE, "Created at or after this instant"),
-            _query("created_before", _DATE, "Created before this instant"),
-            _query("channel", {"enum": ["webrtc"], "default": "webrtc"}, "Always webrtc"),
+            _query("created_before", _DATE, "Created at or before this instant"),
+            _query(
+                "channel",
+                {"enum": ["email", "telephone", "text", "webrtc"], "default": "webrtc"},
+                "Widgets start only webrtc conversations; another channel lists nothing",
+            ),
             _query(
                 "limit",
                 {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
@@ -178,10 +187,11 @@ def _paths() -> dict[str, Any]:
             {
                 "description": "One page of conversations",
                 "headers": {
+                    **_NO_STORE,
                     "X-Next-Cursor": {
                         "schema": {"type": "string"},
                         "description": "Cursor of the next page",
-                    }
+                    },
                 },
                 "content": _json({"type": "array", "items": _ref("ConversationSummary")}),
             },
@@ -196,7 +206,7 @@ def _paths() -> dict[str, Any]:
         "parameters": [_WIDGET_ID, _path_param("conversation_id", "The conversation id")],
         "requestBody": {"required": True, "content": _json(_ref("FeedbackSubmit"))},
         "responses": _responses(
-            {"description": "Stored", "content": _json(_ref("OkStatus"))},
+            {"description": "Stored", "headers": _NO_STORE, "content": _json(_ref("OkStatus"))},
             (400, 403, 404, 409, 413, 415, 422, 429, 503),
         ),
     }
