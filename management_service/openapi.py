@@ -21,6 +21,7 @@ from common.models.widget import Widget, WidgetCreate, WidgetUpdate
 from common.models.widget_config import ConfigV1
 from common.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from management_service.auth import ORG_HEADER
+from management_service.branding.models import AutoBrandRequest, Brand
 
 _REF = "#/components/schemas/{name}"
 WIDGETS = "/core/web-widgets"
@@ -40,25 +41,6 @@ _ERROR_DETAIL = {
     "type": "object",
     "properties": {"detail": {"oneOf": [{"type": "string"}, {"type": "array", "items": _ISSUE}]}},
     "required": ["detail"],
-}
-# Placeholder until the auto-brand module contributes its own model.
-_BRAND = {
-    "title": "Brand",
-    "type": "object",
-    "description": "Brand data resolved for a domain (colours, logos and related assets).",
-    "additionalProperties": True,
-}
-_AUTO_BRAND_REQUEST = {
-    "title": "AutoBrandRequest",
-    "type": "object",
-    "properties": {
-        "domain": {
-            "type": "string",
-            "description": "Domain to look up. Protocol, `www.` and a trailing slash are "
-            "stripped automatically.",
-        }
-    },
-    "required": ["domain"],
 }
 _WIDGET_CONFIG = {
     "title": "WidgetConfig",
@@ -80,7 +62,10 @@ _ERRORS = {
     "413": "Request body too large",
     "415": "Content-Type must be application/json",
     "422": "Invalid path, query or body; `detail` lists each problem with its location",
+    "502": "The looked-up site could not be reached, was refused by the SSRF controls, or "
+    "answered unusably",
     "503": "A dependency (Redis) is unavailable; retry after `Retry-After` seconds",
+    "504": "The looked-up site did not answer in time",
 }
 
 _EXAMPLE_AGENT_ID = "6f1c2a9e-5b1d-4c8e-9a57-3d2f0e8b7c14"
@@ -221,11 +206,17 @@ def _widget_paths() -> dict[str, Any]:
     )
     auto_brand = _operation(
         "autoBrand", "Fetch brand data for a domain",
-        _ok(200, "The resolved brand", _ref("Brand")), (401, 403, 404, 413, 415, 422, 503),
+        _ok(200, "The resolved brand", _ref("Brand")),
+        (401, 403, 404, 413, 415, 422, 502, 503, 504),
         params=[_WIDGET_ID], body="AutoBrandRequest", body_example={"domain": "example.com"},
         description="Scope `web_widgets:manage`. The widget must exist. Returns the brand so "
-        "the caller can pre-fill the widget's styling; nothing is written. 404 when the widget "
-        "is not found or no brand is found for the domain.",
+        "the caller can pre-fill the widget's styling (deep-merge `config_v1` into the widget's "
+        "`config.v1` and PUT it); nothing is written. 404 when the widget is not found or no "
+        "brand is found for the domain; 422 for a domain that cannot be looked up (not http(s), "
+        "a port outside `AUTO_BRAND_PORTS`, a non-public address); 502 when the site cannot be "
+        "reached, is refused by the SSRF controls (e.g. a redirect to a private address) or "
+        "answers unusably; 504 when it does not answer within `AUTO_BRAND_TIMEOUT`. Outcomes "
+        "are cached per domain (`AUTO_BRAND_CACHE_TTL`, failures `AUTO_BRAND_NEGATIVE_TTL`).",
     )
     return {
         WIDGETS: {"get": listing, "post": create},
@@ -293,7 +284,7 @@ def _probe_paths() -> dict[str, Any]:
 def _components() -> dict[str, Any]:
     _, schemas = msgspec.json.schema_components(
         [Widget, WidgetCreate, WidgetUpdate, ConfigV1, Agent, AgentCreate, AgentVersion,
-         AgentVersionCreate, AgentVersionUpdate],
+         AgentVersionCreate, AgentVersionUpdate, Brand, AutoBrandRequest],
         ref_template=_REF,
     )
     for name in ("Widget", "WidgetCreate", "WidgetUpdate"):
@@ -309,8 +300,7 @@ def _components() -> dict[str, Any]:
             else:
                 properties[field] = {"readOnly": True, "description": "Ignored if sent"}
     schemas.update(
-        WidgetConfig=_WIDGET_CONFIG, ErrorDetail=_ERROR_DETAIL, Brand=_BRAND,
-        AutoBrandRequest=_AUTO_BRAND_REQUEST,
+        WidgetConfig=_WIDGET_CONFIG, ErrorDetail=_ERROR_DETAIL,
     )
     return {
         "schemas": schemas,
