@@ -29,6 +29,10 @@ class RedisKeys:
         """Conversation id -> widget id: tells a foreign conversation (403) from none (404)."""
         return f"{self.prefix}:{{c:{conversation_id}}}:owner"
 
+    def rate_limit(self, widget_id: str, name: str, subject: str) -> str:
+        """A rate limiter's state; in the widget's slot, so one request's limits are one script."""
+        return f"{self.prefix}:{{w:{widget_id}}}:rl:{name}:{subject}"
+
     # Organizations and what they list.
     def org(self, org_id: str) -> str:
         return f"{self.prefix}:{{o:{org_id}}}:org"

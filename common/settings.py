@@ -12,6 +12,7 @@ from typing import Annotated
 import msgspec
 
 # Defaults work for local development; `make run` overrides REDIS_URL to its private server.
+_LIMIT = r"^(off|[1-9]\d{0,6}/[1-9]\d{0,6})$"
 _DEFAULT_PORTS = {"management": 8080, "runtime": 8081}
 
 
@@ -40,6 +41,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     widget_cache_ttl: float = 300.0
     negative_cache_ttl: float = 5.0
     public_cache_max_age: int = 30
+    # Rate limits of the public endpoints, per client address and widget: "<requests>/<seconds>",
+    # or "off". Starting conversations is the tightest: each start dispatches a paid agent.
+    rate_limit_start: Annotated[str, msgspec.Meta(pattern=_LIMIT)] = "10/60"
+    rate_limit_resume: Annotated[str, msgspec.Meta(pattern=_LIMIT)] = "30/60"
+    rate_limit_list: Annotated[str, msgspec.Meta(pattern=_LIMIT)] = "60/60"
+    rate_limit_feedback: Annotated[str, msgspec.Meta(pattern=_LIMIT)] = "20/60"
+    rate_limit_feedback_per_conversation: Annotated[str, msgspec.Meta(pattern=_LIMIT)] = "5/60"
+    # Reverse proxies in front of the runtime whose X-Forwarded-For entries are believed.
+    trusted_proxies: Annotated[int, msgspec.Meta(ge=0, le=10)] = 0
 
     # Management tier.
     auto_brand_timeout: float = 10.0

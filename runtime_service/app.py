@@ -16,6 +16,7 @@ from runtime_service.conversations import conversations_ctx
 from runtime_service.invalidation import invalidation_listener_ctx
 from runtime_service.livekit_tokens import token_minter_ctx
 from runtime_service.origins import origin_middleware
+from runtime_service.rate_limits import rate_limits_ctx
 from runtime_service.routes import setup_routes
 
 # Public bodies are small (start: user_id + capped custom_metadata; feedback: 16 KiB of data).
@@ -38,5 +39,6 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(conversations_ctx)
     app.cleanup_ctx.append(token_minter_ctx)
     app.cleanup_ctx.append(conversation_starter_ctx)
+    app.cleanup_ctx.append(rate_limits_ctx)
     setup_routes(app)
     return app

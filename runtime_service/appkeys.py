@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from runtime_service.conversations import ConversationStore
     from runtime_service.invalidation import InvalidationListener
     from runtime_service.livekit_tokens import TokenMinter
+    from runtime_service.rate_limits import PublicRateLimits
 
 WIDGET_SOURCE: web.AppKey[WidgetSource] = web.AppKey("widget_source")
 LISTENER: web.AppKey[InvalidationListener] = web.AppKey("invalidation_listener")
@@ -20,3 +21,4 @@ AGENT_VERSIONS: web.AppKey[AgentVersionSource] = web.AppKey("agent_versions")
 CONVERSATIONS: web.AppKey[ConversationStore] = web.AppKey("conversations")
 TOKEN_MINTER: web.AppKey[TokenMinter] = web.AppKey("token_minter")
 STARTER: web.AppKey[ConversationStarter] = web.AppKey("conversation_starter")
+RATE_LIMITS: web.AppKey[PublicRateLimits] = web.AppKey("rate_limits")

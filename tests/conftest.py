@@ -14,6 +14,7 @@ from common.redis_process import RedisProcess
 from common.settings import Settings
 from management_service.credentials import CredentialStore
 
+RATE_LIMITED = ("START", "RESUME", "LIST", "FEEDBACK", "FEEDBACK_PER_CONVERSATION")
 LIVEKIT_KEY = "test-livekit-key"
 LIVEKIT_SECRET = "test-livekit-secret-0123456789abcdef0123456789"
 
@@ -35,6 +36,8 @@ def make_settings(service: str, redis_url: str, **overrides: Any) -> Settings:
         "LIVEKIT_API_KEY": LIVEKIT_KEY,
         "LIVEKIT_API_SECRET": LIVEKIT_SECRET,
         "PUBLIC_ORIGIN": "https://widgets.test",
+        # Functional tests send bursts from one address; tests of the limits turn them on.
+        **{f"RATE_LIMIT_{name}": "off" for name in RATE_LIMITED},
     }
     env.update({key.upper(): str(value) for key, value in overrides.items()})
     return Settings.from_env(service, env)

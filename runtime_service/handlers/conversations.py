@@ -8,7 +8,7 @@ from aiohttp import web
 from common.errors import ApiError
 from common.http import json_response, read_json
 from common.models.conversation import ConversationStart
-from runtime_service.appkeys import CONVERSATIONS, STARTER, WIDGET_SOURCE
+from runtime_service.appkeys import CONVERSATIONS, RATE_LIMITS, STARTER, WIDGET_SOURCE
 from runtime_service.conversation_query import parse_list_query
 from runtime_service.public_widget import PublicWidget
 
@@ -27,6 +27,8 @@ async def widget_or_404(request: web.Request) -> PublicWidget:
 async def start_conversation(request: web.Request) -> web.Response:
     widget = await widget_or_404(request)
     body = await read_json(request, _START)
+    action = "start" if body.conversation_id is None else "resume"
+    await request.app[RATE_LIMITS].hit(request, action, widget.id)
     starter = request.app[STARTER]
     if body.conversation_id is None:
         started = await starter.start(widget, body)
@@ -38,6 +40,7 @@ async def start_conversation(request: web.Request) -> web.Response:
 async def list_conversations(request: web.Request) -> web.Response:
     widget = await widget_or_404(request)
     query = parse_list_query(request.query)
+    await request.app[RATE_LIMITS].hit(request, "list", widget.id)
     if not query.webrtc:
         return json_response([], headers=NO_STORE)
     items, cursor = await request.app[CONVERSATIONS].list_page(

@@ -9,7 +9,7 @@ from common.errors import ApiError
 from common.http import json_response, read_json
 from common.models.conversation import FeedbackSubmit, OkStatus
 from common.timeutil import is_uuid
-from runtime_service.appkeys import CONVERSATIONS
+from runtime_service.appkeys import CONVERSATIONS, RATE_LIMITS
 from runtime_service.feedback import submit_feedback as submit
 from runtime_service.handlers.conversations import NO_STORE, widget_or_404
 
@@ -23,5 +23,6 @@ async def submit_feedback(request: web.Request) -> web.Response:
     if not is_uuid(conversation_id):
         raise ApiError(404, "Conversation not found")
     body = await read_json(request, _SUBMIT)
+    await request.app[RATE_LIMITS].hit(request, "feedback", widget.id, conversation_id)
     await submit(request.app[CONVERSATIONS], widget, conversation_id, body)
     return json_response(_OK, headers=NO_STORE)

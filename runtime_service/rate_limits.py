@@ -1,0 +1,54 @@
+"""The public endpoints' rate limits: per client address and widget (and per conversation for
+feedback), from the RATE_LIMIT_* settings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Literal
+
+from aiohttp import web
+
+from common.appkeys import KEYS, REDIS, SETTINGS
+from common.rate_limit import Rate, RateLimiter, parse_rate
+from common.redis_keys import RedisKeys
+from common.settings import Settings
+from runtime_service.appkeys import RATE_LIMITS
+from runtime_service.client_address import client_address
+
+Action = Literal["start", "resume", "list", "feedback"]
+
+
+class PublicRateLimits:
+    def __init__(self, limiter: RateLimiter, keys: RedisKeys, settings: Settings) -> None:
+        self.limiter = limiter
+        self.keys = keys
+        self.trusted_proxies = settings.trusted_proxies
+        self.rates: dict[Action, Rate | None] = {
+            "start": parse_rate(settings.rate_limit_start),
+            "resume": parse_rate(settings.rate_limit_resume),
+            "list": parse_rate(settings.rate_limit_list),
+            "feedback": parse_rate(settings.rate_limit_feedback),
+        }
+        self.per_conversation = parse_rate(settings.rate_limit_feedback_per_conversation)
+
+    async def hit(
+        self,
+        request: web.Request,
+        action: Action,
+        widget_id: str,
+        conversation_id: str | None = None,
+    ) -> None:
+        """Count the request, or raise 429 (with Retry-After) when a limit is exhausted."""
+        limits = []
+        if (rate := self.rates[action]) is not None:
+            address = client_address(request, self.trusted_proxies)
+            limits.append((self.keys.rate_limit(widget_id, action, address), rate))
+        if conversation_id is not None and self.per_conversation is not None:
+            key = self.keys.rate_limit(widget_id, "feedback-conversation", conversation_id)
+            limits.append((key, self.per_conversation))
+        await self.limiter.hit(limits)
+
+
+async def rate_limits_ctx(app: web.Application) -> AsyncIterator[None]:
+    app[RATE_LIMITS] = PublicRateLimits(RateLimiter(app[REDIS]), app[KEYS], app[SETTINGS])
+    yield
