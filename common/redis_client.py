@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any, cast
 
 from aiohttp import web
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.connection import parse_url
 from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -26,20 +31,110 @@ def read_script(package_file: str, name: str) -> str:
     return (Path(package_file).parent / name).read_text()
 
 
-def create_redis(settings: Settings) -> Redis:
-    # from_url does no I/O. Every call is bounded by redis_timeout, so an unreachable or stalled
-    # server gives a quick error (rendered as 503) instead of a hung request. One immediate retry
-    # on a broken connection replaces pooled connections left dead by a server restart; timeouts
-    # are not retried, so a stalled server costs one timeout, not several.
-    return Redis.from_url(
-        settings.redis_url,
-        socket_timeout=settings.redis_timeout,
-        socket_connect_timeout=settings.redis_timeout,
-        health_check_interval=15,
-        retry=Retry(NoBackoff(), 1),
-        retry_on_error=[RedisConnectionError],
-        protocol=2,
+def _host_ports(spec: str) -> list[tuple[str, int]]:
+    pairs = [item.rsplit(":", 1) for item in spec.split(",") if item]
+    return [(host, int(port)) for host, port in pairs]
+
+
+def _tls_options(settings: Settings) -> dict[str, Any]:
+    if not settings.redis_url.startswith("rediss://"):
+        return {}
+    options = {
+        "ssl_ca_certs": settings.redis_tls_ca_file,
+        "ssl_certfile": settings.redis_tls_cert_file,
+        "ssl_keyfile": settings.redis_tls_key_file,
+    }
+    return {name: value for name, value in options.items() if value}
+
+
+def _options(settings: Settings, *, retry: bool = True) -> dict[str, Any]:
+    # Every call is bounded by redis_timeout, so an unreachable or stalled server gives a quick
+    # error (rendered as 503) instead of a hung request. One immediate retry on a broken
+    # connection replaces pooled connections left dead by a server restart or a failover;
+    # timeouts are not retried, so a stalled server costs one timeout, not several.
+    options: dict[str, Any] = {
+        "socket_timeout": settings.redis_timeout,
+        "socket_connect_timeout": settings.redis_timeout,
+        "protocol": 2,
+        **_tls_options(settings),
+    }
+    if retry:
+        options.update(retry=Retry(NoBackoff(), 1), retry_on_error=[RedisConnectionError])
+    else:
+        options["retry"] = None
+    return options
+
+
+class _SentinelMaster(Redis):
+    """The master Sentinel names; closing it closes the connections to the sentinels too."""
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        await super().aclose(close_connection_pool)
+        for sentinel in self.connection_pool.sentinel_manager.sentinels:  # type: ignore[attr-defined]
+            await sentinel.aclose()
+
+
+def _master(settings: Settings, options: dict[str, Any]) -> Redis:
+    sentinel = _sentinel(settings, options)
+    return sentinel.master_for(settings.redis_sentinel_master, redis_class=_SentinelMaster)
+
+
+def _sentinel(settings: Settings, options: dict[str, Any]) -> Sentinel:
+    # REDIS_URL gives what the master connections need (database, credentials, TLS).
+    from_url = parse_url(settings.redis_url)
+    for name in ("host", "port"):
+        from_url.pop(name, None)
+    sentinel_options = {
+        "socket_timeout": settings.redis_timeout,
+        "socket_connect_timeout": settings.redis_timeout,
+    }
+    if settings.redis_sentinel_password:
+        sentinel_options["password"] = settings.redis_sentinel_password
+    return Sentinel(
+        _host_ports(settings.redis_sentinels), sentinel_kwargs=sentinel_options,
+        **{**from_url, **options},
     )
+
+
+def create_redis(settings: Settings) -> Redis:
+    """The service's client for the configured topology (no I/O). A cluster client has the same
+    command API; every multi-key operation and script of this project stays in one hash slot."""
+    options = _options(settings)
+    if settings.redis_mode == "cluster":
+        cluster = RedisCluster.from_url(settings.redis_url, **options)
+        return cast(Redis, cluster)
+    if settings.redis_mode == "sentinel":
+        return _master(settings, options)
+    return Redis.from_url(settings.redis_url, health_check_interval=15, **options)
+
+
+def subscriber_factory(settings: Settings, client: Redis) -> Callable[[], Redis]:
+    """Clients for the invalidation subscription, a fresh one per (re)subscribe attempt.
+
+    Classic PUBLISH reaches every node of a Redis Cluster, so any node will do: attempts go round
+    the nodes the cluster client knows (the seed node first), so a failed node is left behind.
+    With Sentinel every attempt subscribes on the master Sentinel names at that moment. No client
+    retries: a dropped subscription must surface at once, so the cache is cleared."""
+    options = _options(settings, retry=False)
+    if settings.redis_mode == "sentinel":
+        return lambda: _master(settings, options)
+    if settings.redis_mode == "cluster":
+        seed = parse_url(settings.redis_url)
+        attempts = itertools.count()
+
+        def next_node() -> Redis:
+            known = [(node.host, node.port) for node in cast(RedisCluster, client).get_nodes()]
+            nodes = [(seed.get("host", "127.0.0.1"), int(seed.get("port", 6379)))]
+            nodes += [node for node in known if node not in nodes]
+            host, port = nodes[next(attempts) % len(nodes)]
+            return Redis(host=host, port=port, **_without_db(seed), **options)
+
+        return next_node
+    return lambda: Redis.from_url(settings.redis_url, **options)
+
+
+def _without_db(parsed: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in parsed.items() if k in ("username", "password", "connection_class")}
 
 
 async def wait_for_redis(client: Redis, attempts: int = 20, delay: float = 0.25) -> None:

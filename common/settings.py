@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
 # Defaults work for local development; `make run` overrides REDIS_URL to its private server.
+_HOST_PORTS = r"^([^,:\s]+:\d{1,5}(,[^,:\s]+:\d{1,5})*)?$"
 _LIMIT = r"^(off|[1-9]\d{0,6}/[1-9]\d{0,6})$"
 _DEFAULT_PORTS = {"management": 8080, "runtime": 8081}
 
@@ -27,6 +28,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_key_prefix: str = "ww"
+    # Topology: a standalone server (REDIS_URL), a Redis Cluster (REDIS_URL names any node; the
+    # rest is discovered) or Sentinel (REDIS_SENTINELS find the master REDIS_SENTINEL_MASTER;
+    # REDIS_URL then gives only the database, credentials and TLS).
+    redis_mode: Literal["standalone", "cluster", "sentinel"] = "standalone"
+    redis_sentinels: Annotated[str, msgspec.Meta(pattern=_HOST_PORTS)] = ""
+    redis_sentinel_master: str = "mymaster"
+    redis_sentinel_password: str = ""
+    # TLS (with a rediss:// URL): CA bundle to trust, and a client certificate when the server
+    # asks for one.
+    redis_tls_ca_file: str = ""
+    redis_tls_cert_file: str = ""
+    redis_tls_key_file: str = ""
     # Every Redis call is bounded, so a stalled server answers 503 instead of hanging a request.
     redis_timeout: float = 2.0
 

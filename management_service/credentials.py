@@ -145,7 +145,8 @@ class CredentialStore:
             kind, credential_id, _ = parsed
             return bool(await self.redis.delete(self._credential_key(kind, credential_id)))
         credential_id = token_or_id.removeprefix("ak_").removeprefix("pat_")
-        deleted = await self.redis.delete(
+        # One key per call: the two keys may live in different cluster slots.
+        deleted = [await self.redis.delete(key) for key in (
             self.keys.api_key(credential_id), self.keys.pat(credential_id)
-        )
-        return bool(deleted)
+        )]
+        return any(deleted)

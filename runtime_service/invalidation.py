@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
 from typing import Any
 
@@ -23,8 +23,9 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from common.appkeys import KEYS, SETTINGS
+from common.appkeys import KEYS, REDIS, SETTINGS
 from common.models.events import EVENT_DECODER
+from common.redis_client import subscriber_factory
 from runtime_service.appkeys import LISTENER, WIDGET_SOURCE
 from runtime_service.cache import WidgetSource
 
@@ -40,14 +41,14 @@ KEEPALIVE_INTERVAL = 5.0
 class InvalidationListener:
     def __init__(
         self,
-        client: Redis,
+        connect: Callable[[], Redis],
         channel: str,
         source: WidgetSource,
         *,
         pong_timeout: float,
         keepalive: float = KEEPALIVE_INTERVAL,
     ) -> None:
-        self.client = client
+        self.connect = connect
         self.channel = channel
         self.source = source
         self.pong_timeout = pong_timeout
@@ -82,7 +83,8 @@ class InvalidationListener:
             delay = min(delay * 2, BACKOFF_MAX)
 
     async def _listen(self) -> None:
-        pubsub: PubSub = self.client.pubsub()
+        client = self.connect()
+        pubsub: PubSub = client.pubsub()
         try:
             await pubsub.subscribe(self.channel)
             loop = asyncio.get_running_loop()
@@ -101,6 +103,7 @@ class InvalidationListener:
                     pinged = now
         finally:
             await pubsub.aclose()
+            await client.aclose()
 
     def _handle(self, message: dict[str, Any]) -> None:
         kind = message["type"]
@@ -126,19 +129,10 @@ class InvalidationListener:
         self.source.suspend()
 
 
-def create_listener_client(url: str, timeout: float) -> Redis:
-    # No client-side retries: a dropped subscription must surface at once so the cache is
-    # suspended, and the listener's own loop does the reconnecting.
-    return Redis.from_url(
-        url, retry=None, socket_timeout=timeout, socket_connect_timeout=timeout, protocol=2
-    )
-
-
 async def invalidation_listener_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    client = create_listener_client(settings.redis_url, settings.redis_timeout)
     listener = InvalidationListener(
-        client,
+        subscriber_factory(settings, app[REDIS]),
         app[KEYS].invalidation_channel(),
         app[WIDGET_SOURCE],
         pong_timeout=settings.redis_timeout,
@@ -154,4 +148,3 @@ async def invalidation_listener_ctx(app: web.Application) -> AsyncIterator[None]
         task.cancel()
         with suppress(asyncio.CancelledError):
             await task
-        await client.aclose()

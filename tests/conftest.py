@@ -107,3 +107,15 @@ async def runtime_client(aiohttp_client: Any, runtime_settings: Settings) -> Any
     from runtime_service.app import create_app
 
     return await aiohttp_client(create_app(runtime_settings))
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[Any]:
+    """A real 3-master Redis Cluster shared by the session; tests isolate by key prefix."""
+    from tests.redis_cluster import LocalCluster
+
+    cluster = LocalCluster()
+    try:
+        yield cluster.start()
+    finally:
+        cluster.cleanup()

@@ -14,6 +14,7 @@ import pytest
 from redis.asyncio import Redis
 
 from common.models.events import EVENT_ENCODER, WidgetChanged
+from common.redis_client import subscriber_factory
 from common.redis_keys import RedisKeys
 from common.redis_process import RedisProcess
 from common.settings import Settings
@@ -21,7 +22,8 @@ from common.timeutil import new_id
 from runtime_service.app import create_app
 from runtime_service.appkeys import LISTENER
 from runtime_service.cache import WidgetSource
-from runtime_service.invalidation import InvalidationListener, create_listener_client
+from runtime_service.invalidation import InvalidationListener
+from tests.conftest import make_settings
 from tests.seed import seed_agent_version, seed_widget
 
 PREFIX = "/core/public/web-widgets"
@@ -287,9 +289,10 @@ async def test_a_silent_subscription_is_detected_by_the_keepalive(
 ) -> None:
     # A frozen server keeps the socket open but answers nothing, like a half-open connection.
     source = WidgetSource(_never_called, max_size=10, ttl=60.0, negative_ttl=1.0)
-    client = create_listener_client(redis_proc.url, timeout=0.3)
+    settings = make_settings("runtime", redis_proc.url, redis_timeout=0.3)
     listener = InvalidationListener(
-        client, keys.invalidation_channel(), source, pong_timeout=0.3, keepalive=0.2
+        subscriber_factory(settings, None),  # type: ignore[arg-type]  # standalone: unused
+        keys.invalidation_channel(), source, pong_timeout=0.3, keepalive=0.2,
     )
     task = asyncio.create_task(listener.run())
     try:
@@ -307,7 +310,6 @@ async def test_a_silent_subscription_is_detected_by_the_keepalive(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        await client.aclose()
 
 
 async def _never_called(widget_id: str) -> Any:
