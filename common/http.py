@@ -15,6 +15,7 @@ from aiohttp import web
 
 from common.errors import ApiError
 from common.logs import request_id_var
+from common.metrics import metrics_middleware
 from common.validation import decode_json, invalid
 
 T = TypeVar("T")
@@ -103,9 +104,12 @@ async def security_headers_middleware(
     return response
 
 
-# Outermost first: the request id is known to every log line, errors are rendered before the
-# security headers are added, so error bodies get them too.
-BASE_MIDDLEWARES = (request_id_middleware, security_headers_middleware, error_middleware)
+# Outermost first: metrics see the final status and the whole time; the request id is known to
+# every log line; errors are rendered before the security headers are added, so error bodies
+# get them too.
+BASE_MIDDLEWARES = (
+    metrics_middleware, request_id_middleware, security_headers_middleware, error_middleware
+)
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -52,6 +52,9 @@ def decode_json(body: bytes, decoder: msgspec.json.Decoder[T], root: str = "body
         raise ApiError(422, [issue_from_error(exc, [root])]) from None
     except msgspec.DecodeError as exc:
         raise invalid([root], f"Invalid JSON: {exc}", "json_invalid") from None
+    except RecursionError:
+        # msgspec decodes recursively: a few KiB of `[[[[...` would otherwise be a 500.
+        raise invalid([root], "Invalid JSON: nested too deeply", "json_invalid") from None
 
 
 def convert(value: Any, type_: type[T], root: list[str | int]) -> T:

@@ -6,8 +6,9 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from common.appkeys import KEYS, REDIS, SETTINGS
+from common.appkeys import KEYS, METRICS, REDIS, SETTINGS
 from common.http import BASE_MIDDLEWARES
+from common.metrics import Metrics
 from common.redis_client import redis_ctx
 from common.redis_keys import RedisKeys
 from common.settings import Settings
@@ -47,7 +48,16 @@ async def http_session_ctx(app: web.Application) -> AsyncIterator[None]:
         cache = BrandCache(
             app[REDIS], app[KEYS], settings.auto_brand_cache_ttl, settings.auto_brand_negative_ttl
         )
-        app[BRANDS] = BrandService(fetcher, cache, settings.auto_brand_timeout)
+        brands = app[BRANDS] = BrandService(fetcher, cache, settings.auto_brand_timeout)
+        metrics = app[METRICS]
+        metrics.counter(
+            "auto_brand_fetches", "Auto-brand lookups that read a site, by outcome",
+            lambda: brands.fetched, "outcome",
+        )
+        metrics.counter(
+            "auto_brand_cache_hits", "Auto-brand lookups answered from the Redis cache",
+            lambda: brands.cache_hits,
+        )
         yield
         await app[BRANDS].close()
 
@@ -56,6 +66,7 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=BASE_MIDDLEWARES, client_max_size=CLIENT_MAX_SIZE)
     app[SETTINGS] = settings
     app[KEYS] = RedisKeys(settings.redis_key_prefix)
+    app[METRICS] = Metrics()
     # Order matters: the stores need the Redis client.
     app.cleanup_ctx.append(redis_ctx)
     app.cleanup_ctx.append(stores_ctx)

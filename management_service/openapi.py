@@ -265,7 +265,14 @@ def _agent_paths() -> dict[str, Any]:
 
 
 def _probe_paths() -> dict[str, Any]:
+    metrics = {"200": {
+        "description": "Prometheus text exposition format",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    }}
     return {
+        "/metrics": {"get": _operation(
+            "metrics", "Prometheus metrics of this process", metrics, (), public=True,
+        )},
         "/healthz": {"get": _operation(
             "healthz", "Liveness: the process is up", _ok(200, "Alive", _STATUS_OK), (),
             public=True,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from common.http import healthz
+from common.metrics import metrics_handler
 from management_service.handlers import agents, auto_brand, openapi, widgets
 
 
@@ -12,6 +13,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", widgets.readyz)
     app.router.add_get("/openapi.json", openapi.openapi_json)
+    app.router.add_get("/metrics", metrics_handler)
 
     app.router.add_get("/core/web-widgets", widgets.list_widgets)
     app.router.add_post("/core/web-widgets", widgets.create_widget)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from common.appkeys import KEYS, SETTINGS
+from common.appkeys import KEYS, METRICS, SETTINGS
 from common.http import BASE_MIDDLEWARES
+from common.metrics import Metrics
 from common.redis_client import redis_ctx
 from common.redis_keys import RedisKeys
 from common.settings import Settings
@@ -15,6 +16,7 @@ from runtime_service.conversation_start import conversation_starter_ctx
 from runtime_service.conversations import conversations_ctx
 from runtime_service.invalidation import invalidation_listener_ctx
 from runtime_service.livekit_tokens import token_minter_ctx
+from runtime_service.metrics import runtime_metrics_ctx
 from runtime_service.origins import origin_middleware
 from runtime_service.rate_limits import rate_limits_ctx
 from runtime_service.routes import setup_routes
@@ -31,6 +33,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[KEYS] = RedisKeys(settings.redis_key_prefix)
+    app[METRICS] = Metrics()
     # Order matters: everything below needs Redis; the listener needs the cache it invalidates.
     app.cleanup_ctx.append(redis_ctx)
     app.cleanup_ctx.append(widget_source_ctx)
@@ -40,5 +43,6 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(token_minter_ctx)
     app.cleanup_ctx.append(conversation_starter_ctx)
     app.cleanup_ctx.append(rate_limits_ctx)
+    app.cleanup_ctx.append(runtime_metrics_ctx)
     setup_routes(app)
     return app

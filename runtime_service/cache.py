@@ -90,6 +90,22 @@ class _Load:
     task: asyncio.Task[PublicWidget | None] = field(init=False)
 
 
+@dataclass(slots=True)
+class CacheStats:
+    """Plain counts, read when metrics are scraped (nothing on the hit path but an addition)."""
+
+    hits: int = 0
+    negative_hits: int = 0
+    misses: int = 0
+    stale_served: int = 0
+    evictions: int = 0
+    invalidations: int = 0
+    clears: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
 class WidgetSource:
     """``get(id)`` returns the widget (published or not: handlers decide) or None."""
 
@@ -109,6 +125,7 @@ class WidgetSource:
         self._clock = clock
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._loading: dict[str, _Load] = {}
+        self.stats = CacheStats()
         # Nothing is cached as fresh until the listener's subscription is confirmed.
         self._live = False
 
@@ -125,7 +142,12 @@ class WidgetSource:
         entry = self._entries.get(widget_id)
         if entry is not None and entry.fresh and self._clock() < entry.expires:
             self._entries.move_to_end(widget_id)
+            if entry.widget is None:
+                self.stats.negative_hits += 1
+            else:
+                self.stats.hits += 1
             return entry.widget
+        self.stats.misses += 1
         load = self._loading.get(widget_id) or self._start_load(widget_id)
         try:
             # Shielded: one caller going away must not cancel the read the others wait for.
@@ -133,16 +155,19 @@ class WidgetSource:
         except REDIS_DOWN:
             stale = self._entries.get(widget_id)
             if stale is not None and stale.widget is not None:
+                self.stats.stale_served += 1
                 return stale.widget
             raise
 
     def invalidate(self, widget_id: str) -> None:
+        self.stats.invalidations += 1
         self._entries.pop(widget_id, None)
         load = self._loading.pop(widget_id, None)
         if load is not None:
             load.superseded = True
 
     def clear(self) -> None:
+        self.stats.clears += 1
         self._entries.clear()
         for load in self._loading.values():
             load.superseded = True
@@ -200,6 +225,7 @@ class WidgetSource:
         self._entries.move_to_end(widget_id)
         while len(self._entries) > self._max_size:
             self._entries.popitem(last=False)
+            self.stats.evictions += 1
 
 
 async def widget_source_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -34,12 +34,21 @@ RESERVED_METADATA_KEYS = frozenset({"feedback_form"})
 _ENCODE = msgspec.json.Encoder().encode
 
 
-def _depth(value: Any) -> int:
-    if isinstance(value, dict):
-        return 1 + max(map(_depth, value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max(map(_depth, value), default=0)
-    return 0
+def nested_deeper_than(value: dict[str, Any] | list[Any], limit: int) -> bool:
+    """Whether objects/arrays nest more than ``limit`` levels (``value`` itself is level 1).
+
+    Iterative and stops at the limit: a recursive walk would hit Python's recursion limit (a
+    500) on a few hundred levels, which fit easily in a request body.
+    """
+    stack: list[tuple[dict[str, Any] | list[Any], int]] = [(value, 1)]
+    while stack:
+        container, depth = stack.pop()
+        for child in container.values() if isinstance(container, dict) else container:
+            if isinstance(child, dict | list):
+                if depth == limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
 
 
 def encode_metadata(metadata: dict[str, Any]) -> bytes:
@@ -47,7 +56,7 @@ def encode_metadata(metadata: dict[str, Any]) -> bytes:
     loc: list[str | int] = ["body", "custom_metadata"]
     for key in RESERVED_METADATA_KEYS & metadata.keys():
         raise invalid([*loc, key], f"`{key}` is reserved")
-    if _depth(metadata) > MAX_METADATA_DEPTH:
+    if nested_deeper_than(metadata, MAX_METADATA_DEPTH):
         raise invalid(loc, f"Nesting deeper than {MAX_METADATA_DEPTH} levels")
     encoded = _ENCODE(metadata)
     if len(encoded) > MAX_METADATA_BYTES:
@@ -91,11 +100,15 @@ class ConversationStarter:
         self.store = store
         self.minter = minter
         self.livekit_url = livekit_url
+        self.resumed = 0
 
     async def dispatch_for(self, widget: PublicWidget) -> Dispatch:
         if not widget.published:
             raise ApiError(409, "The widget is not published")
-        dispatch = await self.versions.get(widget.agent_id, widget.agent_version_id)
+        return await self.published_version(widget.agent_id, widget.agent_version_id)
+
+    async def published_version(self, agent_id: str, version_id: str) -> Dispatch:
+        dispatch = await self.versions.get(agent_id, version_id)
         if dispatch is None or not dispatch.published:
             raise ApiError(409, "The widget's agent version is not published")
         return dispatch
@@ -118,7 +131,8 @@ class ConversationStarter:
     async def resume(
         self, widget: PublicWidget, conversation_id: str, user_id: str
     ) -> ConversationStarted:
-        dispatch = await self.dispatch_for(widget)
+        if not widget.published:
+            raise ApiError(409, "The widget is not published")
         conversation = await self.store.get(widget.id, conversation_id)
         if conversation is None:
             if await self.store.owner(conversation_id) not in (None, widget.id):
@@ -128,6 +142,12 @@ class ConversationStarter:
             raise ApiError(403, "The conversation belongs to another visitor")
         if conversation.status in TERMINAL_STATUSES:
             raise ApiError(409, f"The conversation has ended ({conversation.status})")
+        # It continues on the version it started with (its record and the dispatch metadata
+        # name that version), even if the widget now points at another one.
+        dispatch = await self.published_version(
+            conversation.agent_id, conversation.agent_version_id
+        )
+        self.resumed += 1
         return self._credentials(conversation, dispatch)
 
     def _credentials(

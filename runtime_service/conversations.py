@@ -8,16 +8,17 @@ another widget's conversation (403) from an unknown one (404), lives in the conv
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 from aiohttp import web
 from redis.asyncio import Redis
 
 from common.appkeys import KEYS, REDIS, SETTINGS
-from common.models.conversation import ConversationSummary
+from common.models.conversation import Conversation, ConversationSummary
 from common.pagination import collect_page, index_member
 from common.redis_client import read_script, register
 from common.redis_keys import RedisKeys
@@ -29,6 +30,7 @@ FeedbackOutcome = Literal["ok", "not_found", "too_large", "duplicate"]
 
 _ENCODE = msgspec.json.Encoder().encode
 _SUMMARY = msgspec.json.Decoder(ConversationSummary)
+_METADATA = msgspec.json.Decoder(dict[str, Any])
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,8 @@ class ConversationStore:
         self.retention = retention
         self._create = register(redis, CREATE)
         self._feedback = register(redis, FEEDBACK)
+        self.created = 0
+        self.feedback_outcomes: Counter[str] = Counter()
 
     async def create(
         self, conversation: ConversationSummary, created_ms: int, metadata: bytes
@@ -69,10 +73,25 @@ class ConversationStore:
                 expired_below, self.retention,
             ],
         )
+        self.created += 1
 
     async def get(self, widget_id: str, conversation_id: str) -> ConversationSummary | None:
         raw = await self.redis.hget(self.keys.conversation(widget_id, conversation_id), "doc")
         return None if raw is None else _SUMMARY.decode(raw)
+
+    async def record(self, widget_id: str, conversation_id: str) -> Conversation | None:
+        """The whole stored conversation (never public): the feedback, kept in its own field so
+        the feedback script writes it without JSON work, is ``custom_metadata.feedback_form``."""
+        doc, meta, feedback = await self.redis.hmget(
+            self.keys.conversation(widget_id, conversation_id), "doc", "meta", "feedback"
+        )
+        if doc is None:
+            return None
+        metadata = _METADATA.decode(meta) if meta else {}
+        if feedback is not None:
+            metadata["feedback_form"] = _METADATA.decode(feedback)
+        summary = msgspec.structs.asdict(_SUMMARY.decode(doc))
+        return Conversation(**summary, custom_metadata=metadata)
 
     async def owner(self, conversation_id: str) -> str | None:
         raw = await self.redis.get(self.keys.conversation_owner(conversation_id))
@@ -119,6 +138,7 @@ class ConversationStore:
         outcome = await self._feedback(
             keys=[self.keys.conversation(widget_id, conversation_id)], args=[record, size, limit]
         )
+        self.feedback_outcomes[outcome.decode()] += 1
         return outcome.decode()
 
 

@@ -3,13 +3,14 @@ feedback), from the RATE_LIMIT_* settings."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Literal
 
 from aiohttp import web
 
 from common.appkeys import KEYS, REDIS, SETTINGS
-from common.rate_limit import Rate, RateLimiter, parse_rate
+from common.rate_limit import Rate, RateLimitedError, RateLimiter, parse_rate
 from common.redis_keys import RedisKeys
 from common.settings import Settings
 from runtime_service.appkeys import RATE_LIMITS
@@ -30,6 +31,7 @@ class PublicRateLimits:
             "feedback": parse_rate(settings.rate_limit_feedback),
         }
         self.per_conversation = parse_rate(settings.rate_limit_feedback_per_conversation)
+        self.refused: Counter[str] = Counter()
 
     async def hit(
         self,
@@ -46,7 +48,11 @@ class PublicRateLimits:
         if conversation_id is not None and self.per_conversation is not None:
             key = self.keys.rate_limit(widget_id, "feedback-conversation", conversation_id)
             limits.append((key, self.per_conversation))
-        await self.limiter.hit(limits)
+        try:
+            await self.limiter.hit(limits)
+        except RateLimitedError:
+            self.refused[action] += 1
+            raise
 
 
 async def rate_limits_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -168,3 +168,25 @@ async def test_unknown_widget_is_404(runtime_client: Any) -> None:
     resp = await runtime_client.get(f"{PREFIX}/{new_id()}/conversations")
     assert resp.status == 404
     assert json.loads(await resp.text()) == {"detail": "Widget not found"}
+
+
+async def test_filters_dropping_items_among_equal_timestamps_never_skip_or_repeat(
+    runtime_client: Any, widget: Any, store: ConversationStore
+) -> None:
+    wanted: list[tuple[str, str]] = []
+    for i in range(60):  # 20 per millisecond; status and visitor filters drop most of them
+        ms = BASE_MS + i // 20
+        status = "in_progress" if i % 3 == 0 else "token_created"
+        cid = await add(store, widget, ms, user=f"u{i % 2}", status=status)
+        if status == "in_progress" and i % 2 == 0:
+            wanted.append((iso_from_ms(ms), cid))
+    for query in ("status=in_progress&user_id=u0&limit=3", "status=in_progress&limit=1"):
+        items = await walk(runtime_client, widget.id, query)
+        ids = [item["id"] for item in items]
+        assert len(ids) == len(set(ids))
+        if "user_id" in query:
+            assert [(item["created_at"], item["id"]) for item in items] == sorted(
+                wanted, reverse=True
+            )
+        else:
+            assert len(ids) == 20 and all(item["status"] == "in_progress" for item in items)

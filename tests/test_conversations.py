@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -217,3 +218,48 @@ async def test_non_json_body_is_415(runtime_client: Any, widget: Any) -> None:
         headers={"Content-Type": "text/plain"},
     )
     assert resp.status == 415
+
+
+@pytest.mark.parametrize("depth", [600, 5000])
+async def test_metadata_nested_hundreds_of_levels_is_422_not_500(
+    runtime_client: Any, widget: Any, redis: Redis, keys: RedisKeys, depth: int
+) -> None:
+    # 600 levels decode but would overflow a recursive depth check; 5000 overflow the decoder.
+    nested = b"[" * depth + b"]" * depth
+    body = b'{"user_id": "u", "custom_metadata": {"a": ' + nested + b"}}"
+    resp = await runtime_client.post(
+        f"{PREFIX}/{widget.id}/conversations", data=body,
+        headers={"Content-Type": "application/json"},
+    )
+    assert resp.status == 422
+    (issue,) = (await resp.json())["detail"]
+    assert issue["loc"] == (["body", "custom_metadata"] if depth == 600 else ["body"])
+    assert await redis.zcard(keys.conversations(widget.id)) == 0
+
+
+async def test_resume_continues_on_the_version_the_conversation_started_with(
+    runtime_client: Any, widget: Any, version: Any, redis: Redis, keys: RedisKeys
+) -> None:
+    cid = await started_id(runtime_client, widget.id)
+    newer = await seed_agent_version(redis, keys, widget.organization_id, agent_name="next-agent")
+    await seed_widget(redis, keys, newer, widget_id=widget.id)
+    for _ in range(200):  # until the invalidation event has reached the runtime's cache
+        body = await (await runtime_client.get(f"{PREFIX}/{widget.id}")).json()
+        if body["agent_version_id"] == newer.id:
+            break
+        await asyncio.sleep(0.01)
+    else:
+        raise AssertionError("the widget update was not served")
+    fresh = await (await start(runtime_client, widget.id, user_id="u1")).json()
+    assert fresh["conversation"]["agent_version_id"] == newer.id
+    (dispatch,) = VERIFIER.verify(fresh["connection_details"]["token"]).room_config.agents
+    assert dispatch.agent_name == "next-agent"
+
+    resumed = await (await start(
+        runtime_client, widget.id, user_id="u1", conversation_id=cid
+    )).json()
+    assert resumed["conversation"]["agent_version_id"] == version.id
+    assert resumed["capabilities"] == {"supportsVideoInput": True, "supportsScreenShare": False}
+    (dispatch,) = VERIFIER.verify(resumed["connection_details"]["token"]).room_config.agents
+    assert dispatch.agent_name == "support-agent"
+    assert json.loads(dispatch.metadata)["agent_version_id"] == version.id

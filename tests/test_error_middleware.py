@@ -8,8 +8,10 @@ from typing import Any
 import redis.exceptions
 from aiohttp import web
 
+from common.appkeys import METRICS
 from common.errors import ApiError
 from common.http import BASE_MIDDLEWARES
+from common.metrics import Metrics
 
 
 async def _boom(request: web.Request) -> web.Response:
@@ -30,6 +32,7 @@ async def _ok(request: web.Request) -> web.Response:
 
 def _app() -> web.Application:
     app = web.Application(middlewares=BASE_MIDDLEWARES, client_max_size=10)
+    app[METRICS] = Metrics()
     app.router.add_get("/boom", _boom)
     app.router.add_get("/redis", _redis_down)
     app.router.add_get("/conflict", _api_error)

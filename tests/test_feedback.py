@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from common.redis_keys import RedisKeys
 from common.timeutil import new_id
+from runtime_service.conversations import ConversationStore
 from tests.seed import FEEDBACK_CONFIG, seed_agent_version, seed_widget
 
 PREFIX = "/core/public/web-widgets"
@@ -136,3 +137,37 @@ async def test_unknown_and_foreign_conversations(
 async def test_invalid_bodies_are_422(runtime_client: Any, widget: Any, body: Any) -> None:
     cid = await conversation(runtime_client, widget.id)
     assert (await runtime_client.post(url(widget.id, cid), json=body)).status == 422
+
+
+async def test_accepted_feedback_is_the_records_custom_metadata_feedback_form(
+    runtime_client: Any, widget: Any, redis: Redis, keys: RedisKeys
+) -> None:
+    resp = await runtime_client.post(
+        f"{PREFIX}/{widget.id}/conversations",
+        json={"user_id": "u1", "custom_metadata": {"plan": "pro"}},
+    )
+    cid = (await resp.json())["conversation"]["id"]
+    store = ConversationStore(redis, keys, retention=3600)
+    before = await store.record(widget.id, cid)
+    assert before is not None and before.custom_metadata == {"plan": "pro"}
+    await runtime_client.post(url(widget.id, cid), json={"data": {"rating": 4, "x": 1}})
+    after = await store.record(widget.id, cid)
+    assert after is not None
+    feedback = after.custom_metadata.pop("feedback_form")
+    assert after.custom_metadata == {"plan": "pro"}
+    assert feedback["data"] == {"rating": 4}
+    assert feedback["submitted_at"].endswith("Z")
+    assert after.id == cid and after.web_widget_id == widget.id
+    assert await store.record(widget.id, new_id()) is None
+
+
+async def test_data_nested_too_deeply_to_decode_is_422(runtime_client: Any, widget: Any) -> None:
+    cid = await conversation(runtime_client, widget.id)
+    depth = 5000  # 10 KB of brackets: within the body limit, beyond what a decoder recurses
+    body = b'{"data": {"rating": ' + b"[" * depth + b"]" * depth + b"}}"
+    resp = await runtime_client.post(
+        url(widget.id, cid), data=body, headers={"Content-Type": "application/json"}
+    )
+    assert resp.status == 422
+    (issue,) = (await resp.json())["detail"]
+    assert issue["loc"] == ["body"] and issue["type"] == "json_invalid"

@@ -109,7 +109,7 @@ async def test_security(document: dict[str, Any], management_client: Any) -> Non
     org_header = {"$ref": "#/components/parameters/OrgHeader"}
     assert document["components"]["parameters"]["OrgHeader"]["name"] == "X-Anyreach-Org"
     for (path, _), operation in operations(document).items():
-        public = path in ("/healthz", "/readyz", "/openapi.json")
+        public = path in ("/healthz", "/readyz", "/metrics", "/openapi.json")
         assert (operation.get("security") == []) is public, path
         assert (org_header in operation.get("parameters", [])) is not public, path
         if not public:

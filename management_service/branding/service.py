@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 
 from yarl import URL
 
@@ -47,6 +48,9 @@ class BrandService:
         self.cache = cache
         self.timeout = timeout
         self._inflight: dict[str, asyncio.Task[Lookup]] = {}
+        # Outcomes of lookups that read a site, and answers served from the Redis cache.
+        self.fetched: Counter[str] = Counter()
+        self.cache_hits = 0
 
     @property
     def policy(self) -> EgressPolicy:
@@ -59,6 +63,7 @@ class BrandService:
     async def lookup(self, target: Target) -> Lookup:
         cached = await self.cache.get(target.domain)
         if cached is not None:
+            self.cache_hits += 1
             return cached
         task = self._inflight.get(target.domain)
         if task is None:
@@ -82,6 +87,7 @@ class BrandService:
 
     async def _fresh(self, target: Target) -> Lookup:
         lookup = await self._read(target)
+        self.fetched[lookup.outcome] += 1
         await self.cache.put(target.domain, lookup)
         return lookup
 

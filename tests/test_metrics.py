@@ -1,0 +1,120 @@
+"""Prometheus /metrics on both services, after real requests against a real redis-server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+from redis.asyncio import Redis
+
+from common.redis_keys import RedisKeys
+from common.timeutil import new_id
+from tests.seed import FEEDBACK_CONFIG, seed_agent_version, seed_widget
+from tests.test_runtime_invalidation import eventually
+
+PREFIX = "/core/public/web-widgets"
+
+
+async def scrape(client: Any) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    resp = await client.get("/metrics")
+    assert resp.status == 200
+    assert resp.headers["Content-Type"].startswith("text/plain; version=")
+    samples = {}
+    for family in text_string_to_metric_families(await resp.text()):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def requests(samples: dict[Any, float], route: str, method: str, status: str) -> float:
+    labels = (("method", method), ("route", route), ("status", status))
+    return samples.get(("http_requests_total", labels), 0.0)
+
+
+async def test_requests_are_counted_by_route_template(
+    runtime_client: Any, redis: Redis, keys: RedisKeys
+) -> None:
+    widget = await seed_widget(redis, keys, await seed_agent_version(redis, keys, new_id()))
+    for _ in range(3):
+        assert (await runtime_client.get(f"{PREFIX}/{widget.id}")).status == 200
+    for _ in range(2):
+        await runtime_client.get(f"{PREFIX}/{new_id()}")
+    await runtime_client.get(f"/no/such/{new_id()}")
+    await runtime_client.request("PATCH", f"{PREFIX}/{widget.id}")
+    samples = await scrape(runtime_client)
+    template = PREFIX + "/{id}"
+    assert requests(samples, template, "GET", "200") == 3
+    assert requests(samples, template, "GET", "404") == 2
+    assert requests(samples, "unmatched", "GET", "404") == 1
+    assert requests(samples, "unmatched", "PATCH", "405") == 1  # no route for the method
+    assert not any(widget.id in str(key) for key in samples)  # no ids in labels
+    count = samples[("http_request_duration_seconds_count",
+                     (("method", "GET"), ("route", template)))]
+    assert count == 5
+
+
+async def test_cache_and_subscription_metrics(
+    runtime_client: Any, redis: Redis, keys: RedisKeys
+) -> None:
+    widget = await seed_widget(redis, keys, await seed_agent_version(redis, keys, new_id()))
+    unknown = new_id()
+    for _ in range(3):
+        await runtime_client.get(f"{PREFIX}/{widget.id}")
+        await runtime_client.get(f"{PREFIX}/{unknown}")
+    samples = await scrape(runtime_client)
+
+    def cache(event: str) -> float:
+        return samples[("widget_cache_events_total", (("event", event),))]
+
+    assert cache("misses") == 2 and cache("hits") == 2 and cache("negative_hits") == 2
+    assert samples[("invalidation_subscription_live", ())] == 1
+    assert samples[("invalidation_subscriptions_total", ())] >= 1
+    before = cache("invalidations")
+    await seed_widget(redis, keys, await seed_agent_version(redis, keys, new_id()),
+                      widget_id=widget.id)
+
+    async def invalidated() -> bool:
+        samples = await scrape(runtime_client)
+        return samples[("widget_cache_events_total", (("event", "invalidations"),))] > before
+
+    await eventually(invalidated)
+
+
+async def test_conversation_feedback_and_rate_limit_metrics(
+    aiohttp_client: Any, settings_factory: Any, redis: Redis, keys: RedisKeys
+) -> None:
+    from runtime_service.app import create_app
+
+    client = await aiohttp_client(create_app(settings_factory("runtime", rate_limit_list="1/60")))
+    version = await seed_agent_version(redis, keys, new_id())
+    widget = await seed_widget(redis, keys, version, config=FEEDBACK_CONFIG)
+    url = f"{PREFIX}/{widget.id}/conversations"
+    cid = (await (await client.post(url, json={"user_id": "u"})).json())["conversation"]["id"]
+    await client.post(url, json={"user_id": "u", "conversation_id": cid})
+    for _ in range(2):
+        await client.post(f"{url}/{cid}/feedback", json={"data": {"rating": 5}})
+    for _ in range(2):
+        await client.get(url)
+    samples = await scrape(client)
+    assert samples[("conversations_total", (("action", "start"),))] == 1
+    assert samples[("conversations_total", (("action", "resume"),))] == 1
+    assert samples[("feedback_submissions_total", (("outcome", "ok"),))] == 1
+    assert samples[("feedback_submissions_total", (("outcome", "duplicate"),))] == 1
+    assert samples[("rate_limited_total", (("action", "list"),))] == 1
+
+
+async def test_management_metrics_and_probes(
+    management_client: Any, org_with_key: Any, redis_proc: Any
+) -> None:
+    _, headers = await org_with_key()
+    await management_client.get("/core/web-widgets", headers=headers)
+    await management_client.get("/core/web-widgets")
+    samples = await scrape(management_client)
+    assert requests(samples, "/core/web-widgets", "GET", "200") == 1
+    assert requests(samples, "/core/web-widgets", "GET", "401") == 1
+    assert ("auto_brand_cache_hits_total", ()) in samples
+    assert (await management_client.get("/healthz")).status == 200
+    assert (await management_client.get("/readyz")).status == 200
+    redis_proc.stop()
+    assert (await management_client.get("/readyz")).status == 503
+    assert (await management_client.get("/healthz")).status == 200
