@@ -14,7 +14,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint fmt clean distclean
+.PHONY: help install embed browser run test lint fmt clean distclean
+
+# The widget iframe app (livekit-client bundled with esbuild), built when npm exists: without it
+# the loader still works and the iframe page answers 503.
+EMBED_WEB := runtime_service/embed/web
+EMBED_STATIC := runtime_service/embed/static
+EMBED_BUNDLE := $(if $(shell command -v npm 2>/dev/null),$(EMBED_STATIC)/manifest.json)
 
 help: ## List the targets
 	@echo "Usage: make <target>   (variables: VENV=$(VENV) PYTHON=$(PYTHON) PYTEST_ARGS=...)"
@@ -38,10 +44,25 @@ $(STAMP): pyproject.toml | $(PY)
 
 install: $(STAMP) ## Create the virtual environment and install the project with its test tools
 
-run: $(STAMP) ## Run both services with a private Redis and development data (Ctrl-C stops)
+$(EMBED_STATIC)/manifest.json: $(EMBED_WEB)/package.json $(EMBED_WEB)/package-lock.json \
+		$(EMBED_WEB)/build.mjs $(wildcard $(EMBED_WEB)/src/*)
+	cd $(EMBED_WEB) && npm ci --no-audit --no-fund --loglevel=error && node build.mjs
+
+embed: $(EMBED_STATIC)/manifest.json ## Build the widget iframe bundle (npm ci + esbuild)
+
+# Browser tests drive Debian's chromium through Playwright (never a downloaded browser); they
+# are skipped, loudly, where it cannot be installed.
+browser: ## Install chromium for the browser tests when missing (as root, with apt-get)
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+			|| echo "warning: chromium could not be installed: browser tests will be skipped"; \
+	else echo "note: no chromium and no root apt-get: browser tests will be skipped"; fi
+
+run: $(STAMP) $(EMBED_BUNDLE) ## Run both services with a private Redis and development data (Ctrl-C stops)
 	$(PY) deploy/dev_run.py
 
-test: $(STAMP) ## Lint (ruff), then run the whole test suite (pytest)
+test: $(STAMP) $(EMBED_BUNDLE) browser ## Lint (ruff), then run the whole test suite (pytest)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -53,6 +74,7 @@ fmt: $(STAMP) ## Apply ruff's safe fixes (import order, modern syntax)
 
 clean: ## Remove caches, build output and make run's data (.run/); keeps the virtual environment
 	rm -rf .run build dist test-artifacts .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(EMBED_STATIC) $(EMBED_WEB)/node_modules
 	find . \( -name '.venv*' -o -name .git \) -prune -o -name __pycache__ -type d -prune \
 		-exec rm -rf {} +
 

@@ -3,19 +3,24 @@ middlewares, and security headers."""
 
 from __future__ import annotations
 
+import functools
 import logging
+import random
 import re
-import uuid
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any, TypeVar
 
 import msgspec
 import redis.exceptions
 from aiohttp import web
+from aiohttp.http_exceptions import PayloadEncodingError
+from multidict import CIMultiDict
 
+from common.appkeys import METRICS
 from common.errors import ApiError
 from common.logs import request_id_var
-from common.metrics import metrics_middleware
+from common.metrics import METHODS, Observe
 from common.validation import decode_json, invalid
 
 T = TypeVar("T")
@@ -23,17 +28,31 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 log = logging.getLogger(__name__)
 ENCODER = msgspec.json.Encoder()
-REQUEST_ID = web.RequestKey("request_id", str)
+# The name of the catch-all route (add_routes): a request no other route matched.
+UNROUTED = "unrouted"
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _JSON_TYPES = ("application/json", "application/problem+json")
+_CODINGS = frozenset({"identity", "gzip", "deflate", "br", "zstd"})
+
+
+# Headers are prebuilt and copied: aiohttp turns a plain dict of headers (and ``content_type=``)
+# into a CIMultiDict on every response, which costs more than a cached GET's handler itself.
+SECURITY_HEADERS: CIMultiDict[str] = CIMultiDict({
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+})
+JSON_HEADERS: CIMultiDict[str] = CIMultiDict(
+    SECURITY_HEADERS, **{"Content-Type": "application/json"}
+)
 
 
 def json_response(
     obj: Any, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
-    return web.Response(
-        body=ENCODER.encode(obj), status=status, content_type="application/json", headers=headers
-    )
+    real = JSON_HEADERS.copy()
+    if headers:
+        real.update(headers)
+    return web.Response(body=ENCODER.encode(obj), status=status, headers=real)
 
 
 def error_response(status: int, detail: Any, headers: dict[str, str] | None = None) -> web.Response:
@@ -44,7 +63,16 @@ async def read_json(request: web.Request, decoder: msgspec.json.Decoder[T]) -> T
     """Read the whole body (413 past ``client_max_size``) and decode it with ``decoder``."""
     if request.content_type not in _JSON_TYPES and request.body_exists:
         raise ApiError(415, "Content-Type must be application/json")
-    body = await request.read()
+    # aiohttp decodes exactly these and passes any other coding through undecoded.
+    if request.headers.get("Content-Encoding", "identity").lower() not in _CODINGS:
+        raise ApiError(415, "Unsupported Content-Encoding")
+    try:
+        body = await request.read()
+    except web.RequestPayloadError as exc:
+        # A body that its Content-Encoding cannot decode (RFC 9110: 415), or broken framing.
+        if isinstance(exc.__cause__, PayloadEncodingError):
+            raise ApiError(415, "The body could not be decoded per its Content-Encoding") from None
+        raise ApiError(400, "The request body could not be read") from None
     if not body:
         raise invalid(["body"], "A JSON body is required", "missing")
     return decode_json(body, decoder)
@@ -56,60 +84,118 @@ def _detail_for(exc: web.HTTPException) -> str:
     return exc.reason
 
 
-@web.middleware
-async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    incoming = request.headers.get("X-Request-ID", "")
-    request_id = incoming if _REQUEST_ID_OK.match(incoming) else uuid.uuid4().hex
-    request[REQUEST_ID] = request_id
-    token = request_id_var.set(request_id)
-    try:
-        response = await handler(request)
-    except web.HTTPException as exc:
-        exc.headers["X-Request-ID"] = request_id
-        raise
-    finally:
-        request_id_var.reset(token)
-    response.headers["X-Request-ID"] = request_id
-    return response
+def request_id_of(request: web.Request) -> str:
+    incoming = request.headers.get("X-Request-ID")
+    if incoming is not None and _REQUEST_ID_OK.match(incoming):
+        return incoming
+    # A correlation id, not a secret: the seeded Mersenne Twister is unique enough and, unlike
+    # uuid4's os.urandom, costs no system call on every request.
+    return f"{random.getrandbits(128):032x}"
 
 
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every failure becomes ``{"detail": ...}``; nothing internal leaks into a 500."""
-    try:
-        return await handler(request)
-    except ApiError as exc:
+def failure_response(request: web.Request, exc: Exception) -> web.Response | None:
+    """The ``{"detail": ...}`` answer for what a handler raised (nothing internal leaks into a
+    500), or None for a non-error HTTPException (a redirect), which is sent as it is."""
+    if isinstance(exc, ApiError):
         return error_response(exc.status, exc.detail, exc.headers)
-    except web.HTTPException as exc:
+    if isinstance(exc, web.HTTPException):
         if exc.status < 400:
-            raise
+            return None
         headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
         return error_response(exc.status, _detail_for(exc), headers)
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+    if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
         # Includes BusyLoadingError; a dependency outage is the client's 503, never a 500.
         log.warning("redis unavailable: %s %s: %r", request.method, request.path, exc)
         return error_response(503, "Service temporarily unavailable", {"Retry-After": "1"})
-    except Exception:
-        log.exception("unhandled error: %s %s", request.method, request.path)
-        return error_response(500, "Internal server error")
+    log.error("unhandled error: %s %s", request.method, request.path, exc_info=exc)
+    return error_response(500, "Internal server error")
 
 
-@web.middleware
-async def security_headers_middleware(
-    request: web.Request, handler: Handler
-) -> web.StreamResponse:
-    response = await handler(request)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    return response
+async def render_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except Exception as exc:
+        response = failure_response(request, exc)
+        if response is None:
+            raise
+        return response
 
 
-# Outermost first: metrics see the final status and the whole time; the request id is known to
-# every log line; errors are rendered before the security headers are added, so error bodies
-# get them too.
-BASE_MIDDLEWARES = (
-    metrics_middleware, request_id_middleware, security_headers_middleware, error_middleware
-)
+def _finish_headers(headers: MutableMapping[str, str], request_id: str) -> None:
+    headers["X-Request-ID"] = request_id
+    for name, value in SECURITY_HEADERS.items():
+        headers.setdefault(name, value)
+
+
+def edge(handler: Handler, observe: Observe, route: str) -> Handler:
+    """``handler`` with what every response needs: a request id (the caller's ``X-Request-ID``
+    when sane, else a new one) on the response and on every log line, JSON errors, security
+    headers, and the request's metrics under the route's template ``route``.
+
+    A wrapper added at registration (``add_routes``) rather than aiohttp middlewares, and with
+    all it can know bound in advance: the cached public GET is measured against bare aiohttp,
+    and any middleware at all makes aiohttp build a chain and an extra layer for every request
+    (docs/performance.md).
+    """
+
+    @functools.wraps(handler)
+    async def edged(request: web.Request) -> web.StreamResponse:
+        start = time.perf_counter()
+        request_id = request_id_of(request)
+        token = request_id_var.set(request_id)
+        status = 500
+        try:
+            try:
+                response = await handler(request)
+            except Exception as exc:
+                failure = failure_response(request, exc)
+                if failure is None:  # a redirect: sent as raised
+                    assert isinstance(exc, web.HTTPException)
+                    status = exc.status
+                    _finish_headers(exc.headers, request_id)
+                    raise
+                response = failure
+            status = response.status
+            _finish_headers(response.headers, request_id)
+            return response
+        finally:
+            request_id_var.reset(token)
+            method = request.method if request.method in METHODS else "OTHER"
+            observe(route, method, status, time.perf_counter() - start)
+
+    return edged
+
+
+async def allowed_methods(request: web.Request) -> set[str]:
+    """The methods the app's routes accept on this request's path (none: no such path)."""
+    methods: set[str] = set()
+    for resource in request.app.router.resources():
+        if resource.name != UNROUTED:
+            methods |= (await resource.resolve(request))[1]
+    return methods
+
+
+async def not_routed(request: web.Request) -> web.Response:
+    """What no route answers: 405 with ``Allow`` where the path exists, else 404."""
+    methods = await allowed_methods(request)
+    if methods:
+        raise web.HTTPMethodNotAllowed(request.method, methods)
+    raise web.HTTPNotFound()
+
+
+def add_routes(
+    app: web.Application, routes: Iterable[web.RouteDef], unrouted: Handler = not_routed
+) -> None:
+    """Register ``routes``, each inside ``edge``, then (last, as it matches every path) the
+    catch-all ``unrouted`` that answers everything else with JSON too."""
+    observe = app[METRICS].observe
+    app.router.add_routes(
+        [web.RouteDef(r.method, r.path, edge(r.handler, observe, r.path), r.kwargs)
+         for r in routes]
+    )
+    app.router.add_route(
+        "*", "/{path:.*}", edge(unrouted, observe, "unmatched"), name=UNROUTED
+    )
 
 
 async def healthz(request: web.Request) -> web.Response:

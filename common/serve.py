@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import multiprocessing
 import os
@@ -88,6 +89,12 @@ def new_event_loop() -> tuple[asyncio.AbstractEventLoop, str]:
     return uvloop.new_event_loop(), "uvloop"
 
 
+async def _freeze_startup_objects(app: web.Application) -> None:
+    # Everything alive once the app has started (modules, clients, caches) lives for the whole
+    # process: moved out of the collector's sight, it is not rescanned by every full collection.
+    gc.freeze()
+
+
 def run(factory: AppFactory, settings: Settings, *, reuse_port: bool = False) -> None:
     """Serve ``factory(settings)`` in this process until SIGTERM/SIGINT, then drain and clean up."""
     loop, loop_name = new_event_loop()
@@ -119,8 +126,10 @@ def run(factory: AppFactory, settings: Settings, *, reuse_port: bool = False) ->
         loop_name,
         ", SO_REUSEPORT" if reuse_port else "",
     )
+    app = factory(settings)
+    app.on_startup.append(_freeze_startup_objects)
     web.run_app(
-        factory(settings),
+        app,
         host=settings.host,
         port=settings.port,
         shutdown_timeout=settings.shutdown_timeout,

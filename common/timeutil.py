@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Every public request checks its path's ids: a regular expression is several times cheaper than
+# parsing a uuid.UUID and printing it back.
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def new_id() -> str:
@@ -15,12 +19,7 @@ def new_id() -> str:
 
 def is_uuid(value: str) -> bool:
     """True for a canonical lower-case UUID string (the only form we hand out)."""
-    if len(value) != 36:
-        return False
-    try:
-        return str(uuid.UUID(value)) == value
-    except ValueError:
-        return False
+    return _CANONICAL_UUID.fullmatch(value) is not None
 
 
 def now_ms() -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, TypeVar
 
@@ -44,10 +45,52 @@ def invalid(loc: list[str | int], msg: str, type_: str = "value_error") -> ApiEr
     return ApiError(422, [{"loc": loc, "msg": msg, "type": type_}])
 
 
+# Free-form values (config, custom_metadata, feedback data) are stored and handed to other
+# programs as JSON: integers must fit a signed 64-bit integer (docs/decisions.md).
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+class _Refused(Exception):
+    def __init__(self, msg: str, type_: str) -> None:
+        super().__init__(msg)
+        self.msg, self.type = msg, type_
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> None:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise _Refused(f"Duplicate key `{key}`", "json_invalid")
+        seen.add(key)
+
+
+def _int64(text: str) -> int:
+    # Length first: int() of thousands of digits is slow (and refused past 4300 digits).
+    if len(text) > 20 or not INT64_MIN <= int(text) <= INT64_MAX:
+        shown = text if len(text) <= 24 else text[:20] + "..."
+        raise _Refused(f"Integer out of range (signed 64-bit): {shown}", "value_error")
+    return 0
+
+
+def _check_plain_json(text: str, root: str) -> None:
+    """What msgspec lets through: duplicate object keys (last one wins) and integers of any
+    size. A second, value-discarding pass with the standard parser finds both."""
+    try:
+        json.loads(text, object_pairs_hook=_unique_keys, parse_int=_int64, parse_float=len)
+    except _Refused as exc:
+        raise invalid([root], exc.msg, exc.type) from None
+    except RecursionError:
+        raise invalid([root], "Invalid JSON: nested too deeply", "json_invalid") from None
+
+
 def decode_json(body: bytes, decoder: msgspec.json.Decoder[T], root: str = "body") -> T:
     """Decode and validate a request body; any failure is a 422 naming where it happened."""
     try:
-        return decoder.decode(body)
+        text = body.decode("utf-8")  # msgspec would raise UnicodeDecodeError: a 500
+    except UnicodeDecodeError as exc:
+        raise invalid([root], f"Invalid UTF-8 at byte {exc.start}", "json_invalid") from None
+    try:
+        value = decoder.decode(body)
     except msgspec.ValidationError as exc:
         raise ApiError(422, [issue_from_error(exc, [root])]) from None
     except msgspec.DecodeError as exc:
@@ -55,6 +98,8 @@ def decode_json(body: bytes, decoder: msgspec.json.Decoder[T], root: str = "body
     except RecursionError:
         # msgspec decodes recursively: a few KiB of `[[[[...` would otherwise be a 500.
         raise invalid([root], "Invalid JSON: nested too deeply", "json_invalid") from None
+    _check_plain_json(text, root)
+    return value
 
 
 def convert(value: Any, type_: type[T], root: list[str | int]) -> T:

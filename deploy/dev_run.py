@@ -9,10 +9,13 @@
 3. ``python -m management_service`` and ``python -m runtime_service`` as child processes, each in
    its own process group: Ctrl-C reaches only this launcher, which then stops the services
    (they drain) and Redis last, in that order.
+4. A demo page on a second local origin (``DEV_DEMO_PORT``, 8082) that embeds the development
+   widget with the loader snippet, so the widget can be tried in a browser at once.
 
 Environment: REDIS_URL, PORT and (unless set) PUBLIC_ORIGIN are set for the services; every other
 variable passes through (LIVEKIT_URL, LOG_LEVEL, ...). Launcher-only knobs: DEV_REDIS_PORT,
-DEV_REDIS (auto | redis-server | fakeredis), DEV_MANAGEMENT_PORT, DEV_RUNTIME_PORT, DEV_RUN_DIR.
+DEV_REDIS (auto | redis-server | fakeredis), DEV_MANAGEMENT_PORT, DEV_RUNTIME_PORT, DEV_DEMO_PORT,
+DEV_RUN_DIR.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ from common.settings import Settings
 from management_service.agents_store import AgentStore
 from management_service.credentials import KNOWN_SCOPES, CredentialStore
 from management_service.widgets_store import WidgetStore
+from runtime_service.embed.assets import MANIFEST, STATIC_DIR
+from runtime_service.embed.demo import DemoServer, snippet
 
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT = 60.0
@@ -411,8 +416,37 @@ def supervise(services: list[Service], stopper: Stopper) -> int:
     return 0
 
 
+def start_demo(env: dict[str, str], runtime: Service, widget_id: str) -> DemoServer | None:
+    """The demo page, or None (with a warning) when its port is taken: it is a convenience, so
+    a busy port must not stop the stack."""
+    port = env_port(env, "DEV_DEMO_PORT", 8082)
+    try:
+        return DemoServer(runtime.base_url, widget_id, port=port).start()
+    except OSError as exc:
+        say(f"warning: demo page not served: port {port} ({exc.strerror}); set DEV_DEMO_PORT")
+        return None
+
+
+def demo_lines(demo: DemoServer | None, runtime: Service, widget_id: str) -> str:
+    if demo is None:
+        return ""
+    note = ""
+    if not (STATIC_DIR / MANIFEST).is_file():
+        note = "\n  (the widget app is not built: the iframe answers 503; run `make embed`)"
+    return f"""
+Embedded widget demo (a second origin, embedding the widget above):
+  open             http://127.0.0.1:{demo.port}/
+  snippet          {snippet(runtime.base_url, widget_id)}{note}
+"""
+
+
 def banner(
-    data: DevData, saved: Path, services: list[Service], redis: DevRedis, reused: bool
+    data: DevData,
+    saved: Path,
+    services: list[Service],
+    redis: DevRedis,
+    reused: bool,
+    demo: str = "",
 ) -> str:
     management, runtime = services
     widget_url = f"{runtime.base_url}/core/public/web-widgets/{data.widget_id}"
@@ -436,7 +470,7 @@ Try:
   curl -s {widget_url}
 
 Admin CLI on this Redis:  REDIS_URL={redis.url} {Path(sys.executable).parent}/widgets-admin --help
-"""
+{demo}"""
 
 
 def main() -> int:
@@ -448,6 +482,7 @@ def main() -> int:
     stopper.install()
     redis: DevRedis | None = None
     services: list[Service] = []
+    demo: DemoServer | None = None
     code = 0
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -467,12 +502,16 @@ def main() -> int:
                 service.start()
         wait_ready(services, stopper)
         if not stopper.requested:
-            print(banner(data, saved, services, redis, reused), flush=True)
+            demo = start_demo(env, services[1], data.widget_id)
+            extra = demo_lines(demo, services[1], data.widget_id)
+            print(banner(data, saved, services, redis, reused, extra), flush=True)
             code = supervise(services, stopper)
     except StartupError as exc:
         say(f"error: {exc}")
         code = 1
     finally:
+        if demo is not None:
+            demo.stop()
         stop_services(services, stopper, drain)
         if redis is not None:
             say("stopping Redis")

@@ -21,7 +21,7 @@ from common.models.agent import (
 from common.redis_client import read_script, register
 from common.redis_keys import RedisKeys
 from common.timeutil import is_uuid, iso_from_ms, new_id, now_ms
-from common.validation import convert
+from common.validation import convert, invalid
 
 _ENC = msgspec.json.Encoder()
 _AGENT = msgspec.json.Decoder(Agent)
@@ -31,7 +31,14 @@ CAS_SET = read_script(__file__, "cas_set.lua")
 _CAS_ATTEMPTS = 5
 
 
+# As for a widget's config: every runtime pod caches published versions whole.
+MAX_AGENT_CONFIG_BYTES = 64 * 1024
+
+
 def validate_agent_config(config: dict[str, Any]) -> AgentConfigKnown:
+    if len(_ENC.encode(config)) > MAX_AGENT_CONFIG_BYTES:
+        raise invalid(["body", "config"], f"config must be at most {MAX_AGENT_CONFIG_BYTES} "
+                      "bytes as JSON")
     return convert(config, AgentConfigKnown, ["body", "config"])
 
 

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from common.appkeys import KEYS, METRICS, REDIS, SETTINGS
-from common.http import BASE_MIDDLEWARES
 from common.metrics import Metrics
 from common.redis_client import redis_ctx
 from common.redis_keys import RedisKeys
@@ -63,7 +62,8 @@ async def http_session_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=BASE_MIDDLEWARES, client_max_size=CLIENT_MAX_SIZE)
+    # No middlewares: routes are wrapped where they are registered (common.http.add_routes).
+    app = web.Application(client_max_size=CLIENT_MAX_SIZE)
     app[SETTINGS] = settings
     app[KEYS] = RedisKeys(settings.redis_key_prefix)
     app[METRICS] = Metrics()

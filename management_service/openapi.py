@@ -45,8 +45,8 @@ _ERROR_DETAIL = {
 _WIDGET_CONFIG = {
     "title": "WidgetConfig",
     "type": "object",
-    "description": "The widget's configuration, stored as sent. Known keys under `v1` are "
-    "validated; unknown keys (at any level) are kept.",
+    "description": "The widget's configuration, stored as sent, at most 64 KiB as JSON. Known "
+    "keys under `v1` are validated; unknown keys (at any level) are kept.",
     "properties": {"v1": {"$ref": _REF.format(name="ConfigV1")}},
     "additionalProperties": True,
 }
@@ -59,8 +59,9 @@ _ERRORS = {
     "organization",
     "404": "Not found (also for malformed ids and other organizations' resources)",
     "409": "Concurrent modification or state conflict; retry",
-    "413": "Request body too large",
-    "415": "Content-Type must be application/json",
+    "413": "Request body too large (256 KiB after decompression)",
+    "415": "Content-Type is not application/json, or a Content-Encoding other than gzip, "
+    "deflate, br or zstd (or a body it cannot decode)",
     "422": "Invalid path, query or body; `detail` lists each problem with its location",
     "502": "The looked-up site could not be reached, was refused by the SSRF controls, or "
     "answered unusably",
@@ -155,6 +156,20 @@ _VERSION = _path("version", "The version's number, `latest`, or the version id",
                  {"type": "string"})
 _UUID = {"type": "string", "format": "uuid"}
 _READ = (401, 403, 404, 503)
+
+
+def _links(params: dict[str, str], *op_ids: str) -> dict[str, Any]:
+    """OpenAPI links from a created object to the operations on it (for clients and fuzzers)."""
+    return {op_id[0].upper() + op_id[1:]: {"operationId": op_id, "parameters": params}
+            for op_id in op_ids}
+
+
+_WIDGET_LINKS = _links({"id": "$response.body#/id"}, "getWidget", "updateWidget", "deleteWidget")
+_AGENT_LINKS = _links({"id": "$response.body#/id"}, "getAgent", "createAgentVersion")
+_VERSION_LINKS = _links(
+    {"id": "$response.body#/agent_id", "version": "$response.body#/version"},
+    "getAgentVersion", "updateAgentVersion", "publishAgentVersion",
+)
 _WRITE = (401, 403, 404, 409, 413, 415, 422, 503)
 
 
@@ -183,7 +198,8 @@ def _widget_paths() -> dict[str, Any]:
     )
     create = _operation(
         "createWidget", "Create a widget",
-        _ok(201, "The created widget", _ref("Widget"), example=_EXAMPLE_WIDGET),
+        _ok(201, "The created widget", _ref("Widget"), example=_EXAMPLE_WIDGET,
+            links=_WIDGET_LINKS),
         (401, 403, 409, 413, 415, 422, 503), body="WidgetCreate", body_example=_EXAMPLE_CREATE,
         description="Scope `web_widgets:manage`. The agent must exist in the organization and "
         "the version must be one of its versions (422 otherwise); an unpublished version is "
@@ -230,7 +246,8 @@ def _agent_paths() -> dict[str, Any]:
     version = _ok(200, "The version", _ref("AgentVersion"))
     return {
         AGENTS: {"post": _operation(
-            "createAgent", "Create an agent", _ok(201, "The created agent", _ref("Agent")),
+            "createAgent", "Create an agent",
+            _ok(201, "The created agent", _ref("Agent"), links=_AGENT_LINKS),
             (401, 403, 413, 415, 422, 503), body="AgentCreate",
             description="Scope `agents:manage`.",
         )},
@@ -240,7 +257,8 @@ def _agent_paths() -> dict[str, Any]:
         )},
         AGENTS + "/{id}/versions": {"post": _operation(
             "createAgentVersion", "Create an agent version",
-            _ok(201, "The created (unpublished) version", _ref("AgentVersion")),
+            _ok(201, "The created (unpublished) version", _ref("AgentVersion"),
+                links=_VERSION_LINKS),
             (401, 403, 404, 413, 415, 422, 503), params=[_AGENT_ID], body="AgentVersionCreate",
             description="Scope `agents:manage`. Versions are numbered 1, 2, ... per agent.",
         )},

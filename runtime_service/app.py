@@ -5,19 +5,19 @@ from __future__ import annotations
 from aiohttp import web
 
 from common.appkeys import KEYS, METRICS, SETTINGS
-from common.http import BASE_MIDDLEWARES
 from common.metrics import Metrics
 from common.redis_client import redis_ctx
 from common.redis_keys import RedisKeys
 from common.settings import Settings
 from runtime_service.agent_versions import agent_versions_ctx
+from runtime_service.appkeys import WIDGET_HEADERS
 from runtime_service.cache import widget_source_ctx
 from runtime_service.conversation_start import conversation_starter_ctx
 from runtime_service.conversations import conversations_ctx
+from runtime_service.handlers.widget import widget_headers
 from runtime_service.invalidation import invalidation_listener_ctx
 from runtime_service.livekit_tokens import token_minter_ctx
 from runtime_service.metrics import runtime_metrics_ctx
-from runtime_service.origins import origin_middleware
 from runtime_service.rate_limits import rate_limits_ctx
 from runtime_service.routes import setup_routes
 
@@ -27,13 +27,12 @@ CLIENT_MAX_SIZE = 64 * 1024
 
 
 def create_app(settings: Settings) -> web.Application:
-    # The origin check sits inside the error middleware so its refusals are JSON errors too.
-    app = web.Application(
-        middlewares=[*BASE_MIDDLEWARES, origin_middleware], client_max_size=CLIENT_MAX_SIZE
-    )
+    # No middlewares: routes are wrapped where they are registered (common.http.add_routes).
+    app = web.Application(client_max_size=CLIENT_MAX_SIZE)
     app[SETTINGS] = settings
     app[KEYS] = RedisKeys(settings.redis_key_prefix)
     app[METRICS] = Metrics()
+    app[WIDGET_HEADERS] = widget_headers(settings)
     # Order matters: everything below needs Redis; the listener needs the cache it invalidates.
     app.cleanup_ctx.append(redis_ctx)
     app.cleanup_ctx.append(widget_source_ctx)

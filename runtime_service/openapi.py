@@ -17,6 +17,7 @@ from common.models.conversation import (
 )
 from common.models.widget import Widget
 from common.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from runtime_service.embed.openapi import EMBED_PATHS
 
 # routes.py registers the same paths (it imports the handlers, hence no import from it here);
 # tests/test_runtime_openapi.py checks that both agree.
@@ -58,8 +59,9 @@ _ERRORS = {
     "conversation belongs to another widget or visitor",
     "404": "Unknown widget (the widget GET: or not published), or unknown conversation",
     "409": "State conflict (see the operation's description)",
-    "413": "Request body or feedback data too large",
-    "415": "Content-Type must be application/json",
+    "413": "Request body (64 KiB after decompression) or feedback data too large",
+    "415": "Content-Type is not application/json, or a Content-Encoding other than gzip, "
+    "deflate, br or zstd (or a body it cannot decode)",
     "422": "Invalid path, query or body; `detail` lists each problem",
     "429": "Rate limited; retry after `Retry-After` seconds",
     "503": "A dependency (Redis) is unavailable; retry after `Retry-After` seconds",
@@ -156,6 +158,11 @@ def _paths() -> dict[str, Any]:
                 "description": "Conversation and connection details",
                 "headers": _NO_STORE,
                 "content": _json(_ref("ConversationStarted")),
+                # For clients and fuzzers: the started conversation can be given feedback.
+                "links": {"SubmitFeedback": {"operationId": "submitFeedback", "parameters": {
+                    "id": "$request.path.id",
+                    "conversation_id": "$response.body#/conversation/id",
+                }}},
             },
             (403, 404, 409, 413, 415, 422, 429, 503),
         ),
@@ -284,7 +291,7 @@ def openapi_document() -> bytes:
             "description": "Public, unauthenticated endpoints the embedded widget calls from the "
             "browser. A widget with a non-empty `domains` list refuses other origins (403).",
         },
-        "paths": _paths(),
+        "paths": {**_paths(), **EMBED_PATHS},
         "components": {"schemas": components},
     }
     return msgspec.json.encode(document)

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from common.appkeys import METRICS
 from common.errors import ApiError
-from common.http import BASE_MIDDLEWARES
+from common.http import add_routes
 from common.metrics import Metrics
 
 
@@ -31,19 +31,21 @@ async def _ok(request: web.Request) -> web.Response:
 
 
 def _app() -> web.Application:
-    app = web.Application(middlewares=BASE_MIDDLEWARES, client_max_size=10)
+    app = web.Application(client_max_size=10)
     app[METRICS] = Metrics()
-    app.router.add_get("/boom", _boom)
-    app.router.add_get("/redis", _redis_down)
-    app.router.add_get("/conflict", _api_error)
-    app.router.add_get("/ok", _ok)
-    app.router.add_post("/ok", _ok)
 
     async def read(request: web.Request) -> web.Response:
         await request.read()
         return web.json_response({})
 
-    app.router.add_post("/read", read)
+    add_routes(app, [
+        web.get("/boom", _boom),
+        web.get("/redis", _redis_down),
+        web.get("/conflict", _api_error),
+        web.get("/ok", _ok),
+        web.post("/ok", _ok),
+        web.post("/read", read),
+    ])
     return app
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
+from common.metrics import Metrics
 from common.redis_keys import RedisKeys
 from common.timeutil import new_id
 from tests.seed import FEEDBACK_CONFIG, seed_agent_version, seed_widget
@@ -51,6 +53,27 @@ async def test_requests_are_counted_by_route_template(
     count = samples[("http_request_duration_seconds_count",
                      (("method", "GET"), ("route", template)))]
     assert count == 5
+
+
+def test_latency_histogram_buckets_are_cumulative_and_inclusive() -> None:
+    metrics = Metrics()
+    for seconds in (0.0004, 0.001, 0.003, 10.0):
+        metrics.observe("/r", "GET", 200, seconds)
+    metrics.observe("/r", "GET", 404, 0.0002)
+    samples = {
+        (sample.name, sample.labels.get("le"), sample.labels.get("status")): sample.value
+        for family in text_string_to_metric_families(metrics.exposition().decode())
+        for sample in family.samples
+    }
+    bucket = "http_request_duration_seconds_bucket"
+    assert samples[(bucket, "0.0005", None)] == 2  # both statuses share the route's histogram
+    assert samples[(bucket, "0.001", None)] == 3  # an upper bound is inclusive
+    assert samples[(bucket, "0.005", None)] == 4
+    assert samples[(bucket, "5.0", None)] == 4
+    assert samples[(bucket, "+Inf", None)] == 5
+    assert samples[("http_request_duration_seconds_sum", None, None)] == pytest.approx(10.0046)
+    assert samples[("http_requests_total", None, "200")] == 4
+    assert samples[("http_requests_total", None, "404")] == 1
 
 
 async def test_cache_and_subscription_metrics(

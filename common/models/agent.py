@@ -63,9 +63,16 @@ class AgentVersion(msgspec.Struct, kw_only=True):
     updated_at: str
 
 
+AgentConfig = Annotated[
+    dict[str, Any],
+    Meta(description="The version's configuration, at most 64 KiB as JSON. Known keys "
+         "(`livekit_agent_name`, `vision`) are validated; unknown keys are kept."),
+]
+
+
 class AgentVersionCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    config: dict[str, Any] = {}
+    config: AgentConfig = {}
 
 
 class AgentVersionUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    config: dict[str, Any] | UnsetType = UNSET
+    config: AgentConfig | UnsetType = UNSET

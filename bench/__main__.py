@@ -1,0 +1,302 @@
+"""``make bench``: every hot path against the framework's own ceiling, measured in one run.
+
+A private Redis, the two services (one process each, plus three more runtime processes for the
+invalidation test) and a bare aiohttp baseline run as separate processes; wrk loads them from
+another process on loopback. Each row is the service and the baseline on the same route shape,
+back to back, so the ratio holds even when absolute numbers drift. Knobs (environment):
+BENCH_SECONDS (4), BENCH_CONNECTIONS (16), BENCH_UPDATES (200), BENCH_CONVERSATIONS (60000),
+BENCH_ONLY (run only the rows whose name contains this text, and skip the other checks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bench import propagation, services, tokens
+from bench.load import Request, Result, combine, find_wrk, run_wrk
+from bench.seed import VISITOR, BenchData, seed
+from common.redis_process import RedisProcess
+from common.settings import Settings
+from deploy.dev_run import WIDGET_CONFIG
+
+PUBLIC = "/core/public/web-widgets/"
+SECONDS = float(os.environ.get("BENCH_SECONDS", "4"))
+WARMUP = 1.0
+ROUNDS = 2
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
+UPDATES = int(os.environ.get("BENCH_UPDATES", "200"))
+ONLY = os.environ.get("BENCH_ONLY", "")
+CONVERSATIONS = int(os.environ.get("BENCH_CONVERSATIONS", "60000"))
+RUNTIMES = 4
+FEEDBACK = json.dumps({"data": {"rating": 5, "comment": "Quick and helpful"}})
+
+# Targets from the benchmark issue: ratio to the baseline, and the two absolute ones.
+GET_TARGET, START_TARGET, TOKEN_TARGET, PROPAGATION_P99_MS = 0.9, 0.5, 10.0, 10.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    service: str  # "runtime" or "management"
+    route: str  # the baseline route (bench.baseline_app.ROUTES) of the same shape
+    request: Request
+    expected: frozenset[int] = frozenset({200})
+    target: float | None = None
+    fresh_ids: bool = False  # each request needs a conversation nobody used yet
+
+
+@dataclass
+class Row:
+    name: str
+    service: Result
+    baseline: Result | None
+    expected: frozenset[int]
+    target: float | None
+
+    @property
+    def ratio(self) -> float | None:
+        return self.service.rps / self.baseline.rps if self.baseline else None
+
+    @property
+    def errors(self) -> int:
+        baseline_errors = self.baseline.unexpected({200}) if self.baseline else 0
+        return self.service.unexpected(set(self.expected)) + baseline_errors
+
+    @property
+    def passed(self) -> bool:
+        ratio_ok = self.target is None or (self.ratio or 0) >= self.target
+        return ratio_ok and self.errors == 0
+
+
+@dataclass
+class IdPool:
+    """Conversation ids handed out once: a run may use at most its requests plus in-flight."""
+
+    ids: list[str]
+    directory: Path
+    used: int = 0
+    files: int = field(default=0)
+
+    def file(self) -> Path:
+        self.files += 1
+        path = self.directory / f"ids-{self.files}.txt"
+        path.write_text("\n".join(self.ids[self.used:]) + "\n")
+        return path
+
+    def consumed(self, result: Result) -> None:
+        self.used += result.requests + CONNECTIONS
+
+
+def scenarios(data: BenchData, etag: str, resume_id: str, duplicate_id: str) -> list[Scenario]:
+    widget = PUBLIC + data.widget_id
+    auth = {"Authorization": f"Bearer {data.api_key}"}
+    managed = "/core/web-widgets/" + data.managed_widget_id
+    put_body = json.dumps({"config": {"v1": {**WIDGET_CONFIG["v1"], "title": "Bench {n}"}}})
+    return [
+        Scenario("public widget GET (cache hit)", "runtime", "widget",
+                 Request("GET", widget), target=GET_TARGET),
+        Scenario("public widget GET, If-None-Match", "runtime", "widget",
+                 Request("GET", widget, headers={"If-None-Match": etag}),
+                 expected=frozenset({304}), target=GET_TARGET),
+        Scenario("conversation start", "runtime", "start",
+                 Request("POST", widget + "/conversations", '{"user_id": "visitor-{n}"}'),
+                 target=START_TARGET),
+        Scenario("conversation resume", "runtime", "start",
+                 Request("POST", widget + "/conversations", json.dumps(
+                     {"user_id": VISITOR, "conversation_id": resume_id}))),
+        Scenario("feedback, first submission", "runtime", "feedback",
+                 Request("POST", widget + "/conversations/{id}/feedback", FEEDBACK),
+                 fresh_ids=True),
+        Scenario("feedback, duplicate (409)", "runtime", "feedback",
+                 Request("POST", f"{widget}/conversations/{duplicate_id}/feedback", FEEDBACK),
+                 expected=frozenset({409})),
+        Scenario("conversation list page", "runtime", "list",
+                 Request("GET", f"{widget}/conversations?user_id={VISITOR}&limit=20")),
+        Scenario("management GET widget", "management", "management_get",
+                 Request("GET", managed, headers=auth)),
+        Scenario("management PUT widget", "management", "management_put",
+                 Request("PUT", managed, put_body, headers=auth)),
+    ]
+
+
+def fetch(method: str, url: str, body: str = "", headers: dict[str, str] | None = None) -> Any:
+    request = urllib.request.Request(
+        url, data=body.encode() or None, method=method,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.read().decode(), dict(response.headers)
+
+
+def baseline_bodies(
+    runtime: str, management: str, data: BenchData, feedback_id: str, path: Path
+) -> None:
+    """What the real services answer, so the baseline serves the same bytes."""
+    widget = runtime + PUBLIC + data.widget_id
+    auth = {"Authorization": f"Bearer {data.api_key}"}
+    managed = f"{management}/core/web-widgets/{data.managed_widget_id}"
+    bodies = {
+        "widget": fetch("GET", widget)[0],
+        "start": fetch("POST", widget + "/conversations", '{"user_id": "visitor-0"}')[0],
+        "list": fetch("GET", f"{widget}/conversations?user_id={VISITOR}&limit=20")[0],
+        "feedback": fetch("POST", f"{widget}/conversations/{feedback_id}/feedback", FEEDBACK)[0],
+        "management_get": fetch("GET", managed, headers=auth)[0],
+        "management_put": fetch("PUT", managed, json.dumps({"config": WIDGET_CONFIG}), auth)[0],
+    }
+    path.write_text(json.dumps(bodies))
+
+
+def measure(
+    wrk: str, scenario: Scenario, target_url: str, baseline_url: str, pool: IdPool
+) -> Row:
+    """Warm both up, then alternate service and baseline runs, so that a slow moment of a
+    shared machine falls on both sides instead of skewing the ratio."""
+
+    def run(url: str, seconds: float, fresh: bool) -> Result:
+        request = scenario.request
+        if scenario.fresh_ids:
+            request = Request(**{**request.__dict__, "ids_file": pool.file()})
+        result = run_wrk(wrk, url, request, seconds=seconds, connections=CONNECTIONS)
+        if scenario.fresh_ids and fresh:
+            pool.consumed(result)
+        return result
+
+    run(target_url, WARMUP, True)
+    run(baseline_url, WARMUP, False)
+    service, baseline = [], []
+    for _ in range(ROUNDS):
+        service.append(run(target_url, SECONDS / ROUNDS, True))
+        baseline.append(run(baseline_url, SECONDS / ROUNDS, False))
+    return Row(scenario.name, combine(service), combine(baseline), scenario.expected,
+               scenario.target)
+
+
+def machine() -> str:
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")), platform.processor() or "unknown CPU",
+    ) if Path("/proc/cpuinfo").exists() else platform.processor()
+    wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout
+    return (
+        f"{cpu}, {os.cpu_count()} cores; {platform.system()} {platform.release()}; "
+        f"Python {platform.python_version()}, aiohttp {aiohttp.__version__}; "
+        f"{wrk.split(' Copyright')[0].strip()}"
+    )
+
+
+def print_table(rows: list[Row]) -> None:
+    print(f"\n{'scenario':36} {'service rps':>11} {'baseline rps':>12} {'ratio':>6} "
+          f"{'p50 ms':>7} {'p99 ms':>7} {'errors':>6}  target  result")
+    for row in rows:
+        s, b = row.service, row.baseline
+        ratio = f"{row.ratio:.2f}" if row.ratio is not None else "-"
+        target = f">={row.target:.1f}x" if row.target else "no err"
+        print(f"{row.name:36} {s.rps:11.0f} {(b.rps if b else 0):12.0f} {ratio:>6} "
+              f"{s.p50_ms:7.2f} {s.p99_ms:7.2f} {row.errors:6d}  {target:6}  "
+              f"{'PASS' if row.passed else 'FAIL'}")
+
+
+async def propagation_delays(
+    management: str, runtimes: list[str], data: BenchData
+) -> list[float]:
+    return await propagation.measure(
+        management, data.api_key, runtimes, data.propagation_widget_id, WIDGET_CONFIG, UPDATES
+    )
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> int:
+    wrk = find_wrk()
+    started = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-"))
+    redis = RedisProcess(data_dir=workdir / "redis").start()
+    processes: list[services.Process] = []
+    try:
+        settings = Settings.from_env("runtime", services.service_env(redis.url, 0))
+        data = asyncio.run(seed(settings, CONVERSATIONS))
+        management = services.service("management", "management_service", redis.url).start()
+        runtimes = [
+            services.service(f"runtime-{n}", "runtime_service", redis.url).start()
+            for n in range(1, RUNTIMES + 1)
+        ]
+        processes += [management, *runtimes]
+        for proc in processes:
+            proc.wait_ready()
+        runtime = runtimes[0]
+        ids = data.conversation_ids
+        resume_id, feedback_id = ids[0], ids[1]
+        pool = IdPool(ids[2:], workdir)
+        bodies = workdir / "bodies.json"
+        baseline_bodies(runtime.base_url, management.base_url, data, feedback_id, bodies)
+        baseline = services.baseline(bodies).start()
+        processes.append(baseline)
+        baseline.wait_ready()
+        etag = fetch("GET", runtime.base_url + PUBLIC + data.widget_id)[1]["ETag"]
+
+        print(f"machine: {machine()}")
+        print(f"load: wrk, 1 thread, {CONNECTIONS} connections; per row {SECONDS:g} s on each "
+              f"side in {ROUNDS} alternating runs after {WARMUP:g} s warm-up; each service and "
+              f"the baseline run 1 process", flush=True)
+        rows = []
+        for scenario in scenarios(data, etag, resume_id, feedback_id):
+            if ONLY not in scenario.name:
+                continue
+            url = runtime.base_url if scenario.service == "runtime" else management.base_url
+            rows.append(measure(wrk, scenario, url, baseline.base_url, pool))
+            print(f"  measured: {scenario.name}", flush=True)
+        print_table(rows)
+        if ONLY:
+            return 0 if all(row.passed for row in rows) else 1
+
+        delays = asyncio.run(propagation_delays(
+            management.base_url, [r.base_url for r in runtimes], data
+        ))
+        p50, p99 = (percentile(delays, q) * 1000 for q in (0.5, 0.99))
+        propagation_ok = p99 < PROPAGATION_P99_MS
+        print(f"\ninvalidation propagation to {RUNTIMES} runtime processes over {len(delays)} "
+              f"updates: p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {max(delays) * 1000:.2f} ms "
+              f"(target p99 < {PROPAGATION_P99_MS:g} ms)  "
+              f"{'PASS' if propagation_ok else 'FAIL'}")
+
+        ours, theirs = tokens.ours_factory(), tokens.livekit_token
+        identical = tokens.same_claims(ours(), theirs())
+        ours_rate, theirs_rate = tokens.per_second(ours, 2.0), tokens.per_second(theirs, 2.0)
+        token_ratio = ours_rate / theirs_rate
+        tokens_ok = identical and token_ratio >= TOKEN_TARGET
+        print(f"token minting: ours {ours_rate:,.0f}/s, livekit-api AccessToken.to_jwt "
+              f"{theirs_rate:,.0f}/s, ratio {token_ratio:.1f}x (target >= {TOKEN_TARGET:g}x); "
+              f"same claims, verified by TokenVerifier: {'yes' if identical else 'NO'}  "
+              f"{'PASS' if tokens_ok else 'FAIL'}")
+
+        passed = all(row.passed for row in rows) and propagation_ok and tokens_ok
+        print(f"\n{'ALL PASS' if passed else 'SOME FAIL'} in {time.monotonic() - started:.0f} s "
+              f"(median service p50 {statistics.median(r.service.p50_ms for r in rows):.2f} ms)")
+        return 0 if passed else 1
+    finally:
+        for proc in reversed(processes):
+            proc.stop()
+        redis.cleanup()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

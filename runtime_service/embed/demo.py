@@ -1,0 +1,125 @@
+"""A demo host page on a second local origin: what ``make run`` serves, and what the browser
+tests embed widgets into. Development only (stdlib server in a thread, loopback).
+
+``GET /`` is a page that embeds a widget with the documented snippet, shows the events of the
+JavaScript API and has open/close buttons. ``?widget=<id>`` picks another widget and
+``?loader=<query>`` adds a query string to the loader URL (the tests use both).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+EVENTS = ("ready", "opened", "closed", "conversation-started", "conversation-ended")
+
+_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Widget demo</title>
+<style>
+  body {{ font: 16px/1.5 system-ui, sans-serif; max-width: 760px; margin: 40px auto;
+         padding: 0 16px; color: #1f2937; }}
+  pre {{ background: #f3f4f6; padding: 12px; overflow-x: auto; }}
+  button {{ font: inherit; margin-right: 8px; }}
+</style>
+</head>
+<body>
+<h1>Widget demo page</h1>
+<p>This page stands for a customer's site (origin <code id="origin"></code>). It embeds
+widget <code>{widget_id}</code> with this snippet:</p>
+<pre>{snippet}</pre>
+<p><button id="open" type="button">AnyreachWidget.open()</button>
+<button id="close" type="button">AnyreachWidget.close()</button></p>
+<h2>Events from the widget</h2>
+<ol id="events"></ol>
+<script>
+  // Recorded before the loader runs: every event of the JavaScript API lands in the list.
+  window.widgetEvents = [];
+  document.getElementById("origin").textContent = window.location.origin;
+  window.addEventListener("anyreach-widget:loaded", function (event) {{
+    var api = event.detail;
+    {events}.forEach(function (name) {{
+      api.on(name, function (detail) {{
+        window.widgetEvents.push({{ name: name, detail: detail }});
+        var item = document.createElement("li");
+        item.textContent = name + " " + JSON.stringify(detail);
+        document.getElementById("events").appendChild(item);
+      }});
+    }});
+  }});
+  document.getElementById("open").onclick = function () {{ window.AnyreachWidget.open(); }};
+  document.getElementById("close").onclick = function () {{ window.AnyreachWidget.close(); }};
+</script>
+{script}
+</body>
+</html>
+"""
+
+
+def loader_url(runtime_base: str, widget_id: str, query: str = "") -> str:
+    url = f"{runtime_base.rstrip('/')}/public/embed/{widget_id}"
+    return f"{url}?{query}" if query else url
+
+
+def demo_page(runtime_base: str, widget_id: str, loader_query: str = "") -> str:
+    src = html.escape(loader_url(runtime_base, widget_id, loader_query))
+    return _PAGE.format(
+        widget_id=html.escape(widget_id),
+        snippet=html.escape(snippet(runtime_base, widget_id)),
+        events=json.dumps(list(EVENTS)),
+        script=f'<script src="{src}" async></script>',
+    )
+
+
+def snippet(runtime_base: str, widget_id: str) -> str:
+    """What a site owner pastes before ``</body>``."""
+    return f'<script src="{loader_url(runtime_base, widget_id)}" async></script>'
+
+
+class DemoServer:
+    """The demo page on ``host:port`` (0: a free port), served from a thread."""
+
+    def __init__(self, runtime_base: str, widget_id: str, host: str = "127.0.0.1", port: int = 0):
+        runtime, default = runtime_base, widget_id
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                parts = urlsplit(self.path)
+                if parts.path not in ("/", "/index.html"):
+                    self.send_error(HTTPStatus.NOT_FOUND)
+                    return
+                query = parse_qs(parts.query)
+                chosen = query.get("widget", [default])[0]
+                body = demo_page(runtime, chosen, query.get("loader", [""])[0]).encode()
+                self.send_response(HTTPStatus.OK)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass  # quiet: make run's terminal shows the services' logs
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="demo-page", daemon=True
+        )
+
+    def start(self) -> DemoServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)

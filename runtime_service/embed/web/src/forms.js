@@ -1,0 +1,142 @@
+// Form rendering (pre-conversation form and feedback) and the show-once cache.
+import { el } from "./dom.js";
+
+const INPUT_TYPES = { text: "text", email: "email", phone: "tel", number: "number" };
+
+// FNV-1a over the fields' JSON: a change to any field shows the form again.
+export function fieldsHash(fields) {
+  const text = JSON.stringify(fields);
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash.toString(16).padStart(8, "0");
+}
+
+function storage() {
+  try {
+    return window.localStorage;
+  } catch {
+    return null; // storage blocked (third-party cookies off): behave as a first visit
+  }
+}
+
+export function readCachedForm(widgetId) {
+  try {
+    const raw = storage()?.getItem("anyreach-widget-form-" + widgetId);
+    const parsed = raw ? JSON.parse(raw) : null;
+    return parsed && typeof parsed.values === "object" ? parsed : null;
+  } catch {
+    return null;
+  }
+}
+
+export function writeCachedForm(widgetId, hash, values) {
+  try {
+    storage()?.setItem("anyreach-widget-form-" + widgetId, JSON.stringify({ hash, values }));
+  } catch {
+    /* storage full or blocked: the form is simply shown again next time */
+  }
+}
+
+function ratingInput(field, initial) {
+  const group = el("div", { class: "aw-rating", role: "radiogroup", "aria-label": field.label });
+  let value = typeof initial === "number" ? initial : null;
+  const buttons = [];
+  for (let n = 1; n <= 5; n++) {
+    const button = el("button", {
+      type: "button",
+      class: "aw-star",
+      role: "radio",
+      "aria-label": String(n),
+      "data-value": String(n),
+      text: "★",
+    });
+    button.addEventListener("click", () => {
+      value = n;
+      buttons.forEach((b, i) => b.setAttribute("aria-checked", String(i < n)));
+    });
+    buttons.push(button);
+    group.append(button);
+  }
+  buttons.forEach((b, i) => b.setAttribute("aria-checked", String(value !== null && i < value)));
+  return { node: group, value: () => value };
+}
+
+function fieldInput(field, initial) {
+  const id = "aw-field-" + field.id;
+  if (field.type === "rating") return ratingInput(field, initial);
+  if (field.type === "checkbox") {
+    const input = el("input", { type: "checkbox", id, name: field.id });
+    input.checked = initial === true;
+    if (field.required) input.required = true;
+    return { node: input, value: () => input.checked };
+  }
+  let input;
+  if (field.type === "textarea") {
+    input = el("textarea", { id, name: field.id, rows: "3" });
+  } else if (field.type === "select") {
+    input = el("select", { id, name: field.id });
+    input.append(el("option", { value: "", text: field.placeholder || "Choose…" }));
+    for (const option of field.options || []) input.append(el("option", { value: option, text: option }));
+  } else {
+    input = el("input", { id, name: field.id, type: INPUT_TYPES[field.type] || "text" });
+  }
+  if (field.placeholder && field.type !== "select") input.placeholder = field.placeholder;
+  if (field.required) input.required = true;
+  if (initial !== undefined && initial !== null) input.value = String(initial);
+  return {
+    node: input,
+    value: () => {
+      if (input.value === "") return null;
+      return field.type === "number" ? Number(input.value) : input.value;
+    },
+  };
+}
+
+// A form definition rendered as a <form>; onSubmit(values) returns a promise.
+export function renderForm(definition, initial, onSubmit, className) {
+  const form = el("form", { class: "aw-form " + (className || ""), novalidate: "" });
+  if (definition.title) form.append(el("h2", { class: "aw-form-title", text: definition.title }));
+  const inputs = [];
+  for (const field of definition.fields || []) {
+    const input = fieldInput(field, initial ? initial[field.id] : undefined);
+    inputs.push([field, input]);
+    const label = el("label", { class: "aw-label", for: "aw-field-" + field.id, text: field.label });
+    if (field.required) label.append(el("span", { class: "aw-required", text: " *" }));
+    const row = el("div", { class: "aw-field", "data-field": field.id, "data-type": field.type });
+    row.append(label, input.node);
+    form.append(row);
+  }
+  const error = el("p", { class: "aw-error", role: "alert" });
+  const submit = el("button", {
+    type: "submit",
+    class: "aw-primary",
+    text: definition.submit_label || "Submit",
+  });
+  form.append(error, submit);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (submit.disabled) return;
+    const values = {};
+    for (const [field, input] of inputs) {
+      const value = input.value();
+      const empty = value === null || value === false || value === "";
+      if (field.required && empty) {
+        error.textContent = `“${field.label}” is required.`;
+        return;
+      }
+      if (!empty || field.type === "checkbox") values[field.id] = value;
+    }
+    error.textContent = "";
+    submit.disabled = true;
+    try {
+      await onSubmit(values);
+    } catch (err) {
+      error.textContent = err.message || String(err);
+      submit.disabled = false;
+    }
+  });
+  return form;
+}

@@ -1,0 +1,1 @@
+"""Browser tests: the embed in Debian's chromium, driven by Playwright."""
