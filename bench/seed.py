@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from common.models.conversation import ConversationSummary
 from common.models.widget import WidgetCreate
+from common.redis_batch import RedisBatch
 from common.redis_client import create_redis
 from common.redis_keys import RedisKeys
 from common.settings import Settings
@@ -54,7 +55,7 @@ async def seed(settings: Settings, conversations: int) -> BenchData:
             ))
             for _ in range(2)
         ]
-        store = ConversationStore(client, keys, settings.conversation_retention)
+        store = ConversationStore(client, RedisBatch(client), keys, settings.conversation_retention)
         ids: list[str] = []
         for start in range(0, conversations, _BATCH):
             batch = [

@@ -12,8 +12,10 @@ from common.settings import Settings
 
 if TYPE_CHECKING:
     from common.metrics import Metrics
+    from common.redis_batch import RedisBatch
 
 SETTINGS = web.AppKey("settings", Settings)
 REDIS = web.AppKey("redis", Redis)
 KEYS = web.AppKey("redis_keys", RedisKeys)
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
+REDIS_BATCH: web.AppKey[RedisBatch] = web.AppKey("redis_batch")

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import msgspec
 import redis.exceptions
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.http_exceptions import PayloadEncodingError
 from multidict import CIMultiDict
 
@@ -123,20 +123,26 @@ async def render_errors(request: web.Request, handler: Handler) -> web.StreamRes
 
 def _finish_headers(headers: MutableMapping[str, str], request_id: str) -> None:
     headers["X-Request-ID"] = request_id
-    for name, value in SECURITY_HEADERS.items():
-        headers.setdefault(name, value)
+    if "X-Content-Type-Options" not in headers:  # json_response and friends have them already
+        headers.update(SECURITY_HEADERS)
 
 
-def edge(handler: Handler, observe: Observe, route: str) -> Handler:
+def edge(
+    handler: Handler, observe: Observe, route: str, cross_origin: Handler | None = None
+) -> Handler:
     """``handler`` with what every response needs: a request id (the caller's ``X-Request-ID``
     when sane, else a new one) on the response and on every log line, JSON errors, security
-    headers, and the request's metrics under the route's template ``route``.
+    headers, and the request's metrics under the route's template ``route``. Browser requests
+    that carry ``Origin`` go to ``cross_origin`` instead, when given (the handler behind the
+    route's origin policy).
 
-    A wrapper added at registration (``add_routes``) rather than aiohttp middlewares, and with
-    all it can know bound in advance: the cached public GET is measured against bare aiohttp,
-    and any middleware at all makes aiohttp build a chain and an extra layer for every request
+    A wrapper added at registration (``add_routes``) rather than aiohttp middlewares, with all
+    it can know bound in advance: the cached public GET is measured against bare aiohttp, and
+    any middleware at all makes aiohttp build a chain and an extra layer for every request
     (docs/performance.md).
     """
+    if cross_origin is None:
+        cross_origin = handler
 
     @functools.wraps(handler)
     async def edged(request: web.Request) -> web.StreamResponse:
@@ -146,7 +152,10 @@ def edge(handler: Handler, observe: Observe, route: str) -> Handler:
         status = 500
         try:
             try:
-                response = await handler(request)
+                if hdrs.ORIGIN in request.headers:
+                    response = await cross_origin(request)
+                else:
+                    response = await handler(request)
             except Exception as exc:
                 failure = failure_response(request, exc)
                 if failure is None:  # a redirect: sent as raised
@@ -183,18 +192,34 @@ async def not_routed(request: web.Request) -> web.Response:
     raise web.HTTPNotFound()
 
 
+Policy = Callable[[Handler], Handler]
+
+
 def add_routes(
-    app: web.Application, routes: Iterable[web.RouteDef], unrouted: Handler = not_routed
+    app: web.Application, routes: Iterable[web.RouteDef], cross_origin: Policy | None = None
 ) -> None:
-    """Register ``routes``, each inside ``edge``, then (last, as it matches every path) the
-    catch-all ``unrouted`` that answers everything else with JSON too."""
+    """Register ``routes``, each inside ``edge`` (and, for requests with ``Origin``, behind
+    ``cross_origin``'s policy when given)."""
     observe = app[METRICS].observe
-    app.router.add_routes(
-        [web.RouteDef(r.method, r.path, edge(r.handler, observe, r.path), r.kwargs)
-         for r in routes]
-    )
+    app.router.add_routes([
+        web.RouteDef(
+            r.method, r.path,
+            edge(r.handler, observe, r.path, cross_origin and cross_origin(r.handler)),
+            r.kwargs,
+        )
+        for r in routes
+    ])
+
+
+def add_unrouted(
+    app: web.Application, handler: Handler = not_routed, cross_origin: Policy | None = None
+) -> None:
+    """Register, last, the catch-all that answers what no route does (JSON 404/405 by default,
+    and preflights where a ``cross_origin`` policy answers them)."""
     app.router.add_route(
-        "*", "/{path:.*}", edge(unrouted, observe, "unmatched"), name=UNROUTED
+        "*", "/{path:.*}",
+        edge(handler, app[METRICS].observe, "unmatched", cross_origin and cross_origin(handler)),
+        name=UNROUTED,
     )
 
 

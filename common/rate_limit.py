@@ -6,9 +6,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
-
 from common.errors import ApiError
+from common.redis_batch import RedisBatch
 from common.redis_client import read_script, register
 
 SCRIPT = read_script(__file__, "rate_limit.lua")
@@ -42,8 +41,9 @@ class RateLimitedError(ApiError):
 
 
 class RateLimiter:
-    def __init__(self, redis: Redis) -> None:
-        self._script = register(redis, SCRIPT)
+    def __init__(self, batch: RedisBatch) -> None:
+        self._batch = batch
+        self._script = register(batch.redis, SCRIPT)
 
     async def hit(self, limits: Sequence[tuple[str, Rate]]) -> None:
         """Count one request against every ``(key, rate)`` (keys of one hash slot), or raise
@@ -53,6 +53,8 @@ class RateLimiter:
         args: list[int] = []
         for _, rate in limits:
             args += (rate.interval_ms, rate.requests)
-        allowed, retry_ms, which = await self._script(keys=[key for key, _ in limits], args=args)
+        allowed, retry_ms, which = await self._batch.script(
+            self._script, keys=[key for key, _ in limits], args=args
+        )
         if not allowed:
             raise RateLimitedError(int(retry_ms), int(which) - 1)

@@ -59,7 +59,9 @@ def _options(settings: Settings, *, retry: bool = True) -> dict[str, Any]:
         **_tls_options(settings),
     }
     if retry:
-        options.update(retry=Retry(NoBackoff(), 1), retry_on_error=[RedisConnectionError])
+        # supported_errors spelled out: redis-py's default also retries timeouts.
+        once = Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
+        options.update(retry=once, retry_on_error=[RedisConnectionError])
     else:
         options["retry"] = None
     return options

@@ -27,8 +27,8 @@ def now_ms() -> int:
 
 
 def iso_from_ms(ms: int) -> str:
-    whole = datetime.fromtimestamp(ms // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{whole}.{ms % 1000:03d}Z"
+    # time.strftime on a struct_time: half the cost of going through a datetime.
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
 
 
 def ms_from_iso(value: str) -> int:

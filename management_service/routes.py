@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from common.http import add_routes, healthz
+from common.http import add_routes, add_unrouted, healthz
 from common.metrics import metrics_handler
 from management_service.handlers import agents, auto_brand, openapi, widgets
 
@@ -30,3 +30,4 @@ def setup_routes(app: web.Application) -> None:
         web.put(VERSION, agents.update_version),
         web.post(VERSION + "/publish", agents.publish_version),
     ])
+    add_unrouted(app)

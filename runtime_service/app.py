@@ -6,6 +6,7 @@ from aiohttp import web
 
 from common.appkeys import KEYS, METRICS, SETTINGS
 from common.metrics import Metrics
+from common.redis_batch import redis_batch_ctx
 from common.redis_client import redis_ctx
 from common.redis_keys import RedisKeys
 from common.settings import Settings
@@ -35,6 +36,7 @@ def create_app(settings: Settings) -> web.Application:
     app[WIDGET_HEADERS] = widget_headers(settings)
     # Order matters: everything below needs Redis; the listener needs the cache it invalidates.
     app.cleanup_ctx.append(redis_ctx)
+    app.cleanup_ctx.append(redis_batch_ctx)
     app.cleanup_ctx.append(widget_source_ctx)
     app.cleanup_ctx.append(invalidation_listener_ctx)
     app.cleanup_ctx.append(agent_versions_ctx)

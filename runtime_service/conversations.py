@@ -8,6 +8,7 @@ another widget's conversation (403) from an unknown one (404), lives in the conv
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -17,9 +18,10 @@ import msgspec
 from aiohttp import web
 from redis.asyncio import Redis
 
-from common.appkeys import KEYS, REDIS, SETTINGS
+from common.appkeys import KEYS, REDIS, REDIS_BATCH, SETTINGS
 from common.models.conversation import Conversation, ConversationSummary
 from common.pagination import collect_page, index_member
+from common.redis_batch import RedisBatch
 from common.redis_client import read_script, register
 from common.redis_keys import RedisKeys
 from runtime_service.appkeys import CONVERSATIONS
@@ -43,8 +45,9 @@ class ConversationFilter:
 
 
 class ConversationStore:
-    def __init__(self, redis: Redis, keys: RedisKeys, retention: int) -> None:
+    def __init__(self, redis: Redis, batch: RedisBatch, keys: RedisKeys, retention: int) -> None:
         self.redis = redis
+        self.batch = batch
         self.keys = keys
         self.retention = retention
         self._create = register(redis, CREATE)
@@ -58,11 +61,13 @@ class ConversationStore:
         widget_id, conversation_id = conversation.web_widget_id, conversation.id
         # The locator is in another slot, so it cannot join the script: written first, a
         # conversation is never without it (a locator without a conversation answers 404).
-        await self.redis.set(
-            self.keys.conversation_owner(conversation_id), widget_id, ex=self.retention
+        # Both go in one pipeline, the locator first.
+        owner = self.batch.execute(
+            "SET", self.keys.conversation_owner(conversation_id), widget_id, "EX", self.retention
         )
         expired_below = "(" + index_member(max(created_ms - self.retention * 1000, 0), "")
-        await self._create(
+        created = self.batch.script(
+            self._create,
             keys=[
                 self.keys.conversation(widget_id, conversation_id),
                 self.keys.conversations(widget_id),
@@ -73,10 +78,13 @@ class ConversationStore:
                 expired_below, self.retention,
             ],
         )
+        await asyncio.gather(owner, created)
         self.created += 1
 
     async def get(self, widget_id: str, conversation_id: str) -> ConversationSummary | None:
-        raw = await self.redis.hget(self.keys.conversation(widget_id, conversation_id), "doc")
+        raw = await self.batch.execute(
+            "HGET", self.keys.conversation(widget_id, conversation_id), "doc"
+        )
         return None if raw is None else _SUMMARY.decode(raw)
 
     async def record(self, widget_id: str, conversation_id: str) -> Conversation | None:
@@ -116,14 +124,16 @@ class ConversationStore:
         )
 
         async def scan(bound: str, count: int) -> Sequence[str]:
-            members = await self.redis.zrevrangebylex(index, bound, lower, start=0, num=count)
+            members = await self.batch.execute(
+                "ZREVRANGEBYLEX", index, bound, lower, "LIMIT", 0, count
+            )
             return [m.decode() for m in members]
 
         async def load(members: Sequence[str]) -> list[ConversationSummary | None]:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for member in members:
-                    pipe.hget(self.keys.conversation(widget_id, member[14:]), "doc")
-                docs = await pipe.execute()
+            docs = await asyncio.gather(*(
+                self.batch.execute("HGET", self.keys.conversation(widget_id, member[14:]), "doc")
+                for member in members
+            ))
             # A member whose conversation has expired is skipped (and trimmed by a later start).
             return [None if doc is None else _SUMMARY.decode(doc) for doc in docs]
 
@@ -135,8 +145,10 @@ class ConversationStore:
     async def submit_feedback(
         self, widget_id: str, conversation_id: str, record: bytes, size: int, limit: int
     ) -> FeedbackOutcome:
-        outcome = await self._feedback(
-            keys=[self.keys.conversation(widget_id, conversation_id)], args=[record, size, limit]
+        outcome = await self.batch.script(
+            self._feedback,
+            keys=[self.keys.conversation(widget_id, conversation_id)],
+            args=[record, size, limit],
         )
         self.feedback_outcomes[outcome.decode()] += 1
         return outcome.decode()
@@ -144,6 +156,6 @@ class ConversationStore:
 
 async def conversations_ctx(app: web.Application) -> AsyncIterator[None]:
     app[CONVERSATIONS] = ConversationStore(
-        app[REDIS], app[KEYS], app[SETTINGS].conversation_retention
+        app[REDIS], app[REDIS_BATCH], app[KEYS], app[SETTINGS].conversation_retention
     )
     yield

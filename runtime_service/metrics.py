@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from common.appkeys import METRICS
+from common.appkeys import METRICS, REDIS_BATCH
 from runtime_service.appkeys import CONVERSATIONS, LISTENER, RATE_LIMITS, STARTER, WIDGET_SOURCE
 
 
@@ -38,6 +38,15 @@ async def runtime_metrics_ctx(app: web.Application) -> AsyncIterator[None]:
         "feedback_submissions",
         "Feedback submissions by the Lua script's outcome (ok, duplicate, too_large, not_found)",
         lambda: conversations.feedback_outcomes, "outcome",
+    )
+    batch = app[REDIS_BATCH]
+    metrics.counter(
+        "redis_batched_pipelines", "Pipelines that carried the requests' batched Redis commands",
+        lambda: batch.pipelines,
+    )
+    metrics.counter(
+        "redis_batched_commands", "Redis commands sent through those pipelines",
+        lambda: batch.commands,
     )
     metrics.counter(
         "rate_limited", "Requests refused by a rate limit (429), by action",

@@ -9,7 +9,7 @@ from typing import Literal
 
 from aiohttp import web
 
-from common.appkeys import KEYS, REDIS, SETTINGS
+from common.appkeys import KEYS, REDIS_BATCH, SETTINGS
 from common.rate_limit import Rate, RateLimitedError, RateLimiter, parse_rate
 from common.redis_keys import RedisKeys
 from common.settings import Settings
@@ -56,5 +56,5 @@ class PublicRateLimits:
 
 
 async def rate_limits_ctx(app: web.Application) -> AsyncIterator[None]:
-    app[RATE_LIMITS] = PublicRateLimits(RateLimiter(app[REDIS]), app[KEYS], app[SETTINGS])
+    app[RATE_LIMITS] = PublicRateLimits(RateLimiter(app[REDIS_BATCH]), app[KEYS], app[SETTINGS])
     yield

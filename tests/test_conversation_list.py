@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from common.models.conversation import ConversationSummary
 from common.pagination import index_member
+from common.redis_batch import RedisBatch
 from common.redis_keys import RedisKeys
 from common.timeutil import iso_from_ms, new_id
 from runtime_service.conversations import ConversationStore
@@ -45,7 +46,7 @@ async def add(
 @pytest.fixture
 def store(redis: Redis, keys: RedisKeys) -> ConversationStore:
     # Retention long enough that BASE_MS items are not trimmed as expired.
-    return ConversationStore(redis, keys, retention=10 * 365 * 24 * 3600)
+    return ConversationStore(redis, RedisBatch(redis), keys, retention=10 * 365 * 24 * 3600)
 
 
 async def walk(client: Any, widget_id: str, query: str) -> list[dict[str, Any]]:
@@ -142,7 +143,7 @@ async def test_other_channels_are_empty(
 async def test_expired_conversations_are_skipped_and_trimmed(
     runtime_client: Any, widget: Any, redis: Redis, keys: RedisKeys
 ) -> None:
-    store = ConversationStore(redis, keys, retention=60)
+    store = ConversationStore(redis, RedisBatch(redis), keys, retention=60)
     old = await add(store, widget, BASE_MS)
     await redis.delete(keys.conversation(widget.id, old))  # as its TTL would
     resp = await runtime_client.get(f"{PREFIX}/{widget.id}/conversations")

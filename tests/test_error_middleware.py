@@ -10,7 +10,7 @@ from aiohttp import web
 
 from common.appkeys import METRICS
 from common.errors import ApiError
-from common.http import add_routes
+from common.http import add_routes, add_unrouted
 from common.metrics import Metrics
 
 
@@ -46,6 +46,7 @@ def _app() -> web.Application:
         web.post("/ok", _ok),
         web.post("/read", read),
     ])
+    add_unrouted(app)
     return app
 
 

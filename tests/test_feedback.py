@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from common.redis_batch import RedisBatch
 from common.redis_keys import RedisKeys
 from common.timeutil import new_id
 from runtime_service.conversations import ConversationStore
@@ -147,7 +148,7 @@ async def test_accepted_feedback_is_the_records_custom_metadata_feedback_form(
         json={"user_id": "u1", "custom_metadata": {"plan": "pro"}},
     )
     cid = (await resp.json())["conversation"]["id"]
-    store = ConversationStore(redis, keys, retention=3600)
+    store = ConversationStore(redis, RedisBatch(redis), keys, retention=3600)
     before = await store.record(widget.id, cid)
     assert before is not None and before.custom_metadata == {"plan": "pro"}
     await runtime_client.post(url(widget.id, cid), json={"data": {"rating": 4, "x": 1}})

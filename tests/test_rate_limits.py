@@ -12,6 +12,7 @@ from aiohttp.test_utils import make_mocked_request
 from redis.asyncio import Redis
 
 from common.rate_limit import Rate, RateLimitedError, RateLimiter
+from common.redis_batch import RedisBatch
 from common.redis_keys import RedisKeys
 from common.timeutil import new_id
 from runtime_service.app import create_app
@@ -93,7 +94,7 @@ async def test_widget_get_is_never_limited(limited: Any, widget: Any) -> None:
 
 
 async def test_concurrent_hits_never_exceed_the_limit(redis: Redis, keys: RedisKeys) -> None:
-    limiter = RateLimiter(redis)
+    limiter = RateLimiter(RedisBatch(redis))
     key = keys.rate_limit(new_id(), "start", "203.0.113.9")
 
     async def one() -> str:
@@ -110,7 +111,7 @@ async def test_concurrent_hits_never_exceed_the_limit(redis: Redis, keys: RedisK
 async def test_a_refusal_counts_nothing_against_the_other_limits(
     redis: Redis, keys: RedisKeys
 ) -> None:
-    limiter = RateLimiter(redis)
+    limiter = RateLimiter(RedisBatch(redis))
     wide, narrow = keys.rate_limit("w", "a", "x"), keys.rate_limit("w", "b", "x")
     await limiter.hit([(narrow, Rate(1, 60))])
     for _ in range(3):
@@ -122,7 +123,7 @@ async def test_a_refusal_counts_nothing_against_the_other_limits(
 
 
 async def test_the_limit_refills_over_time(redis: Redis, keys: RedisKeys) -> None:
-    limiter = RateLimiter(redis)
+    limiter = RateLimiter(RedisBatch(redis))
     key = keys.rate_limit("w", "a", "refill")
     await limiter.hit([(key, Rate(2, 1))])
     await limiter.hit([(key, Rate(2, 1))])

@@ -101,6 +101,25 @@ async def test_hit_does_not_read_again(store: FakeStore, make_source) -> None:
     assert store.reads == [widget.id]
 
 
+async def test_hit_answers_only_fresh_cached_widgets(
+    store: FakeStore, make_source, clock: Clock
+) -> None:
+    source = make_source(ttl=10.0)
+    widget, unknown = store.put(make_widget(new_id())), new_id()
+    assert source.hit(widget.id) is None  # never read: the caller falls back to get()
+    await source.get(widget.id)
+    await source.get(unknown)
+    assert source.hit(widget.id) is widget
+    assert source.hit(unknown) is None  # a negative entry is get()'s to answer
+    source.invalidate(widget.id)
+    assert source.hit(widget.id) is None
+    await source.get(widget.id)
+    clock.now += 10.0
+    assert source.hit(widget.id) is None  # expired
+    assert store.reads == [widget.id, unknown, widget.id]
+    assert source.stats.hits == 1
+
+
 async def test_malformed_id_never_reaches_the_loader(store: FakeStore, make_source) -> None:
     source = make_source()
     for bad in ["nope", "", new_id().upper(), new_id() + "x", "../" + new_id()[3:]]:

@@ -30,7 +30,9 @@ def widget_headers(settings: Settings) -> CIMultiDict[str]:
 
 
 async def get_public_widget(request: web.Request) -> web.Response:
-    widget = await request.app[WIDGET_SOURCE].get(request.match_info["id"])
+    source = request.app[WIDGET_SOURCE]
+    widget_id = request.match_info["id"]
+    widget = source.hit(widget_id) or await source.get(widget_id)
     if widget is None or not widget.published:
         raise ApiError(404, "Widget not found")
     headers = request.app[WIDGET_HEADERS].copy()

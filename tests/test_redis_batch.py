@@ -1,0 +1,75 @@
+"""Redis commands of concurrent callers share one pipeline; each caller gets its own reply or
+error, against a real redis-server."""
+
+from __future__ import annotations
+
+import asyncio
+
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+
+from common.redis_batch import RedisBatch
+from common.redis_process import RedisProcess
+
+
+async def test_concurrent_commands_share_one_round_trip(redis: Redis) -> None:
+    batch = RedisBatch(redis)
+    replies = await asyncio.gather(*(batch.execute("INCR", "counter") for _ in range(20)))
+    assert sorted(replies) == list(range(1, 21))
+    assert (batch.pipelines, batch.commands) == (1, 20)
+    # Callers that arrive on a later turn take the next pipeline.
+    assert await batch.execute("GET", "counter") == b"20"
+    assert batch.pipelines == 2
+
+
+async def test_one_callers_commands_keep_their_order(redis: Redis) -> None:
+    batch = RedisBatch(redis)
+    written = batch.execute("SET", "key", "first")
+    read = batch.execute("GET", "key")
+    assert await asyncio.gather(written, read) == [True, b"first"]
+    assert batch.pipelines == 1
+
+
+async def test_an_error_reply_reaches_only_its_caller(redis: Redis) -> None:
+    batch = RedisBatch(redis)
+    results = await asyncio.gather(
+        batch.execute("SET", "text", "x"),
+        batch.execute("INCR", "text"),
+        batch.execute("GET", "text"),
+        return_exceptions=True,
+    )
+    assert results[0] is True and results[2] == b"x"
+    assert isinstance(results[1], ResponseError)
+
+
+async def test_script_reloads_itself_after_the_script_cache_is_flushed(redis: Redis) -> None:
+    batch = RedisBatch(redis)
+    script = redis.register_script("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+    assert await batch.script(script, ["n"], [2]) == 2
+    await redis.script_flush()  # what a restarted server looks like
+    assert await batch.script(script, ["n"], [3]) == 5
+    assert await batch.script(script, ["n"], [1]) == 6
+
+
+async def test_a_failed_connection_reaches_every_caller() -> None:
+    proc = RedisProcess().start()
+    client = Redis.from_url(proc.url, socket_timeout=1, socket_connect_timeout=1)
+    batch = RedisBatch(client)
+    try:
+        assert await batch.execute("PING") is True
+        proc.stop()
+        results = await asyncio.gather(
+            *(batch.execute("GET", f"k{n}") for n in range(5)), return_exceptions=True
+        )
+        assert all(isinstance(result, RedisConnectionError) for result in results), results
+    finally:
+        await client.aclose()
+        proc.cleanup()
+
+
+async def test_drain_waits_for_pipelines_in_flight(redis: Redis) -> None:
+    batch = RedisBatch(redis)
+    queued = batch.execute("SET", "drained", "yes")
+    await batch.drain()
+    assert queued.done() and queued.result() is True
