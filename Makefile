@@ -14,7 +14,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install embed browser run test lint fmt clean distclean
+.PHONY: help install embed browser run test bench lint fmt clean distclean
 
 # The widget iframe app (livekit-client bundled with esbuild), built when npm exists: without it
 # the loader still works and the iframe page answers 503.
@@ -65,6 +65,15 @@ run: $(STAMP) $(EMBED_BUNDLE) ## Run both services with a private Redis and deve
 test: $(STAMP) $(EMBED_BUNDLE) browser ## Lint (ruff), then run the whole test suite (pytest)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The load generator is wrk, from the system's packages: installed here as root with apt-get,
+# otherwise `sudo apt-get install wrk` (Debian/Ubuntu) or `brew install wrk` (macOS).
+bench: $(STAMP) ## Benchmark the hot paths against bare aiohttp (about 2 minutes; needs wrk)
+	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+		&& apt-get install -y -qq wrk >/dev/null; } || { \
+		echo "error: wrk is required: sudo apt-get install wrk (Debian/Ubuntu) or brew install wrk" >&2; \
+		exit 1; }
+	$(PY) -m bench
 
 lint: $(STAMP) ## Lint only
 	$(VENV)/bin/ruff check .

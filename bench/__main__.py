@@ -209,6 +209,11 @@ def print_table(rows: list[Row]) -> None:
         print(f"{row.name:36} {s.rps:11.0f} {(b.rps if b else 0):12.0f} {ratio:>6} "
               f"{s.p50_ms:7.2f} {s.p99_ms:7.2f} {row.errors:6d}  {target:6}  "
               f"{'PASS' if row.passed else 'FAIL'}")
+    for row in rows:
+        if row.errors:
+            print(f"  {row.name}: statuses {row.service.statuses} (expected "
+                  f"{sorted(row.expected)}), socket errors {row.service.socket_errors}; "
+                  f"baseline statuses {row.baseline.statuses if row.baseline else '-'}")
 
 
 async def propagation_delays(

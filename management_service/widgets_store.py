@@ -11,7 +11,9 @@ the entry. The document is the source of truth: listing skips entries without on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -89,12 +91,36 @@ class WidgetFilter:
         )
 
 
+class KeyedLocks:
+    """A lock per key, kept only while someone holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
 class WidgetStore:
     def __init__(self, redis: Redis, keys: RedisKeys, agents: AgentStore | None = None) -> None:
         self.redis = redis
         self.keys = keys
         self.agents = agents or AgentStore(redis, keys)
         self._write_script = register(redis, WIDGET_WRITE)
+        # Writers of one widget in this process take turns: compare-and-set then only has to
+        # settle races between pods, and a burst of PUTs to one widget is not a burst of 409s.
+        self._writers = KeyedLocks()
 
     async def _write(self, mode: Mode, widget_id: str, expected: bytes, new: bytes) -> bool:
         op = "delete" if mode == "delete" else "upsert"
@@ -174,6 +200,10 @@ class WidgetStore:
             "config": changes.config,
         }
         new = {name: value for name, value in new.items() if value is not UNSET}
+        async with self._writers.hold(widget_id):
+            return await self._update(org_id, widget_id, new)
+
+    async def _update(self, org_id: str, widget_id: str, new: dict[str, Any]) -> Widget | None:
         for attempt in range(_ATTEMPTS):
             await _backoff(attempt)
             loaded = await self._load(org_id, widget_id)
@@ -195,6 +225,10 @@ class WidgetStore:
 
     async def delete(self, org_id: str, widget_id: str) -> bool:
         """Delete the widget; False when it is not found."""
+        async with self._writers.hold(widget_id):
+            return await self._delete(org_id, widget_id)
+
+    async def _delete(self, org_id: str, widget_id: str) -> bool:
         for attempt in range(_ATTEMPTS):
             await _backoff(attempt)
             loaded = await self._load(org_id, widget_id)

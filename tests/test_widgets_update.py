@@ -180,6 +180,19 @@ async def test_concurrent_updates_all_apply(client: Any, org: Any, widget: Any) 
         assert final["config"] == {"round": round_}
 
 
+async def test_a_burst_of_writes_to_one_widget_all_succeed(
+    client: Any, org: Any, widget: Any
+) -> None:
+    """Writers of one widget in one pod take turns: none loses the compare-and-set race."""
+    headers = org[1]
+    results = await asyncio.gather(
+        *(put(client, headers, widget["id"], {"config": {"n": n}}) for n in range(40))
+    )
+    assert [resp.status for resp in results] == [200] * 40
+    final = await expect(await client.get(f"{URL}/{widget['id']}", headers=headers), 200)
+    assert final["config"]["n"] in range(40)
+
+
 async def test_repeated_conflicts_answer_409(
     client: Any, org: Any, widget: Any, redis: Any, keys: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
