@@ -1,7 +1,8 @@
 """A widget's conversations in Redis.
 
 Everything about a conversation lives in its widget's hash slot: a hash with the safe columns
-(``doc``), the ``custom_metadata`` (``meta``) and the feedback record (``feedback``, written once),
+(``doc``), the ``custom_metadata`` (``meta``) and the feedback record (``feedback``, written once,
+beside the id of the submission that wrote it: ``feedback_submission``),
 plus two lex-ordered indexes (the widget's and the visitor's). Only the owner locator, which tells
 another widget's conversation (403) from an unknown one (404), lives in the conversation's slot.
 """
@@ -9,6 +10,7 @@ another widget's conversation (403) from an unknown one (404), lives in the conv
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -145,10 +147,12 @@ class ConversationStore:
     async def submit_feedback(
         self, widget_id: str, conversation_id: str, record: bytes, size: int, limit: int
     ) -> FeedbackOutcome:
+        # One id per submission, the same in every retry of this call (see the script).
+        submission = secrets.token_hex(8)
         outcome = await self.batch.script(
             self._feedback,
             keys=[self.keys.conversation(widget_id, conversation_id)],
-            args=[record, size, limit],
+            args=[record, size, limit, submission],
         )
         self.feedback_outcomes[outcome.decode()] += 1
         return outcome.decode()

@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from common.redis_batch import RedisBatch
 from common.redis_keys import RedisKeys
 from common.timeutil import new_id
+from runtime_service import conversations
 from runtime_service.conversations import ConversationStore
 from tests.seed import FEEDBACK_CONFIG, seed_agent_version, seed_widget
 
@@ -172,3 +173,20 @@ async def test_data_nested_too_deeply_to_decode_is_422(runtime_client: Any, widg
     assert resp.status == 422
     (issue,) = (await resp.json())["detail"]
     assert issue["loc"] == ["body"] and issue["type"] == "json_invalid"
+
+
+async def test_a_retried_submission_is_ok_and_another_one_a_duplicate(
+    runtime_client: Any, widget: Any, redis: Redis, keys: RedisKeys, monkeypatch: Any
+) -> None:
+    """The client library re-sends a call whose connection broke after Redis ran it: the same
+    submission id then answers ok, while any other submission stays a duplicate."""
+    cid = await conversation(runtime_client, widget.id)
+    store = ConversationStore(redis, RedisBatch(redis), keys, retention=3600)
+    monkeypatch.setattr(conversations.secrets, "token_hex", lambda _: "same-call")
+    record = b'{"data":{"rating":5},"submitted_at":"2026-01-01T00:00:00.000Z"}'
+    assert await store.submit_feedback(widget.id, cid, record, 12, 16384) == "ok"
+    assert await store.submit_feedback(widget.id, cid, record, 12, 16384) == "ok"
+    monkeypatch.setattr(conversations.secrets, "token_hex", lambda _: "another-call")
+    assert await store.submit_feedback(widget.id, cid, record, 12, 16384) == "duplicate"
+    stored = await store.record(widget.id, cid)
+    assert stored is not None and stored.custom_metadata["feedback_form"]["data"] == {"rating": 5}
