@@ -19,9 +19,13 @@ LIVEKIT_KEY = "test-livekit-key"
 LIVEKIT_SECRET = "test-livekit-secret-0123456789abcdef0123456789"
 
 
+# What a module sets as REDIS_ARGS is passed to its redis-server, e.g. DURABLE.
+DURABLE = ("--appendonly", "yes", "--appendfsync", "always")
+
+
 @pytest.fixture
-def redis_proc() -> Iterator[RedisProcess]:
-    proc = RedisProcess().start()
+def redis_proc(request: pytest.FixtureRequest) -> Iterator[RedisProcess]:
+    proc = RedisProcess(*getattr(request.module, "REDIS_ARGS", ())).start()
     try:
         yield proc
     finally:

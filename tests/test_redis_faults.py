@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -29,6 +29,7 @@ from management_service.app import create_app as create_management
 from management_service.appkeys import WIDGETS
 from runtime_service.app import create_app as create_runtime
 from runtime_service.appkeys import LISTENER
+from tests.conftest import DURABLE
 from tests.seed import FEEDBACK_CONFIG, seed_agent_version, seed_widget
 
 PREFIX = "/core/public/web-widgets"
@@ -39,14 +40,8 @@ TIMEOUT = 0.3
 BOUND = 2 * TIMEOUT
 
 
-@pytest.fixture
-def redis_proc() -> Iterator[RedisProcess]:
-    # Overrides conftest's: durable, so a restart on the same data directory keeps the data.
-    proc = RedisProcess("--appendonly", "yes", "--appendfsync", "always").start()
-    try:
-        yield proc
-    finally:
-        proc.cleanup()
+# Durable, so a restart on the same data directory keeps the data.
+REDIS_ARGS = DURABLE
 
 
 @pytest.fixture

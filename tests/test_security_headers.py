@@ -3,8 +3,9 @@
 Every answer (200, 204, 304, 4xx, 500, 503, with and without ``Origin``) carries
 ``X-Content-Type-Options: nosniff`` and ``Referrer-Policy``, and the two embed documents (loader
 and iframe page) carry a strict Content-Security-Policy on 200 and 304 alike. The sweep is checked
-against the app's own route table, so a new route without a case fails here. What each header's
-value means for one route is tested beside the route (tests/test_embed.py, test_cors_origins.py).
+against the app's own route table, so a new route without a case fails here; management's
+answers share the same wrapper and are sampled. What each header's value means for one route is
+tested beside the route (tests/test_embed.py, test_cors_origins.py).
 """
 
 from __future__ import annotations
@@ -227,3 +228,22 @@ async def test_failures_have_the_security_headers(
     assert_security_headers(resp, f"{status} {origin}")
     if origin:
         assert resp.headers["Access-Control-Allow-Origin"] == origin
+
+
+async def test_management_answers_have_the_security_headers(
+    management_client: Any, org_with_key: Any
+) -> None:
+    """The management API shares the wrapper (common.http.edge): a few answers of each kind."""
+    _, auth = await org_with_key()
+    answers = [
+        ("GET", "/core/web-widgets", auth, None, 200),
+        ("POST", "/core/web-widgets", auth, {"agent_id": "x"}, 422),
+        ("GET", f"/core/web-widgets/{new_id()}", auth, None, 404),
+        ("GET", "/core/web-widgets", {}, None, 401),
+        ("DELETE", "/core/web-widgets", auth, None, 405),
+        ("GET", "/no/such/path", {}, None, 404),
+    ]
+    for method, path, headers, body, status in answers:
+        resp = await management_client.request(method, path, headers=headers, json=body)
+        assert resp.status == status, (method, path, resp.status, await resp.text())
+        assert_security_headers(resp, f"{method} {path} {status}")
