@@ -11,11 +11,9 @@ from common.redis_client import redis_ctx
 from common.redis_keys import RedisKeys
 from common.settings import Settings
 from runtime_service.agent_versions import agent_versions_ctx
-from runtime_service.appkeys import WIDGET_HEADERS
 from runtime_service.cache import widget_source_ctx
 from runtime_service.conversation_start import conversation_starter_ctx
 from runtime_service.conversations import conversations_ctx
-from runtime_service.handlers.widget import widget_headers
 from runtime_service.invalidation import invalidation_listener_ctx
 from runtime_service.livekit_tokens import token_minter_ctx
 from runtime_service.metrics import runtime_metrics_ctx
@@ -33,7 +31,6 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[KEYS] = RedisKeys(settings.redis_key_prefix)
     app[METRICS] = Metrics()
-    app[WIDGET_HEADERS] = widget_headers(settings)
     # Order matters: everything below needs Redis; the listener needs the cache it invalidates.
     app.cleanup_ctx.append(redis_ctx)
     app.cleanup_ctx.append(redis_batch_ctx)

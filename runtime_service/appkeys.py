@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from aiohttp import web
-from multidict import CIMultiDict
 
 if TYPE_CHECKING:
     from runtime_service.agent_versions import AgentVersionSource
@@ -17,7 +16,6 @@ if TYPE_CHECKING:
     from runtime_service.rate_limits import PublicRateLimits
 
 WIDGET_SOURCE: web.AppKey[WidgetSource] = web.AppKey("widget_source")
-WIDGET_HEADERS: web.AppKey[CIMultiDict[str]] = web.AppKey("widget_headers")
 LISTENER: web.AppKey[InvalidationListener] = web.AppKey("invalidation_listener")
 AGENT_VERSIONS: web.AppKey[AgentVersionSource] = web.AppKey("agent_versions")
 CONVERSATIONS: web.AppKey[ConversationStore] = web.AppKey("conversations")

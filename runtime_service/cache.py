@@ -19,23 +19,25 @@ import asyncio
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 
 import msgspec
 from aiohttp import web
+from multidict import CIMultiDict
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from common.appkeys import KEYS, REDIS, SETTINGS
+from common.http import SECURITY_HEADERS
 from common.models.widget import Widget
 from common.models.widget_config import feedback_field_ids
 from common.redis_keys import RedisKeys
 from common.timeutil import is_uuid
 from runtime_service.appkeys import WIDGET_SOURCE
-from runtime_service.public_widget import PublicWidget
+from runtime_service.public_widget import PublicWidget, route_headers
 
 Loader = Callable[[str], Awaitable[PublicWidget | None]]
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
@@ -43,8 +45,14 @@ REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
 _WIDGET = msgspec.json.Decoder(Widget)
 
 
-def to_public(raw: bytes) -> PublicWidget:
+def to_public(raw: bytes, headers: Mapping[str, str] = SECURITY_HEADERS) -> PublicWidget:
+    """``headers``: what the widget GET answers with, whatever the widget (route_headers)."""
     widget = _WIDGET.decode(raw)
+    etag = '"' + hashlib.sha256(raw).hexdigest()[:32] + '"'
+    not_modified = CIMultiDict(headers)
+    not_modified["ETag"] = etag
+    ok = not_modified.copy()
+    ok["Content-Type"] = "application/json"
     return PublicWidget(
         id=widget.id,
         organization_id=widget.organization_id,
@@ -53,12 +61,16 @@ def to_public(raw: bytes) -> PublicWidget:
         published=widget.published,
         domains=frozenset(widget.domains),
         body=raw,
-        etag='"' + hashlib.sha256(raw).hexdigest()[:32] + '"',
+        etag=etag,
         feedback_field_ids=feedback_field_ids(widget.config),
+        ok_headers=ok,
+        not_modified_headers=not_modified,
     )
 
 
-def redis_loader(redis: Redis, keys: RedisKeys, timeout: float) -> Loader:
+def redis_loader(
+    redis: Redis, keys: RedisKeys, timeout: float, headers: Mapping[str, str]
+) -> Loader:
     async def load(widget_id: str) -> PublicWidget | None:
         # One bound for the whole read, so an outage answers (or falls back to a stale copy)
         # quickly. One immediate retry: after a Redis restart every pooled connection fails
@@ -71,7 +83,7 @@ def redis_loader(redis: Redis, keys: RedisKeys, timeout: float) -> Loader:
                     raw = await redis.get(keys.widget(widget_id))
         except TimeoutError:
             raise RedisTimeoutError("widget read timed out") from None
-        return None if raw is None else to_public(raw)
+        return None if raw is None else to_public(raw, headers)
 
     return load
 
@@ -242,7 +254,10 @@ class WidgetSource:
 async def widget_source_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     source = WidgetSource(
-        redis_loader(app[REDIS], app[KEYS], settings.redis_timeout),
+        redis_loader(
+            app[REDIS], app[KEYS], settings.redis_timeout,
+            route_headers(settings.public_cache_max_age),
+        ),
         max_size=settings.widget_cache_size,
         ttl=settings.widget_cache_ttl,
         negative_ttl=settings.negative_cache_ttl,

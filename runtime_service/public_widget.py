@@ -4,11 +4,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from multidict import CIMultiDict
+
+from common.http import SECURITY_HEADERS
+
+
+def route_headers(max_age: int) -> CIMultiDict[str]:
+    """What every answer of the public widget GET carries, whatever the widget."""
+    headers = CIMultiDict(SECURITY_HEADERS)
+    headers["Cache-Control"] = f"public, max-age={max_age}"
+    # CORS headers depend on the Origin, so shared caches must key on it.
+    headers["Vary"] = "Origin"
+    return headers
+
 
 @dataclass(frozen=True, slots=True)
 class PublicWidget:
     """A widget as a runtime pod sees it (published or not: the handlers decide). ``body`` is
-    the exact JSON bytes of the widget object, so a cache hit does no JSON work."""
+    the exact JSON bytes of the widget object and the response headers are built with it, so a
+    cache hit does no JSON work and no header work (aiohttp copies them; never mutate them)."""
 
     id: str
     organization_id: str
@@ -19,3 +33,5 @@ class PublicWidget:
     body: bytes
     etag: str
     feedback_field_ids: frozenset[str]
+    ok_headers: CIMultiDict[str]  # for the 200: route headers, ETag, Content-Type
+    not_modified_headers: CIMultiDict[str]  # for the 304: the same without Content-Type

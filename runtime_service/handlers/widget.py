@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from aiohttp import web
-from multidict import CIMultiDict
 
 from common.errors import ApiError
-from common.http import SECURITY_HEADERS
-from common.settings import Settings
-from runtime_service.appkeys import WIDGET_HEADERS, WIDGET_SOURCE
+from runtime_service.appkeys import WIDGET_SOURCE
 
 
 def etag_matches(request: web.Request, etag: str) -> bool:
@@ -20,28 +17,16 @@ def etag_matches(request: web.Request, etag: str) -> bool:
     return any(tag.value in ("*", value) for tag in candidates)
 
 
-def widget_headers(settings: Settings) -> CIMultiDict[str]:
-    """What every answer of this route carries, built once per app (see common.http)."""
-    headers = CIMultiDict(SECURITY_HEADERS)
-    headers["Cache-Control"] = f"public, max-age={settings.public_cache_max_age}"
-    # CORS headers depend on the Origin, so shared caches must key on it.
-    headers["Vary"] = "Origin"
-    return headers
-
-
 async def get_public_widget(request: web.Request) -> web.Response:
     source = request.app[WIDGET_SOURCE]
     widget_id = request.match_info["id"]
     widget = source.hit(widget_id) or await source.get(widget_id)
     if widget is None or not widget.published:
         raise ApiError(404, "Widget not found")
-    headers = request.app[WIDGET_HEADERS].copy()
-    headers["ETag"] = widget.etag
     if_none_match = request.headers.get("If-None-Match")
     # The exact tag a browser echoes back is matched without parsing the header.
     if if_none_match is not None and (
         if_none_match == widget.etag or etag_matches(request, widget.etag)
     ):
-        return web.Response(status=304, headers=headers)
-    headers["Content-Type"] = "application/json"
-    return web.Response(body=widget.body, headers=headers)
+        return web.Response(status=304, headers=widget.not_modified_headers)
+    return web.Response(body=widget.body, headers=widget.ok_headers)
