@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiohttp import web
 
 from common.appkeys import SETTINGS
@@ -32,23 +34,28 @@ def _cached(request: web.Request, etag: str, headers: dict[str, str]) -> web.Res
     return None
 
 
-async def loader(request: web.Request) -> web.Response:
-    widget = await published_widget(request)
-    settings = request.app[SETTINGS]
-    base = settings.public_origin.rstrip("/")
+def _page(
+    request: web.Request, etag: str, policy: str, content_type: str, render_body: Callable[[], str]
+) -> web.Response:
+    """A widget's loader or frame: short public caching, its CSP, 304 on a matching ETag."""
     headers = {
-        "Cache-Control": f"public, max-age={settings.public_cache_max_age}",
-        "Content-Security-Policy": LOADER_POLICY,
+        "Cache-Control": f"public, max-age={request.app[SETTINGS].public_cache_max_age}",
+        "Content-Security-Policy": policy,
     }
-    etag = render.loader_etag(widget, base)
     not_modified = _cached(request, etag, headers)
     if not_modified is not None:
         return not_modified
     return web.Response(
-        body=render.render_loader(widget, base),
-        content_type="application/javascript",
-        charset="utf-8",
-        headers=headers,
+        body=render_body(), content_type=content_type, charset="utf-8", headers=headers
+    )
+
+
+async def loader(request: web.Request) -> web.Response:
+    widget = await published_widget(request)
+    base = request.app[SETTINGS].public_origin.rstrip("/")
+    return _page(
+        request, render.loader_etag(widget, base), LOADER_POLICY, "application/javascript",
+        lambda: render.render_loader(widget, base),
     )
 
 
@@ -57,20 +64,10 @@ async def frame(request: web.Request) -> web.Response:
     assets = request.app[EMBED_ASSETS]
     if not assets.built:
         raise ApiError(503, "The widget app is not built on this server (run `make embed`)")
-    settings = request.app[SETTINGS]
-    policy = frame_policy(widget.domains, settings.livekit_url)
-    headers = {
-        "Cache-Control": f"public, max-age={settings.public_cache_max_age}",
-        "Content-Security-Policy": policy,
-    }
-    not_modified = _cached(request, render.frame_etag(widget, assets, policy), headers)
-    if not_modified is not None:
-        return not_modified
-    return web.Response(
-        body=render.render_frame(widget, assets),
-        content_type="text/html",
-        charset="utf-8",
-        headers=headers,
+    policy = frame_policy(widget.domains, request.app[SETTINGS].livekit_url)
+    return _page(
+        request, render.frame_etag(widget, assets, policy), policy, "text/html",
+        lambda: render.render_frame(widget, assets),
     )
 
 
