@@ -1,4 +1,5 @@
-"""The one error type handlers raise; the error middleware renders it as ``{"detail": ...}``."""
+"""The one error type handlers raise; the HTTP edge (common.http) renders it as
+``{"detail": ...}``."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""HTTP plumbing both services share: JSON responses, body reading, the error and request-id
-middlewares, and security headers."""
+"""HTTP plumbing both services share: JSON responses, body reading, and the edge every route is
+wrapped in (request ids, JSON errors, security headers, metrics), with its route registration."""
 
 from __future__ import annotations
 
