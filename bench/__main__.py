@@ -11,6 +11,7 @@ BENCH_ONLY (run only the rows whose name contains this text, and skip the other 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import platform
@@ -21,7 +22,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +91,7 @@ class IdPool:
     ids: list[str]
     directory: Path
     used: int = 0
-    files: int = field(default=0)
+    files: int = 0
 
     def file(self) -> Path:
         self.files += 1
@@ -167,21 +168,22 @@ def measure(
     """Warm both up, then alternate service and baseline runs, so that a slow moment of a
     shared machine falls on both sides instead of skewing the ratio."""
 
-    def run(url: str, seconds: float, fresh: bool) -> Result:
+    def run(url: str, seconds: float, *, uses_ids: bool) -> Result:
+        # Only the service consumes conversations: the baseline never looks at the ids.
         request = scenario.request
         if scenario.fresh_ids:
-            request = Request(**{**request.__dict__, "ids_file": pool.file()})
+            request = dataclasses.replace(request, ids_file=pool.file())
         result = run_wrk(wrk, url, request, seconds=seconds, connections=CONNECTIONS)
-        if scenario.fresh_ids and fresh:
+        if scenario.fresh_ids and uses_ids:
             pool.consumed(result)
         return result
 
-    run(target_url, WARMUP, True)
-    run(baseline_url, WARMUP, False)
+    run(target_url, WARMUP, uses_ids=True)
+    run(baseline_url, WARMUP, uses_ids=False)
     service, baseline = [], []
     for _ in range(ROUNDS):
-        service.append(run(target_url, SECONDS / ROUNDS, True))
-        baseline.append(run(baseline_url, SECONDS / ROUNDS, False))
+        service.append(run(target_url, SECONDS / ROUNDS, uses_ids=True))
+        baseline.append(run(baseline_url, SECONDS / ROUNDS, uses_ids=False))
     return Row(scenario.name, combine(service), combine(baseline), scenario.expected,
                scenario.target)
 
@@ -214,14 +216,6 @@ def print_table(rows: list[Row]) -> None:
             print(f"  {row.name}: statuses {row.service.statuses} (expected "
                   f"{sorted(row.expected)}), socket errors {row.service.socket_errors}; "
                   f"baseline statuses {row.baseline.statuses if row.baseline else '-'}")
-
-
-async def propagation_delays(
-    management: str, runtimes: list[str], data: BenchData
-) -> list[float]:
-    return await propagation.measure(
-        management, data.api_key, runtimes, data.propagation_widget_id, WIDGET_CONFIG, UPDATES
-    )
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -272,8 +266,9 @@ def main() -> int:
         if ONLY:
             return 0 if all(row.passed for row in rows) else 1
 
-        delays = asyncio.run(propagation_delays(
-            management.base_url, [r.base_url for r in runtimes], data
+        delays = asyncio.run(propagation.measure(
+            management.base_url, data.api_key, [r.base_url for r in runtimes],
+            data.propagation_widget_id, WIDGET_CONFIG, UPDATES,
         ))
         p50, p99 = (percentile(delays, q) * 1000 for q in (0.5, 0.99))
         propagation_ok = p99 < PROPAGATION_P99_MS
