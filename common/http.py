@@ -43,6 +43,8 @@ _CODINGS = frozenset({"identity", "gzip", "deflate", "br", "zstd"})
 SECURITY_HEADERS: CIMultiDict[str] = CIMultiDict({
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "strict-origin-when-cross-origin",
+    # In place of aiohttp's default, which names the Python and aiohttp versions.
+    "Server": "web-widgets",
 })
 JSON_HEADERS: CIMultiDict[str] = CIMultiDict(
     SECURITY_HEADERS, **{"Content-Type": "application/json"}

@@ -247,3 +247,11 @@ async def test_management_answers_have_the_security_headers(
         resp = await management_client.request(method, path, headers=headers, json=body)
         assert resp.status == status, (method, path, resp.status, await resp.text())
         assert_security_headers(resp, f"{method} {path} {status}")
+
+
+async def test_server_header_names_no_versions(runtime_client: Any, management_client: Any) -> None:
+    for client, path in ((runtime_client, f"/core/public/web-widgets/{new_id()}"),
+                         (runtime_client, "/healthz"), (management_client, "/core/web-widgets"),
+                         (management_client, "/no/such/path")):
+        resp = await client.get(path)
+        assert resp.headers["Server"] == "web-widgets", (path, resp.headers["Server"])
