@@ -55,7 +55,7 @@ async def seed(settings: Settings, conversations: int) -> BenchData:
             ))
             for _ in range(2)
         ]
-        store = ConversationStore(client, RedisBatch(client), keys, settings.conversation_retention)
+        store = ConversationStore(RedisBatch(client), keys, settings.conversation_retention)
         ids: list[str] = []
         for start in range(0, conversations, _BATCH):
             batch = [

@@ -48,22 +48,17 @@ class AgentVersionSource:
         self.size = size
         self._published: OrderedDict[tuple[str, str], Dispatch] = OrderedDict()
 
-    def hit(self, agent_id: str, version_id: str) -> Dispatch | None:
-        """The cached published version, without a coroutine (the start path's share)."""
+    async def get(self, agent_id: str, version_id: str) -> Dispatch | None:
         key = (agent_id, version_id)
         if (hit := self._published.get(key)) is not None:
             self._published.move_to_end(key)
-        return hit
-
-    async def get(self, agent_id: str, version_id: str) -> Dispatch | None:
-        if (hit := self.hit(agent_id, version_id)) is not None:
             return hit
         raw = await self.redis.get(self.keys.agent_version(agent_id, version_id))
         if raw is None:
             return None
         dispatch = to_dispatch(_VERSION.decode(raw))
         if dispatch.published and self.size > 0:
-            self._published[(agent_id, version_id)] = dispatch
+            self._published[key] = dispatch
             if len(self._published) > self.size:
                 self._published.popitem(last=False)
         return dispatch

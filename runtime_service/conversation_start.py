@@ -108,9 +108,7 @@ class ConversationStarter:
         return await self.published_version(widget.agent_id, widget.agent_version_id)
 
     async def published_version(self, agent_id: str, version_id: str) -> Dispatch:
-        dispatch = self.versions.hit(agent_id, version_id) or await self.versions.get(
-            agent_id, version_id
-        )
+        dispatch = await self.versions.get(agent_id, version_id)
         if dispatch is None or not dispatch.published:
             raise ApiError(409, "The widget's agent version is not published")
         return dispatch

@@ -18,9 +18,8 @@ from typing import Any, Literal
 
 import msgspec
 from aiohttp import web
-from redis.asyncio import Redis
 
-from common.appkeys import KEYS, REDIS, REDIS_BATCH, SETTINGS
+from common.appkeys import KEYS, REDIS_BATCH, SETTINGS
 from common.models.conversation import Conversation, ConversationSummary
 from common.pagination import collect_page, index_member
 from common.redis_batch import RedisBatch
@@ -47,13 +46,13 @@ class ConversationFilter:
 
 
 class ConversationStore:
-    def __init__(self, redis: Redis, batch: RedisBatch, keys: RedisKeys, retention: int) -> None:
-        self.redis = redis
+    def __init__(self, batch: RedisBatch, keys: RedisKeys, retention: int) -> None:
         self.batch = batch
+        self.redis = batch.redis  # off the hot path (record, owner): a call of its own each
         self.keys = keys
         self.retention = retention
-        self._create = register(redis, CREATE)
-        self._feedback = register(redis, FEEDBACK)
+        self._create = register(batch.redis, CREATE)
+        self._feedback = register(batch.redis, FEEDBACK)
         self.created = 0
         self.feedback_outcomes: Counter[str] = Counter()
 
@@ -160,6 +159,6 @@ class ConversationStore:
 
 async def conversations_ctx(app: web.Application) -> AsyncIterator[None]:
     app[CONVERSATIONS] = ConversationStore(
-        app[REDIS], app[REDIS_BATCH], app[KEYS], app[SETTINGS].conversation_retention
+        app[REDIS_BATCH], app[KEYS], app[SETTINGS].conversation_retention
     )
     yield

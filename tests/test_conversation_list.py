@@ -46,7 +46,7 @@ async def add(
 @pytest.fixture
 def store(redis: Redis, keys: RedisKeys) -> ConversationStore:
     # Retention long enough that BASE_MS items are not trimmed as expired.
-    return ConversationStore(redis, RedisBatch(redis), keys, retention=10 * 365 * 24 * 3600)
+    return ConversationStore(RedisBatch(redis), keys, retention=10 * 365 * 24 * 3600)
 
 
 async def walk(client: Any, widget_id: str, query: str) -> list[dict[str, Any]]:
@@ -143,7 +143,7 @@ async def test_other_channels_are_empty(
 async def test_expired_conversations_are_skipped_and_trimmed(
     runtime_client: Any, widget: Any, redis: Redis, keys: RedisKeys
 ) -> None:
-    store = ConversationStore(redis, RedisBatch(redis), keys, retention=60)
+    store = ConversationStore(RedisBatch(redis), keys, retention=60)
     old = await add(store, widget, BASE_MS)
     await redis.delete(keys.conversation(widget.id, old))  # as its TTL would
     resp = await runtime_client.get(f"{PREFIX}/{widget.id}/conversations")

@@ -149,7 +149,7 @@ async def test_accepted_feedback_is_the_records_custom_metadata_feedback_form(
         json={"user_id": "u1", "custom_metadata": {"plan": "pro"}},
     )
     cid = (await resp.json())["conversation"]["id"]
-    store = ConversationStore(redis, RedisBatch(redis), keys, retention=3600)
+    store = ConversationStore(RedisBatch(redis), keys, retention=3600)
     before = await store.record(widget.id, cid)
     assert before is not None and before.custom_metadata == {"plan": "pro"}
     await runtime_client.post(url(widget.id, cid), json={"data": {"rating": 4, "x": 1}})
@@ -181,7 +181,7 @@ async def test_a_retried_submission_is_ok_and_another_one_a_duplicate(
     """The client library re-sends a call whose connection broke after Redis ran it: the same
     submission id then answers ok, while any other submission stays a duplicate."""
     cid = await conversation(runtime_client, widget.id)
-    store = ConversationStore(redis, RedisBatch(redis), keys, retention=3600)
+    store = ConversationStore(RedisBatch(redis), keys, retention=3600)
     monkeypatch.setattr(conversations.secrets, "token_hex", lambda _: "same-call")
     record = b'{"data":{"rating":5},"submitted_at":"2026-01-01T00:00:00.000Z"}'
     assert await store.submit_feedback(widget.id, cid, record, 12, 16384) == "ok"

@@ -13,7 +13,7 @@ from runtime_service.appkeys import WIDGET_SOURCE
 from runtime_service.embed import render
 from runtime_service.embed.assets import EMBED_ASSETS
 from runtime_service.embed.csp import LOADER_POLICY, frame_policy
-from runtime_service.handlers.widget import etag_matches
+from runtime_service.handlers.widget import etag_matches, published_or_404
 from runtime_service.public_widget import PublicWidget
 
 # Hashed file names never change content: a year, and no revalidation.
@@ -21,10 +21,7 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 async def published_widget(request: web.Request) -> PublicWidget:
-    widget = await request.app[WIDGET_SOURCE].get(request.match_info["id"])
-    if widget is None or not widget.published:
-        raise ApiError(404, "Widget not found")
-    return widget
+    return published_or_404(await request.app[WIDGET_SOURCE].get(request.match_info["id"]))
 
 
 def _cached(request: web.Request, etag: str, headers: dict[str, str]) -> web.Response | None:

@@ -18,9 +18,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 async def widget_or_404(request: web.Request) -> PublicWidget:
-    source = request.app[WIDGET_SOURCE]
-    widget_id = request.match_info["id"]
-    widget = source.hit(widget_id) or await source.get(widget_id)
+    widget = await request.app[WIDGET_SOURCE].get(request.match_info["id"])
     if widget is None:
         raise ApiError(404, "Widget not found")
     return widget
