@@ -94,6 +94,9 @@ class IdPool:
     files: int = 0
 
     def file(self) -> Path:
+        if self.used >= len(self.ids):
+            # wrk would go round the used ones again: 409s that say nothing of the service.
+            raise SystemExit("out of fresh conversations: raise BENCH_CONVERSATIONS")
         self.files += 1
         path = self.directory / f"ids-{self.files}.txt"
         path.write_text("\n".join(self.ids[self.used:]) + "\n")
