@@ -4,6 +4,7 @@ wrapped in (request ids, JSON errors, security headers, metrics), with its route
 from __future__ import annotations
 
 import functools
+import hashlib
 import itertools
 import logging
 import re
@@ -49,6 +50,11 @@ SECURITY_HEADERS: CIMultiDict[str] = CIMultiDict({
 JSON_HEADERS: CIMultiDict[str] = CIMultiDict(
     SECURITY_HEADERS, **{"Content-Type": "application/json"}
 )
+
+
+def strong_etag(data: bytes) -> str:
+    """A quoted ETag for ``data``: 128 bits of its SHA-256."""
+    return '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
 
 
 def json_response(

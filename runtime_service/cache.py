@@ -16,7 +16,6 @@ A malformed (non-UUID) id never reaches Redis.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -31,7 +30,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from common.appkeys import KEYS, REDIS, SETTINGS
-from common.http import SECURITY_HEADERS
+from common.http import SECURITY_HEADERS, strong_etag
 from common.models.widget import Widget
 from common.models.widget_config import feedback_field_ids
 from common.redis_keys import RedisKeys
@@ -48,7 +47,7 @@ _WIDGET = msgspec.json.Decoder(Widget)
 def to_public(raw: bytes, headers: Mapping[str, str] = SECURITY_HEADERS) -> PublicWidget:
     """``headers``: what the widget GET answers with, whatever the widget (route_headers)."""
     widget = _WIDGET.decode(raw)
-    etag = '"' + hashlib.sha256(raw).hexdigest()[:32] + '"'
+    etag = strong_etag(raw)
     not_modified = CIMultiDict(headers)
     not_modified["ETag"] = etag
     ok = not_modified.copy()

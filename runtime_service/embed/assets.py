@@ -9,7 +9,6 @@ page answers 503 with a hint.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import logging
 import mimetypes
 from collections.abc import AsyncIterator
@@ -18,6 +17,8 @@ from pathlib import Path
 
 import msgspec
 from aiohttp import web
+
+from common.http import strong_etag
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +69,10 @@ class EmbedAssets:
                 continue
             body = path.read_bytes()
             kind = _TYPES.get(path.suffix) or mimetypes.guess_type(served)[0] or "text/plain"
-            digest = hashlib.sha256(body).hexdigest()[:32]
+            etag = strong_etag(body)
             packed = gzip.compress(body, compresslevel=9, mtime=0)
             assets.names[logical] = served
-            assets.files[served] = Asset(body, kind, f'"{digest}"', packed, f'"{digest}-gz"')
+            assets.files[served] = Asset(body, kind, etag, packed, etag[:-1] + '-gz"')
         return assets
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 
 from common.errors import ApiError
+from common.http import strong_etag
 from common.models.widget_config import ConfigV1, validate_config
 from runtime_service.embed.assets import EmbedAssets
 from runtime_service.public_widget import PublicWidget
@@ -39,7 +40,7 @@ def config_v1(widget: PublicWidget) -> ConfigV1:
 
 
 def etag_of(*parts: str) -> str:
-    return '"' + hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32] + '"'
+    return strong_etag("\n".join(parts).encode())
 
 
 def loader_etag(widget: PublicWidget, base: str) -> str:
