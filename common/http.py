@@ -96,12 +96,12 @@ def _detail_for(exc: web.HTTPException) -> str:
 
 
 def request_ids() -> Callable[[], str]:
-    """New request ids: 32 hex digits, a random prefix per source and a counter. Unique across
-    processes and restarts, and, unlike a uuid4, no system call and no big-number formatting
-    on every request (a correlation id, not a secret)."""
+    """New request ids: 32 characters, a random hex prefix per source and a 16-digit decimal
+    counter. Unique across processes and restarts, and, unlike a uuid4, no system call and no
+    number formatting beyond ``str`` on every request (a correlation id, not a secret)."""
     prefix = secrets.token_hex(8)
-    counter = itertools.count(1)
-    return lambda: f"{prefix}{next(counter):016x}"
+    counter = itertools.count(10**15)  # 16 digits for the first 9e15 requests
+    return lambda: f"{prefix}{next(counter)}"
 
 
 def request_id_of(request: web.Request, new_id: Callable[[], str]) -> str:
@@ -140,7 +140,7 @@ async def render_errors(request: web.Request, handler: Handler) -> web.StreamRes
 
 
 def _finish_headers(headers: MutableMapping[str, str], request_id: str) -> None:
-    headers["X-Request-ID"] = request_id
+    headers[_X_REQUEST_ID] = request_id
     if _NOSNIFF not in headers:  # json_response and friends have them already
         headers.update(SECURITY_HEADERS)
 

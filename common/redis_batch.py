@@ -5,13 +5,16 @@ costs more than the command itself. Commands queued while the loop runs the hand
 ready go out as one non-transactional pipeline when those handlers have all yielded, so a busy
 pod pays one round trip per turn instead of one per command. A lone request waits for nothing:
 its pipeline leaves on the loop's next turn. Commands one caller queues without an await between
-them go in the same pipeline, in order (on a cluster: in order per node).
+them go in the same pipeline, in order (on a cluster: in order per node). The one exception:
+after a server restart emptied its script cache, a script runs again (and loads) once its
+pipeline has returned, so after the commands queued behind it; no caller reads a script's
+effect in the same pipeline.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -21,7 +24,9 @@ from redis.exceptions import NoScriptError
 
 from common.appkeys import REDIS, REDIS_BATCH
 
-_Pending = tuple[tuple[Any, ...], "asyncio.Future[Any]"]
+# A queued command: its arguments, the caller's future, and the script when it is an EVALSHA.
+_Pending = tuple[tuple[Any, ...], "asyncio.Future[Any]", "_Script | None"]
+_Script = tuple[AsyncScript, Sequence[Any], Sequence[Any]]
 
 
 class RedisBatch:
@@ -34,29 +39,23 @@ class RedisBatch:
 
     def execute(self, *args: Any) -> asyncio.Future[Any]:
         """Queue one command; the future holds its reply (or its error)."""
+        return self._queue(args, None)
+
+    def script(
+        self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]
+    ) -> asyncio.Future[Any]:
+        """Queue a registered script (EVALSHA); the future holds its reply. After a server
+        restart emptied the script cache the batch runs it once directly, which loads it."""
+        return self._queue(("EVALSHA", script.sha, len(keys), *keys, *args), (script, keys, args))
+
+    def _queue(self, args: tuple[Any, ...], script: _Script | None) -> asyncio.Future[Any]:
+        # A plain future, not a coroutine: a caller awaits several in turn without a task.
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         if not self._pending:
             loop.call_soon(self._flush)
-        self._pending.append((args, future))
+        self._pending.append((args, future, script))
         return future
-
-    def script(
-        self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]
-    ) -> Awaitable[Any]:
-        """Queue a registered script (EVALSHA) now; its reply is awaited from what this returns.
-        After a server restart emptied the script cache it runs once directly, which loads it."""
-        queued = self.execute("EVALSHA", script.sha, len(keys), *keys, *args)
-        return self._loading_if_missing(queued, script, keys, args)
-
-    @staticmethod
-    async def _loading_if_missing(
-        queued: asyncio.Future[Any], script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]
-    ) -> Any:
-        try:
-            return await queued
-        except NoScriptError:
-            return await script(keys=keys, args=args)
 
     def _flush(self) -> None:
         if not self._pending:  # drain() sent them already
@@ -71,21 +70,31 @@ class RedisBatch:
         self.commands += len(batch)
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
-                for args, _ in batch:
+                for args, _, _ in batch:
                     pipe.execute_command(*args)
                 replies = await pipe.execute(raise_on_error=False)
         except Exception as exc:  # the connection failed or timed out: every caller hears it
-            for _, future in batch:
+            for _, future, _ in batch:
                 if not future.done():
                     future.set_exception(exc)
             return
-        for (_, future), reply in zip(batch, replies, strict=True):
+        for (_, future, script), reply in zip(batch, replies, strict=True):
+            if isinstance(reply, NoScriptError) and script is not None:
+                reply = await self._load_and_run(script)
             if future.done():  # its caller went away
                 continue
             if isinstance(reply, Exception):
                 future.set_exception(reply)
             else:
                 future.set_result(reply)
+
+    @staticmethod
+    async def _load_and_run(script: _Script) -> Any:
+        run, keys, args = script
+        try:
+            return await run(keys=keys, args=args)
+        except Exception as exc:  # handed to the caller like any other reply
+            return exc
 
     async def drain(self) -> None:
         """Wait for the pipelines in flight (at shutdown, before the client closes)."""

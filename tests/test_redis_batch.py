@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
@@ -50,6 +51,25 @@ async def test_script_reloads_itself_after_the_script_cache_is_flushed(redis: Re
     await redis.script_flush()  # what a restarted server looks like
     assert await batch.script(script, ["n"], [3]) == 5
     assert await batch.script(script, ["n"], [1]) == 6
+
+
+async def test_scripts_missing_from_the_script_cache_each_get_their_own_outcome(
+    redis: Redis,
+) -> None:
+    batch = RedisBatch(redis)
+    incr = redis.register_script("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+    broken = redis.register_script("return redis.call('NOSUCHCOMMAND')")
+    await redis.script_flush()
+    # All queued in one loop turn: one pipeline, in which both scripts miss the script cache.
+    added = batch.script(incr, ["n"], [4])
+    failed = batch.script(broken, [], [])
+    other = batch.execute("SET", "other", "x")
+    assert await added == 4
+    with pytest.raises(ResponseError, match=r"(?i)unknown"):
+        await failed
+    assert await other is True
+    assert batch.pipelines == 1
+    assert await redis.get("n") == b"4"
 
 
 async def test_a_failed_connection_reaches_every_caller() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from common.errors import ApiError
 from runtime_service.appkeys import WIDGET_SOURCE
@@ -30,7 +30,7 @@ async def get_public_widget(request: web.Request) -> web.Response:
     widget_id = request.match_info["id"]
     # The measured hot path: a cache hit costs no coroutine (docs/performance.md).
     widget = published_or_404(source.hit(widget_id) or await source.get(widget_id))
-    if_none_match = request.headers.get("If-None-Match")
+    if_none_match = request.headers.get(hdrs.IF_NONE_MATCH)
     # The exact tag a browser echoes back is matched without parsing the header.
     if if_none_match is not None and (
         if_none_match == widget.etag or etag_matches(request, widget.etag)
