@@ -28,7 +28,7 @@ from typing import Any
 
 import aiohttp
 
-from bench import propagation, services, tokens
+from bench import cpus, propagation, services, tokens
 from bench.load import Request, Result, combine, find_wrk, run_wrk
 from bench.seed import VISITOR, BenchData, seed
 from common.redis_process import RedisProcess
@@ -38,7 +38,7 @@ from deploy.dev_run import WIDGET_CONFIG
 PUBLIC = "/core/public/web-widgets/"
 SECONDS = float(os.environ.get("BENCH_SECONDS", "4"))
 WARMUP = 1.0
-ROUNDS = 2
+ROUNDS = 4  # alternations per side: a slow moment of the host falls on both
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
 UPDATES = int(os.environ.get("BENCH_UPDATES", "200"))
 ONLY = os.environ.get("BENCH_ONLY", "")
@@ -68,6 +68,7 @@ class Row:
     baseline: Result | None
     expected: frozenset[int]
     target: float | None
+    steal: float | None = None  # share of the machine the host took during the row
 
     @property
     def ratio(self) -> float | None:
@@ -166,7 +167,8 @@ def baseline_bodies(
 
 
 def measure(
-    wrk: str, scenario: Scenario, target_url: str, baseline_url: str, pool: IdPool
+    wrk: str, scenario: Scenario, target_url: str, baseline_url: str, pool: IdPool,
+    load_cpus: frozenset[int] | None,
 ) -> Row:
     """Warm both up, then alternate service and baseline runs, so that a slow moment of a
     shared machine falls on both sides instead of skewing the ratio."""
@@ -176,7 +178,9 @@ def measure(
         request = scenario.request
         if scenario.fresh_ids:
             request = dataclasses.replace(request, ids_file=pool.file())
-        result = run_wrk(wrk, url, request, seconds=seconds, connections=CONNECTIONS)
+        result = run_wrk(
+            wrk, url, request, seconds=seconds, connections=CONNECTIONS, cpus=load_cpus
+        )
         if scenario.fresh_ids and uses_ids:
             pool.consumed(result)
         return result
@@ -184,11 +188,13 @@ def measure(
     run(target_url, WARMUP, uses_ids=True)
     run(baseline_url, WARMUP, uses_ids=False)
     service, baseline = [], []
+    steal_before, started = cpus.steal_ticks(), time.monotonic()
     for _ in range(ROUNDS):
         service.append(run(target_url, SECONDS / ROUNDS, uses_ids=True))
         baseline.append(run(baseline_url, SECONDS / ROUNDS, uses_ids=False))
+    steal = cpus.steal_share(steal_before, cpus.steal_ticks(), time.monotonic() - started)
     return Row(scenario.name, combine(service), combine(baseline), scenario.expected,
-               scenario.target)
+               scenario.target, steal)
 
 
 def machine() -> str:
@@ -206,13 +212,14 @@ def machine() -> str:
 
 def print_table(rows: list[Row]) -> None:
     print(f"\n{'scenario':36} {'service rps':>11} {'baseline rps':>12} {'ratio':>6} "
-          f"{'p50 ms':>7} {'p99 ms':>7} {'errors':>6}  target  result")
+          f"{'p50 ms':>7} {'p99 ms':>7} {'errors':>6} {'steal':>5}  target  result")
     for row in rows:
         s, b = row.service, row.baseline
         ratio = f"{row.ratio:.2f}" if row.ratio is not None else "-"
         target = f">={row.target:.1f}x" if row.target else "no err"
+        steal = f"{row.steal:.0%}" if row.steal is not None else "-"
         print(f"{row.name:36} {s.rps:11.0f} {(b.rps if b else 0):12.0f} {ratio:>6} "
-              f"{s.p50_ms:7.2f} {s.p99_ms:7.2f} {row.errors:6d}  {target:6}  "
+              f"{s.p50_ms:7.2f} {s.p99_ms:7.2f} {row.errors:6d} {steal:>5}  {target:6}  "
               f"{'PASS' if row.passed else 'FAIL'}")
     for row in rows:
         if row.errors:
@@ -235,9 +242,15 @@ def main() -> int:
     try:
         settings = Settings.from_env("runtime", services.service_env(redis.url, 0))
         data = asyncio.run(seed(settings, CONVERSATIONS))
-        management = services.service("management", "management_service", redis.url).start()
+        load_cpus, server_cpus = cpus.split() or (None, None)
+        management = services.service(
+            "management", "management_service", redis.url, server_cpus
+        ).start()
+        # The first runtime takes the load; the others only follow invalidations.
         runtimes = [
-            services.service(f"runtime-{n}", "runtime_service", redis.url).start()
+            services.service(
+                f"runtime-{n}", "runtime_service", redis.url, server_cpus if n == 1 else None
+            ).start()
             for n in range(1, RUNTIMES + 1)
         ]
         processes += [management, *runtimes]
@@ -249,7 +262,7 @@ def main() -> int:
         pool = IdPool(ids[2:], workdir)
         bodies = workdir / "bodies.json"
         baseline_bodies(runtime.base_url, management.base_url, data, feedback_id, bodies)
-        baseline = services.baseline(bodies).start()
+        baseline = services.baseline(bodies, server_cpus).start()
         processes.append(baseline)
         baseline.wait_ready()
         etag = fetch("GET", runtime.base_url + PUBLIC + data.widget_id)[1]["ETag"]
@@ -258,12 +271,16 @@ def main() -> int:
         print(f"load: wrk, 1 thread, {CONNECTIONS} connections; per row {SECONDS:g} s on each "
               f"side in {ROUNDS} alternating runs after {WARMUP:g} s warm-up; each service and "
               f"the baseline run 1 process", flush=True)
+        if load_cpus is not None and server_cpus is not None:
+            print(f"cpus: wrk on {sorted(load_cpus)}, the measured service and the baseline on "
+                  f"{sorted(server_cpus)}; steal = CPU time the host took, as a share of the "
+                  f"machine", flush=True)
         rows = []
         for scenario in scenarios(data, etag, resume_id, feedback_id):
             if ONLY not in scenario.name:
                 continue
             url = runtime.base_url if scenario.service == "runtime" else management.base_url
-            rows.append(measure(wrk, scenario, url, baseline.base_url, pool))
+            rows.append(measure(wrk, scenario, url, baseline.base_url, pool, load_cpus))
             print(f"  measured: {scenario.name}", flush=True)
         print_table(rows)
         if ONLY:

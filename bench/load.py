@@ -9,6 +9,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.cpus import pin
+
 SCRIPT = Path(__file__).resolve().parent / "wrk" / "scenario.lua"
 INSTALL_HINT = "wrk is required: sudo apt-get install wrk (Debian/Ubuntu) or brew install wrk"
 
@@ -65,7 +67,8 @@ def find_wrk() -> str:
 
 
 def run_wrk(
-    wrk: str, base_url: str, request: Request, *, seconds: float, connections: int
+    wrk: str, base_url: str, request: Request, *, seconds: float, connections: int,
+    cpus: frozenset[int] | None = None,
 ) -> Result:
     env = {
         **os.environ,
@@ -79,6 +82,7 @@ def run_wrk(
         [wrk, "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "5s",
          "-s", str(SCRIPT), base_url],
         env=env, capture_output=True, text=True, check=True, timeout=seconds + 30,
+        preexec_fn=pin(cpus),
     ).stdout
     line = next(line for line in out.splitlines() if line.startswith("BENCH_RESULT "))
     raw = json.loads(line.removeprefix("BENCH_RESULT "))

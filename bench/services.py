@@ -13,6 +13,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.cpus import pin
+
 ROOT = Path(__file__).resolve().parent.parent
 LIVEKIT_KEY = "bench-livekit-key"
 LIVEKIT_SECRET = "bench-livekit-secret-0123456789abcdef0123456789"
@@ -52,6 +54,7 @@ class Process:
     port: int
     env: dict[str, str]
     ready_path: str = "/readyz"
+    cpus: frozenset[int] | None = None  # where it runs (bench.cpus), else anywhere
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -60,7 +63,8 @@ class Process:
 
     def start(self) -> Process:
         self.proc = subprocess.Popen(
-            [sys.executable, *self.args], cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL
+            [sys.executable, *self.args], cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL,
+            preexec_fn=pin(self.cpus),
         )
         return self
 
@@ -91,13 +95,16 @@ class Process:
             self.proc.wait()
 
 
-def service(name: str, module: str, redis_url: str) -> Process:
+def service(
+    name: str, module: str, redis_url: str, cpus: frozenset[int] | None = None
+) -> Process:
     port = free_port()
-    return Process(name, ["-m", module], port, service_env(redis_url, port))
+    return Process(name, ["-m", module], port, service_env(redis_url, port), cpus=cpus)
 
 
-def baseline(bodies: Path) -> Process:
+def baseline(bodies: Path, cpus: frozenset[int] | None = None) -> Process:
     port = free_port()
     return Process(
-        "baseline", ["-m", "bench.baseline_app", str(port), str(bodies)], port, dict(os.environ)
+        "baseline", ["-m", "bench.baseline_app", str(port), str(bodies)], port,
+        dict(os.environ), cpus=cpus,
     )

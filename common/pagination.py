@@ -64,34 +64,31 @@ def decode_cursor(cursor: str) -> str:
         raise invalid(["query", "cursor"], "Invalid cursor") from None
 
 
-async def collect_page(
-    scan: Callable[[str, int], Awaitable[Sequence[str]]],
-    load: Callable[[Sequence[str]], Awaitable[Sequence[T | None]]],
-    keep: Callable[[T], bool],
-    start: str,
-    limit: int,
-) -> tuple[list[T], str | None]:
-    """Walk the index from ``start`` and return up to ``limit`` kept items plus the next cursor.
+# fetch(bound, count): up to ``count`` index members below ``bound``, newest first, each with
+# its item (None for a dangling member, which is skipped).
+Fetch = Callable[[str, int], Awaitable[Sequence[tuple[str, T | None]]]]
 
-    ``scan(bound, count)`` returns members below ``bound``; ``load`` returns the item for each
-    member (``None`` for a dangling member, which is skipped).
-    """
+
+async def collect_page(
+    fetch: Fetch[T], keep: Callable[[T], bool], start: str, limit: int
+) -> tuple[list[T], str | None]:
+    """Walk the index from ``start`` and return up to ``limit`` kept items plus the next cursor."""
     items: list[T] = []
     last = ""
     bound, scanned = start, 0
     batch = min(max(limit + 1, 16), 500)
     while scanned < SCAN_BUDGET:
-        members = await scan(bound, batch)
-        if not members:
+        entries = await fetch(bound, batch)
+        if not entries:
             return items, None
-        for member, item in zip(members, await load(members), strict=True):
+        for member, item in entries:
             if item is not None and keep(item):
                 if len(items) == limit:
                     return items, encode_cursor(last)
                 items.append(item)
                 last = member
-        scanned += len(members)
-        bound = "(" + members[-1]
-        if len(members) < batch:
+        scanned += len(entries)
+        bound = "(" + entries[-1][0]
+        if len(entries) < batch:
             return items, None
     return items, encode_cursor(bound[1:])

@@ -248,11 +248,11 @@ class WidgetStore:
         """One page, newest first, from the exclusive lex bound ``start`` (``+`` for the top)."""
         index = self.keys.org_widgets(org_id)
 
-        async def scan(bound: str, count: int) -> list[str]:
-            members = await self.redis.zrevrangebylex(index, bound, "-", start=0, num=count)
-            return [member.decode() for member in members]
-
-        async def load(members: list[str]) -> list[Widget | None]:
+        async def fetch(bound: str, count: int) -> list[tuple[str, Widget | None]]:
+            found = await self.redis.zrevrangebylex(index, bound, "-", start=0, num=count)
+            members = [member.decode() for member in found]
+            if not members:
+                return []
             # One GET per key in a pipeline, not MGET: the keys are in different slots.
             async with self.redis.pipeline(transaction=False) as pipe:
                 for member in members:
@@ -271,6 +271,6 @@ class WidgetStore:
                     dangling.append(member)
             if dangling:
                 await self.redis.zrem(index, *dangling)
-            return widgets
+            return list(zip(members, widgets, strict=True))
 
-        return await collect_page(scan, load, keep, start, limit)
+        return await collect_page(fetch, keep, start, limit)

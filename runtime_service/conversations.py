@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -29,6 +29,7 @@ from runtime_service.appkeys import CONVERSATIONS
 
 CREATE = read_script(__file__, "conversation_create.lua")
 FEEDBACK = read_script(__file__, "feedback_submit.lua")
+PAGE = read_script(__file__, "conversation_page.lua")
 FeedbackOutcome = Literal["ok", "not_found", "too_large", "duplicate"]
 
 _ENCODE = msgspec.json.Encoder().encode
@@ -53,6 +54,7 @@ class ConversationStore:
         self.retention = retention
         self._create = register(batch.redis, CREATE)
         self._feedback = register(batch.redis, FEEDBACK)
+        self._page = register(batch.redis, PAGE)
         self.created = 0
         self.feedback_outcomes: Counter[str] = Counter()
 
@@ -124,24 +126,21 @@ class ConversationStore:
             else "-"
         )
 
-        async def scan(bound: str, count: int) -> Sequence[str]:
-            members = await self.batch.execute(
-                "ZREVRANGEBYLEX", index, bound, lower, "LIMIT", 0, count
-            )
-            return [m.decode() for m in members]
+        prefix = self.keys.conversation(widget_id, "")
 
-        async def load(members: Sequence[str]) -> list[ConversationSummary | None]:
-            docs = await asyncio.gather(*(
-                self.batch.execute("HGET", self.keys.conversation(widget_id, member[14:]), "doc")
-                for member in members
-            ))
-            # A member whose conversation has expired is skipped (and trimmed by a later start).
-            return [None if doc is None else _SUMMARY.decode(doc) for doc in docs]
+        async def fetch(bound: str, count: int) -> list[tuple[str, ConversationSummary | None]]:
+            # One script call: the index range and each member's document.
+            page = await self.batch.script(self._page, [index], [bound, lower, count, prefix])
+            return [
+                # An expired conversation ("") is skipped, and trimmed by a later start.
+                (member.decode(), _SUMMARY.decode(doc) if doc else None)
+                for member, doc in zip(page[::2], page[1::2], strict=True)
+            ]
 
         def keep(item: ConversationSummary) -> bool:
             return filters.status is None or item.status == filters.status
 
-        return await collect_page(scan, load, keep, start, limit)
+        return await collect_page(fetch, keep, start, limit)
 
     async def submit_feedback(
         self, widget_id: str, conversation_id: str, record: bytes, size: int, limit: int

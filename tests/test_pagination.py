@@ -33,16 +33,14 @@ def test_bad_cursor_is_422(cursor: str) -> None:
 
 
 async def _walk(redis: Redis, key: str, limit: int, keep=lambda item: True) -> list[str]:
-    async def scan(bound: str, count: int) -> list[str]:
-        return [m.decode() for m in await redis.zrevrangebylex(key, bound, "-", 0, count)]
-
-    async def load(members):
-        return [m.split(":", 1)[1] for m in members]
+    async def fetch(bound: str, count: int) -> list[tuple[str, str]]:
+        members = [m.decode() for m in await redis.zrevrangebylex(key, bound, "-", 0, count)]
+        return [(m, m.split(":", 1)[1]) for m in members]
 
     seen: list[str] = []
     start = "+"
     while True:
-        items, cursor = await collect_page(scan, load, keep, start, limit)
+        items, cursor = await collect_page(fetch, keep, start, limit)
         seen.extend(items)
         if cursor is None:
             return seen
