@@ -1,0 +1,172 @@
+"""``python -m bench.inprocess``: what a request costs the runtime against the baseline, in one
+process, for judging a small change on a noisy machine.
+
+``make bench`` measures throughput over loopback, which a busy host moves by ±10% between runs:
+more than most single changes are worth. Here the runtime app and the baseline app run in the
+same process and receive requests through aiohttp's own protocol over in-memory transports (no
+sockets, no wrk), 16 connections at a time as in ``make bench``, in short interleaved batches
+timed by the thread's CPU clock; the tenth percentile per request is compared, which moves by
+about 1.5% between runs. The ratios run a few hundredths above ``make bench``'s, which also
+count the kernel's share of each request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from bench import baseline_app, services
+from bench.seed import seed
+from common.redis_process import RedisProcess
+from common.serve import new_event_loop
+from common.settings import Settings
+from runtime_service.app import create_app
+
+BATCH = 4  # rounds of CONNECTIONS concurrent requests per timed sample
+CONNECTIONS = 16  # as make bench: concurrent requests share Redis round trips
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "300"))
+
+
+class MemoryTransport(asyncio.Transport):
+    """Takes what the server writes and wakes whoever waits for the response."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written: asyncio.Future[bytes] | None = None
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self.written is not None and not self.written.done():
+            self.written.set_result(bytes(data))
+
+    def writelines(self, chunks: Any) -> None:
+        self.write(b"".join(chunks))
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": ("127.0.0.1", 40000), "sockname": ("127.0.0.1", 8081)}.get(
+            name, default
+        )
+
+    def is_closing(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        pass
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+class Connection:
+    """One keep-alive connection to ``runner``'s server: send a raw request, get the response."""
+
+    def __init__(self, runner: web.AppRunner, request: bytes) -> None:
+        assert runner.server is not None
+        self.protocol = runner.server()
+        self.transport = MemoryTransport()
+        self.protocol.connection_made(self.transport)
+        self.request = request
+
+    async def send(self) -> bytes:
+        self.transport.written = asyncio.get_running_loop().create_future()
+        self.protocol.data_received(self.request)
+        return await self.transport.written
+
+
+def raw_request(method: str, path: str, body: str = "", headers: str = "") -> bytes:
+    head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}"
+    if body:
+        head += f"Content-Type: application/json\r\nContent-Length: {len(body.encode())}\r\n"
+    return (head + "\r\n" + body).encode()
+
+
+async def send_all(connections: list[Connection]) -> list[bytes]:
+    return await asyncio.gather(*(connection.send() for connection in connections))
+
+
+async def compare(runners: tuple[web.AppRunner, web.AppRunner], request: bytes) -> list[float]:
+    """Tenth-percentile CPU microseconds per request, for each runner."""
+    sides = [[Connection(runner, request) for _ in range(CONNECTIONS)] for runner in runners]
+    for connections in sides:  # warm-up, and a check that the route answers
+        for response in await send_all(connections):
+            status = response.split(b" ", 2)[1]
+            if not status.startswith((b"2", b"3")):
+                raise SystemExit(f"unexpected status {status.decode()}")
+        for _ in range(BATCH * 4):
+            await send_all(connections)
+    samples: list[list[float]] = [[] for _ in sides]
+    for _ in range(ROUNDS):
+        for connections, times in zip(sides, samples, strict=True):
+            started = time.thread_time()
+            for _ in range(BATCH):
+                await send_all(connections)
+            times.append((time.thread_time() - started) / (BATCH * CONNECTIONS) * 1e6)
+    return [sorted(times)[ROUNDS // 10] for times in samples]
+
+
+def body_of(response: bytes) -> str:
+    return response.partition(b"\r\n\r\n")[2].decode()
+
+
+async def run(redis_url: str) -> None:
+    settings = Settings.from_env("runtime", services.service_env(redis_url, 0))
+    data = await seed(settings, 0)
+    runtime = web.AppRunner(create_app(settings), access_log=None)
+    await runtime.setup()
+    widget_path = "/core/public/web-widgets/" + data.widget_id
+    widget = await Connection(runtime, raw_request("GET", widget_path)).send()
+    etag = next(line.split(b": ", 1)[1].decode() for line in widget.split(b"\r\n")
+                if line.lower().startswith(b"etag:"))
+    start = raw_request("POST", widget_path + "/conversations", '{"user_id": "visitor-1"}')
+    # The baseline answers the bytes the service answered, as in make bench.
+    bodies = {name: "{}" for name in baseline_app.ROUTES}
+    bodies["widget"] = body_of(widget)
+    bodies["start"] = body_of(await Connection(runtime, start).send())
+    baseline = web.AppRunner(baseline_app.create_app(bodies), access_log=None)
+    await baseline.setup()
+    rows = [
+        ("public widget GET (cache hit)", raw_request("GET", widget_path)),
+        ("public widget GET, If-None-Match",
+         raw_request("GET", widget_path, headers=f"If-None-Match: {etag}\r\n")),
+        ("conversation start", start),
+    ]
+    print(f"{'scenario':36} {'service us':>10} {'baseline us':>11} {'ratio':>6}")
+    try:
+        for name, request in rows:
+            service_us, baseline_us = await compare((runtime, baseline), request)
+            print(f"{name:36} {service_us:10.2f} {baseline_us:11.2f} "
+                  f"{baseline_us / service_us:6.2f}", flush=True)
+    finally:
+        await runtime.cleanup()
+        await baseline.cleanup()
+
+
+def main() -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="bench-inprocess-"))
+    redis = RedisProcess(data_dir=workdir / "redis").start()
+    loop, _ = new_event_loop()
+    try:
+        loop.run_until_complete(run(redis.url))
+    finally:
+        loop.close()
+        redis.cleanup()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
