@@ -128,7 +128,15 @@ async def run(redis_url: str) -> None:
     data = await seed(settings, 0)
     runtime = web.AppRunner(create_app(settings), access_log=None)
     await runtime.setup()
-    widget_path = "/core/public/web-widgets/" + data.widget_id
+    try:
+        await measure(runtime, data.widget_id)
+    finally:
+        await runtime.cleanup()
+
+
+async def measure(runtime: web.AppRunner, widget_id: str) -> None:
+    """Print a row per scenario, against a baseline answering what ``runtime`` answered."""
+    widget_path = "/core/public/web-widgets/" + widget_id
     widget = await Connection(runtime, raw_request("GET", widget_path)).send()
     etag = next(line.split(b": ", 1)[1].decode() for line in widget.split(b"\r\n")
                 if line.lower().startswith(b"etag:"))
@@ -152,7 +160,6 @@ async def run(redis_url: str) -> None:
             print(f"{name:36} {service_us:10.2f} {baseline_us:11.2f} "
                   f"{baseline_us / service_us:6.2f}", flush=True)
     finally:
-        await runtime.cleanup()
         await baseline.cleanup()
 
 
