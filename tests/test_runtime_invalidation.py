@@ -223,6 +223,7 @@ async def test_while_unsubscribed_every_request_reads_redis(
         assert not listener.live
         resp = await pod.get("/readyz")
         assert (await resp.json())["detail"] == "Widget cache invalidation is not subscribed"
+        assert resp.headers["Retry-After"] == "1"
         # Events are lost now, yet a write is served at once: nothing is cached as fresh.
         for theme in ["dark", "system"]:
             await seed_widget(

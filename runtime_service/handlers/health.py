@@ -15,6 +15,7 @@ from runtime_service.appkeys import LISTENER
 __all__ = ["healthz", "readyz"]
 
 _NO_STORE = {"Cache-Control": "no-store"}
+_UNAVAILABLE = {**_NO_STORE, "Retry-After": "1"}
 
 
 async def readyz(request: web.Request) -> web.Response:
@@ -28,7 +29,7 @@ async def readyz(request: web.Request) -> web.Response:
             except RedisConnectionError:  # a pooled connection that predates a Redis restart
                 await redis.ping()
     except (RedisConnectionError, RedisTimeoutError, TimeoutError):
-        return error_response(503, "Redis is not reachable", _NO_STORE)
+        return error_response(503, "Redis is not reachable", _UNAVAILABLE)
     if not request.app[LISTENER].live:
-        return error_response(503, "Widget cache invalidation is not subscribed", _NO_STORE)
+        return error_response(503, "Widget cache invalidation is not subscribed", _UNAVAILABLE)
     return json_response({"status": "ok"}, headers=_NO_STORE)
