@@ -22,7 +22,8 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
-from common.appkeys import REDIS, REDIS_BATCH
+from common.appkeys import REDIS, REDIS_BATCH, SETTINGS
+from common.redis_wire import RedisWire
 
 # A queued command: its arguments, the caller's future, and the script when it is an EVALSHA.
 _Pending = tuple[tuple[Any, ...], "asyncio.Future[Any]", "_Script | None"]
@@ -30,8 +31,9 @@ _Script = tuple[AsyncScript, Sequence[Any], Sequence[Any]]
 
 
 class RedisBatch:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, wire: RedisWire | None = None) -> None:
         self.redis = redis
+        self.wire = wire  # when set, the pipelines go over it instead of redis-py's
         self._pending: list[_Pending] = []
         self._sending: set[asyncio.Task[None]] = set()
         self.pipelines = 0  # how many round trips the commands took (for tests and metrics)
@@ -69,10 +71,13 @@ class RedisBatch:
         self.pipelines += 1
         self.commands += len(batch)
         try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for args, _, _ in batch:
-                    pipe.execute_command(*args)
-                replies = await pipe.execute(raise_on_error=False)
+            if self.wire is not None:
+                replies = await self.wire.pipeline([args for args, _, _ in batch])
+            else:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for args, _, _ in batch:
+                        pipe.execute_command(*args)
+                    replies = await pipe.execute(raise_on_error=False)
         except Exception as exc:  # the connection failed or timed out: every caller hears it
             for _, future, _ in batch:
                 if not future.done():
@@ -105,6 +110,12 @@ class RedisBatch:
 
 
 async def redis_batch_ctx(app: web.Application) -> AsyncIterator[None]:
-    app[REDIS_BATCH] = batch = RedisBatch(app[REDIS])
+    settings, redis = app[SETTINGS], app[REDIS]
+    wire = None
+    if settings.redis_mode == "standalone" and RedisWire.supports(settings.redis_url):
+        wire = RedisWire(settings.redis_url, settings.redis_timeout, redis.response_callbacks)
+    app[REDIS_BATCH] = batch = RedisBatch(redis, wire)
     yield
     await batch.drain()
+    if wire is not None:
+        await wire.aclose()

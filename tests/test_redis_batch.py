@@ -1,9 +1,11 @@
 """Redis commands of concurrent callers share one pipeline; each caller gets its own reply or
-error, against a real redis-server."""
+error, against a real redis-server, over redis-py's pipeline and over RedisWire alike."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -12,10 +14,25 @@ from redis.exceptions import ResponseError
 
 from common.redis_batch import RedisBatch
 from common.redis_process import RedisProcess
+from common.redis_wire import RedisWire
+
+TRANSPORTS = ["redis-py", "wire"]
 
 
-async def test_concurrent_commands_share_one_round_trip(redis: Redis) -> None:
-    batch = RedisBatch(redis)
+def over(transport: str, redis: Redis, url: str) -> RedisBatch:
+    wire = RedisWire(url, 1.0, redis.response_callbacks) if transport == "wire" else None
+    return RedisBatch(redis, wire)
+
+
+@pytest.fixture(params=TRANSPORTS)
+async def batch(request: Any, redis: Redis, redis_proc: RedisProcess) -> AsyncIterator[RedisBatch]:
+    made = over(request.param, redis, redis_proc.url)
+    yield made
+    if made.wire is not None:
+        await made.wire.aclose()
+
+
+async def test_concurrent_commands_share_one_round_trip(batch: RedisBatch) -> None:
     replies = await asyncio.gather(*(batch.execute("INCR", "counter") for _ in range(20)))
     assert sorted(replies) == list(range(1, 21))
     assert (batch.pipelines, batch.commands) == (1, 20)
@@ -24,16 +41,14 @@ async def test_concurrent_commands_share_one_round_trip(redis: Redis) -> None:
     assert batch.pipelines == 2
 
 
-async def test_one_callers_commands_keep_their_order(redis: Redis) -> None:
-    batch = RedisBatch(redis)
+async def test_one_callers_commands_keep_their_order(batch: RedisBatch) -> None:
     written = batch.execute("SET", "key", "first")
     read = batch.execute("GET", "key")
     assert await asyncio.gather(written, read) == [True, b"first"]
     assert batch.pipelines == 1
 
 
-async def test_an_error_reply_reaches_only_its_caller(redis: Redis) -> None:
-    batch = RedisBatch(redis)
+async def test_an_error_reply_reaches_only_its_caller(batch: RedisBatch) -> None:
     results = await asyncio.gather(
         batch.execute("SET", "text", "x"),
         batch.execute("INCR", "text"),
@@ -44,8 +59,9 @@ async def test_an_error_reply_reaches_only_its_caller(redis: Redis) -> None:
     assert isinstance(results[1], ResponseError)
 
 
-async def test_script_reloads_itself_after_the_script_cache_is_flushed(redis: Redis) -> None:
-    batch = RedisBatch(redis)
+async def test_script_reloads_itself_after_the_script_cache_is_flushed(
+    batch: RedisBatch, redis: Redis
+) -> None:
     script = redis.register_script("return redis.call('INCRBY', KEYS[1], ARGV[1])")
     assert await batch.script(script, ["n"], [2]) == 2
     await redis.script_flush()  # what a restarted server looks like
@@ -54,9 +70,8 @@ async def test_script_reloads_itself_after_the_script_cache_is_flushed(redis: Re
 
 
 async def test_scripts_missing_from_the_script_cache_each_get_their_own_outcome(
-    redis: Redis,
+    batch: RedisBatch, redis: Redis
 ) -> None:
-    batch = RedisBatch(redis)
     incr = redis.register_script("return redis.call('INCRBY', KEYS[1], ARGV[1])")
     broken = redis.register_script("return redis.call('NOSUCHCOMMAND')")
     await redis.script_flush()
@@ -72,10 +87,11 @@ async def test_scripts_missing_from_the_script_cache_each_get_their_own_outcome(
     assert await redis.get("n") == b"4"
 
 
-async def test_a_failed_connection_reaches_every_caller() -> None:
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_a_failed_connection_reaches_every_caller(transport: str) -> None:
     proc = RedisProcess().start()
     client = Redis.from_url(proc.url, socket_timeout=1, socket_connect_timeout=1)
-    batch = RedisBatch(client)
+    batch = over(transport, client, proc.url)
     try:
         assert await batch.execute("PING") is True
         proc.stop()
@@ -84,12 +100,13 @@ async def test_a_failed_connection_reaches_every_caller() -> None:
         )
         assert all(isinstance(result, RedisConnectionError) for result in results), results
     finally:
+        if batch.wire is not None:
+            await batch.wire.aclose()
         await client.aclose()
         proc.cleanup()
 
 
-async def test_drain_waits_for_pipelines_in_flight(redis: Redis) -> None:
-    batch = RedisBatch(redis)
+async def test_drain_waits_for_pipelines_in_flight(batch: RedisBatch) -> None:
     queued = batch.execute("SET", "drained", "yes")
     await batch.drain()
     assert queued.done() and queued.result() is True

@@ -1,0 +1,118 @@
+"""RedisWire against real redis-servers: the same replies as redis-py, its handshake, and the
+service's failure rules (bounded waits, one retry on a new connection, no reply to a wrong
+caller)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+from redis.exceptions import AuthenticationError, DataError, NoScriptError, ResponseError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from common.redis_process import RedisProcess
+from common.redis_wire import RedisWire
+
+TIMEOUT = 0.5
+
+
+@pytest.fixture
+async def wire(redis: Redis, redis_proc: RedisProcess) -> AsyncIterator[RedisWire]:
+    made = RedisWire(redis_proc.url, TIMEOUT, redis.response_callbacks)
+    yield made
+    await made.aclose()
+
+
+def comparable(reply: Any) -> Any:
+    return (type(reply), str(reply)) if isinstance(reply, Exception) else reply
+
+
+async def test_replies_are_what_redis_py_gives(wire: RedisWire, redis: Redis) -> None:
+    await redis.hset("h", "f", "v")
+    commands: list[tuple[Any, ...]] = [
+        ("PING",), ("SET", "k", "v"), ("GET", "k"), ("GET", "missing"), ("INCR", "n"),
+        ("INCR", "k"), ("HGET", "h", "f"), ("HGET", "h", "nope"), ("EXPIRE", "k", 60),
+        ("ZADD", "z", 0, "a"), ("ZREVRANGEBYLEX", "z", "+", "-"),
+        ("EVAL", "return {1, 'two', {3}}", 0), ("EVALSHA", "0" * 40, 0), ("NOSUCHCOMMAND",),
+    ]
+    ours = await wire.pipeline(commands)
+    await redis.delete("k", "n", "z")
+    async with redis.pipeline(transaction=False) as pipe:
+        for command in commands:
+            pipe.execute_command(*command)
+        theirs = await pipe.execute(raise_on_error=False)
+    assert [comparable(r) for r in ours] == [comparable(r) for r in theirs]
+    assert isinstance(ours[12], NoScriptError) and isinstance(ours[5], ResponseError)
+
+
+async def test_pipelines_in_flight_together_get_their_own_replies(wire: RedisWire) -> None:
+    async def own(n: int) -> list[Any]:
+        return await wire.pipeline([("SET", f"k{n}", n), ("GET", f"k{n}"), ("INCR", f"c{n}")])
+
+    results = await asyncio.gather(*(own(n) for n in range(200)))
+    assert results == [[True, str(n).encode(), 1] for n in range(200)]
+
+
+async def test_an_argument_redis_cannot_take_fails_only_its_command(wire: RedisWire) -> None:
+    replies = await wire.pipeline([("SET", "a", "1"), ("SET", "b", None), ("GET", "a")])
+    assert replies[0] is True and replies[2] == b"1"
+    assert isinstance(replies[1], DataError)
+
+
+async def test_password_and_database_from_the_url() -> None:
+    proc = RedisProcess().start()
+    async with Redis.from_url(proc.url) as admin:
+        await admin.config_set("requirepass", "s3cret")
+    url = f"redis://:s3cret@127.0.0.1:{proc.port}/2"
+    client = Redis.from_url(url)
+    wire = RedisWire(url, TIMEOUT, client.response_callbacks)
+    wrong = RedisWire(f"redis://:nope@127.0.0.1:{proc.port}/2", TIMEOUT, {})
+    try:
+        assert await wire.pipeline([("SET", "where", "db2")]) == [True]
+        assert await client.get("where") == b"db2"  # the same database as redis-py's
+        with pytest.raises(AuthenticationError):  # a ConnectionError: answered 503
+            await wrong.pipeline([("PING",)])
+    finally:
+        await wire.aclose()
+        await wrong.aclose()
+        await client.aclose()
+        proc.cleanup()
+
+
+async def test_a_frozen_server_times_out_and_a_thawed_one_answers_again() -> None:
+    proc = RedisProcess().start()
+    wire = RedisWire(proc.url, TIMEOUT, {})
+    try:
+        assert await wire.pipeline([("SET", "k", "before")]) == [b"OK"]
+        proc.pause()
+        started = time.monotonic()
+        waits = [wire.pipeline([("GET", "k")]) for _ in range(3)]
+        results = await asyncio.gather(*waits, return_exceptions=True)
+        assert all(isinstance(r, RedisTimeoutError) for r in results), results
+        assert time.monotonic() - started < TIMEOUT * 3
+        proc.resume()
+        # A new connection: the old one's late replies can reach nobody.
+        assert await wire.pipeline([("GET", "k")]) == [b"before"]
+    finally:
+        await wire.aclose()
+        proc.cleanup()
+
+
+async def test_a_restarted_server_is_reached_on_a_new_connection() -> None:
+    proc = RedisProcess().start()
+    wire = RedisWire(proc.url, TIMEOUT, {})
+    try:
+        assert await wire.pipeline([("PING",)]) == [b"PONG"]
+        proc.restart()
+        assert await wire.pipeline([("PING",)]) == [b"PONG"]
+        proc.stop()
+        with pytest.raises(RedisConnectionError):
+            await wire.pipeline([("PING",)])
+    finally:
+        await wire.aclose()
+        proc.cleanup()
