@@ -89,7 +89,8 @@ class RedisWire:
         self.host = options.get("host", "localhost")
         self.port = int(options.get("port", 6379))
         self.timeout = timeout
-        self.callbacks = callbacks
+        # A plain dict by upper-case name: redis-py's case-insensitive mapping costs a call.
+        self.callbacks = {name.upper(): callback for name, callback in callbacks.items()}
         # Sent first on every new connection, in the order redis-py sends them.
         self.handshake: list[tuple[Any, ...]] = []
         if options.get("password") is not None:
@@ -113,16 +114,16 @@ class RedisWire:
             replies = await self._round_trip(packed, len(commands) - len(refused))
         except RedisConnectionError:
             replies = await self._round_trip(packed, len(commands) - len(refused))
-        out: list[Any] = []
-        sent = iter(replies)
-        for index, command in enumerate(commands):
-            reply = refused[index] if index in refused else next(sent)
-            if not isinstance(reply, Exception):
-                callback = self.callbacks.get(command[0])
-                if callback is not None:
-                    reply = callback(reply)
-            out.append(reply)
-        return out
+        if refused:
+            sent = iter(replies)
+            replies = [refused.get(index) or next(sent) for index in range(len(commands))]
+        callbacks = self.callbacks
+        return [
+            reply
+            if isinstance(reply, Exception) or (callback := callbacks.get(command[0])) is None
+            else callback(reply)
+            for command, reply in zip(commands, replies, strict=True)
+        ]
 
     async def _round_trip(self, packed: bytes, replies: int) -> list[Any]:
         protocol = await self._connection()
@@ -181,7 +182,7 @@ def _pack(commands: Sequence[Sequence[Any]]) -> tuple[bytes, dict[int, Exception
     refused: dict[int, Exception] = {}
     for index, command in enumerate(commands):
         try:
-            chunks.append(hiredis.pack_command(tuple(command)))
+            chunks.append(hiredis.pack_command(tuple(command)))  # it takes tuples only
         except TypeError as exc:
             refused[index] = DataError(str(exc))
     return b"".join(chunks), refused
