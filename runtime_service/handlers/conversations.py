@@ -18,7 +18,8 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 async def widget_or_404(request: web.Request) -> PublicWidget:
-    widget = await request.app[WIDGET_SOURCE].get(request.match_info["id"])
+    source, widget_id = request.app[WIDGET_SOURCE], request.match_info["id"]
+    widget = source.hit(widget_id) or await source.get(widget_id)
     if widget is None:
         raise ApiError(404, "Widget not found")
     return widget
