@@ -141,6 +141,8 @@ class RedisWire:
             return self._protocol
         if self._connecting is None:
             self._connecting = asyncio.get_running_loop().create_task(self._connect())
+            # Its failure is read here too, should every caller have given up waiting.
+            self._connecting.add_done_callback(lambda task: task.cancelled() or task.exception())
         connecting = self._connecting
         try:
             # Shielded: one caller giving up must not stop the connection the others wait for.
@@ -152,6 +154,7 @@ class RedisWire:
 
     async def _connect(self) -> _Protocol:
         loop = asyncio.get_running_loop()
+        protocol: _Protocol | None = None
         try:
             async with asyncio.timeout(self.timeout):
                 _, protocol = await loop.create_connection(_Protocol, self.host, self.port)
@@ -159,13 +162,16 @@ class RedisWire:
                     packed, _ = _pack(self.handshake)
                     for reply in await protocol.send(packed, len(self.handshake)):
                         if isinstance(reply, Exception):
-                            protocol.abort(reply)
                             raise reply
-        except TimeoutError:
-            raise RedisTimeoutError("Timeout connecting to Redis") from None
-        except OSError as exc:
-            raise RedisConnectionError(f"Error connecting to Redis: {exc}") from None
-        return protocol
+            return protocol
+        except BaseException as exc:
+            if protocol is not None:  # connected, but the handshake failed or took too long
+                protocol.abort(RedisConnectionError("Redis handshake failed"))
+            if isinstance(exc, TimeoutError):  # before OSError: it is one
+                raise RedisTimeoutError("Timeout connecting to Redis") from None
+            if isinstance(exc, OSError):
+                raise RedisConnectionError(f"Error connecting to Redis: {exc}") from None
+            raise
 
     async def aclose(self) -> None:
         if self._connecting is not None:

@@ -116,3 +116,26 @@ async def test_a_restarted_server_is_reached_on_a_new_connection() -> None:
     finally:
         await wire.aclose()
         proc.cleanup()
+
+
+async def test_a_server_that_never_answers_the_handshake_is_left_in_time() -> None:
+    closed = asyncio.Event()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # reads until the client goes away, answers nothing
+        closed.set()
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    wire = RedisWire(f"redis://:pw@127.0.0.1:{port}/0", TIMEOUT, {})
+    try:
+        started = time.monotonic()
+        with pytest.raises(RedisTimeoutError):
+            await wire.pipeline([("PING",)])
+        assert time.monotonic() - started < TIMEOUT * 2
+        await asyncio.wait_for(closed.wait(), 1)  # the half-open connection was closed
+    finally:
+        await wire.aclose()
+        server.close()
+        await server.wait_closed()
