@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import time
@@ -31,8 +32,13 @@ def now_ms() -> int:
 
 
 def iso_from_ms(ms: int) -> str:
-    # time.strftime on a struct_time: half the cost of going through a datetime.
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+    return f"{_iso_second(ms // 1000)}.{ms % 1000:03d}Z"
+
+
+@functools.lru_cache(maxsize=8)
+def _iso_second(seconds: int) -> str:
+    # Formatted once per second rather than on every call: the calls of a second share it.
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
 
 
 def ms_from_iso(value: str) -> int:
