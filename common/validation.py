@@ -72,11 +72,16 @@ def _int64(text: str) -> int:
     return 0
 
 
+# Built once: json.loads with hooks builds a new decoder on every call, which cost more than
+# the pass itself.
+_PLAIN_PASS = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_int=_int64, parse_float=len)
+
+
 def _check_plain_json(text: str, root: str) -> None:
     """What msgspec lets through: duplicate object keys (last one wins) and integers of any
     size. A second, value-discarding pass with the standard parser finds both."""
     try:
-        json.loads(text, object_pairs_hook=_unique_keys, parse_int=_int64, parse_float=len)
+        _PLAIN_PASS.decode(text)
     except _Refused as exc:
         raise invalid([root], exc.msg, exc.type) from None
     except RecursionError:
