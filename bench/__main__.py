@@ -4,7 +4,7 @@ A private Redis, the two services (one process each, plus three more runtime pro
 invalidation test) and a bare aiohttp baseline run as separate processes; wrk loads them from
 another process on loopback. Each row is the service and the baseline on the same route shape,
 back to back, so the ratio holds even when absolute numbers drift. Knobs (environment):
-BENCH_SECONDS (4), BENCH_CONNECTIONS (16), BENCH_UPDATES (200), BENCH_CONVERSATIONS (60000),
+BENCH_SECONDS (4), BENCH_CONNECTIONS (16), BENCH_UPDATES (200), BENCH_CONVERSATIONS (150000),
 BENCH_ONLY (run only the rows whose name contains this text, and skip the other checks).
 """
 
@@ -42,7 +42,7 @@ ROUNDS = 4  # alternations per side: a slow moment of the host falls on both
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
 UPDATES = int(os.environ.get("BENCH_UPDATES", "200"))
 ONLY = os.environ.get("BENCH_ONLY", "")
-CONVERSATIONS = int(os.environ.get("BENCH_CONVERSATIONS", "60000"))
+CONVERSATIONS = int(os.environ.get("BENCH_CONVERSATIONS", "150000"))
 RUNTIMES = 4
 FEEDBACK = json.dumps({"data": {"rating": 5, "comment": "Quick and helpful"}})
 
