@@ -104,8 +104,9 @@ class RedisWire:
 
     @staticmethod
     def supports(url: str) -> bool:
-        """Plain TCP only: TLS and unix sockets stay with redis-py."""
-        return url.startswith("redis://")
+        """Plain TCP with no query options: TLS, unix sockets and URLs that tune the connection
+        (``?protocol=3``...) stay with redis-py, which honours them."""
+        return url.startswith("redis://") and "?" not in url
 
     async def pipeline(self, commands: Sequence[Sequence[Any]]) -> list[Any]:
         """Every command's reply, in order; a failed command's error is its reply."""

@@ -139,3 +139,17 @@ async def test_a_server_that_never_answers_the_handshake_is_left_in_time() -> No
         await wire.aclose()
         server.close()
         await server.wait_closed()
+
+
+@pytest.mark.parametrize(
+    ("url", "supported"),
+    [
+        ("redis://127.0.0.1:6379/0", True),
+        ("redis://:pw@redis:6379", True),
+        ("rediss://redis:6380/0", False),
+        ("unix:///run/redis.sock", False),
+        ("redis://redis:6379/0?protocol=3", False),
+    ],
+)
+def test_only_plain_tcp_urls_without_options_use_the_wire(url: str, supported: bool) -> None:
+    assert RedisWire.supports(url) is supported
