@@ -26,8 +26,7 @@ from common.appkeys import REDIS, REDIS_BATCH, SETTINGS
 from common.redis_wire import RedisWire
 
 # A queued command: its arguments, the caller's future, and the script when it is an EVALSHA.
-_Pending = tuple[tuple[Any, ...], "asyncio.Future[Any]", "_Script | None"]
-_Script = tuple[AsyncScript, Sequence[Any], Sequence[Any]]
+_Pending = tuple[tuple[Any, ...], "asyncio.Future[Any]", AsyncScript | None]
 
 
 class RedisBatch:
@@ -48,9 +47,9 @@ class RedisBatch:
     ) -> asyncio.Future[Any]:
         """Queue a registered script (EVALSHA); the future holds its reply. After a server
         restart emptied the script cache the batch runs it once directly, which loads it."""
-        return self._queue(("EVALSHA", script.sha, len(keys), *keys, *args), (script, keys, args))
+        return self._queue(("EVALSHA", script.sha, len(keys), *keys, *args), script)
 
-    def _queue(self, args: tuple[Any, ...], script: _Script | None) -> asyncio.Future[Any]:
+    def _queue(self, args: tuple[Any, ...], script: AsyncScript | None) -> asyncio.Future[Any]:
         # A plain future, not a coroutine: a caller awaits several in turn without a task.
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
@@ -83,9 +82,9 @@ class RedisBatch:
                 if not future.done():
                     future.set_exception(exc)
             return
-        for (_, future, script), reply in zip(batch, replies, strict=True):
+        for (args, future, script), reply in zip(batch, replies, strict=True):
             if isinstance(reply, NoScriptError) and script is not None:
-                reply = await self._load_and_run(script)
+                reply = await self._load_and_run(script, args)
             if future.done():  # its caller went away
                 continue
             if isinstance(reply, Exception):
@@ -94,10 +93,11 @@ class RedisBatch:
                 future.set_result(reply)
 
     @staticmethod
-    async def _load_and_run(script: _Script) -> Any:
-        run, keys, args = script
+    async def _load_and_run(script: AsyncScript, evalsha: tuple[Any, ...]) -> Any:
+        # The keys and arguments are the EVALSHA's: "EVALSHA", sha, number of keys, keys, args.
+        keys = evalsha[3 : 3 + evalsha[2]]
         try:
-            return await run(keys=keys, args=args)
+            return await script(keys=keys, args=evalsha[3 + len(keys) :])
         except Exception as exc:  # handed to the caller like any other reply
             return exc
 

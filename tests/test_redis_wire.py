@@ -64,14 +64,13 @@ async def test_an_argument_redis_cannot_take_fails_only_its_command(wire: RedisW
     assert isinstance(replies[1], DataError)
 
 
-async def test_password_and_database_from_the_url() -> None:
-    proc = RedisProcess().start()
-    async with Redis.from_url(proc.url) as admin:
+async def test_password_and_database_from_the_url(redis_proc: RedisProcess) -> None:
+    async with Redis.from_url(redis_proc.url) as admin:
         await admin.config_set("requirepass", "s3cret")
-    url = f"redis://:s3cret@127.0.0.1:{proc.port}/2"
+    url = f"redis://:s3cret@127.0.0.1:{redis_proc.port}/2"
     client = Redis.from_url(url)
     wire = RedisWire(url, TIMEOUT, client.response_callbacks)
-    wrong = RedisWire(f"redis://:nope@127.0.0.1:{proc.port}/2", TIMEOUT, {})
+    wrong = RedisWire(f"redis://:nope@127.0.0.1:{redis_proc.port}/2", TIMEOUT, {})
     try:
         assert await wire.pipeline([("SET", "where", "db2")]) == [True]
         assert await client.get("where") == b"db2"  # the same database as redis-py's
@@ -81,41 +80,32 @@ async def test_password_and_database_from_the_url() -> None:
         await wire.aclose()
         await wrong.aclose()
         await client.aclose()
-        proc.cleanup()
 
 
-async def test_a_frozen_server_times_out_and_a_thawed_one_answers_again() -> None:
-    proc = RedisProcess().start()
-    wire = RedisWire(proc.url, TIMEOUT, {})
-    try:
-        assert await wire.pipeline([("SET", "k", "before")]) == [b"OK"]
-        proc.pause()
-        started = time.monotonic()
-        waits = [wire.pipeline([("GET", "k")]) for _ in range(3)]
-        results = await asyncio.gather(*waits, return_exceptions=True)
-        assert all(isinstance(r, RedisTimeoutError) for r in results), results
-        assert time.monotonic() - started < TIMEOUT * 3
-        proc.resume()
-        # A new connection: the old one's late replies can reach nobody.
-        assert await wire.pipeline([("GET", "k")]) == [b"before"]
-    finally:
-        await wire.aclose()
-        proc.cleanup()
+async def test_a_frozen_server_times_out_and_a_thawed_one_answers_again(
+    wire: RedisWire, redis_proc: RedisProcess
+) -> None:
+    assert await wire.pipeline([("SET", "k", "before")]) == [True]
+    redis_proc.pause()
+    started = time.monotonic()
+    waits = [wire.pipeline([("GET", "k")]) for _ in range(3)]
+    results = await asyncio.gather(*waits, return_exceptions=True)
+    assert all(isinstance(r, RedisTimeoutError) for r in results), results
+    assert time.monotonic() - started < TIMEOUT * 3
+    redis_proc.resume()
+    # A new connection: the old one's late replies can reach nobody.
+    assert await wire.pipeline([("GET", "k")]) == [b"before"]
 
 
-async def test_a_restarted_server_is_reached_on_a_new_connection() -> None:
-    proc = RedisProcess().start()
-    wire = RedisWire(proc.url, TIMEOUT, {})
-    try:
-        assert await wire.pipeline([("PING",)]) == [b"PONG"]
-        proc.restart()
-        assert await wire.pipeline([("PING",)]) == [b"PONG"]
-        proc.stop()
-        with pytest.raises(RedisConnectionError):
-            await wire.pipeline([("PING",)])
-    finally:
-        await wire.aclose()
-        proc.cleanup()
+async def test_a_restarted_server_is_reached_on_a_new_connection(
+    wire: RedisWire, redis_proc: RedisProcess
+) -> None:
+    assert await wire.pipeline([("PING",)]) == [True]
+    redis_proc.restart()
+    assert await wire.pipeline([("PING",)]) == [True]
+    redis_proc.stop()
+    with pytest.raises(RedisConnectionError):
+        await wire.pipeline([("PING",)])
 
 
 async def test_a_server_that_never_answers_the_handshake_is_left_in_time() -> None:
