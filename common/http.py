@@ -72,7 +72,9 @@ def error_response(status: int, detail: Any, headers: dict[str, str] | None = No
 
 async def read_json(request: web.Request, decoder: msgspec.json.Decoder[T]) -> T:
     """Read the whole body (413 past ``client_max_size``) and decode it with ``decoder``."""
-    if request.content_type not in _JSON_TYPES and request.body_exists:
+    # The exact header first: parsing it (request.content_type) costs two Python calls.
+    exact = request.headers.get(hdrs.CONTENT_TYPE)
+    if exact not in _JSON_TYPES and request.content_type not in _JSON_TYPES and request.body_exists:
         raise ApiError(415, "Content-Type must be application/json")
     # aiohttp decodes exactly these and passes any other coding through undecoded.
     if request.headers.get("Content-Encoding", "identity").lower() not in _CODINGS:
@@ -97,18 +99,11 @@ def _detail_for(exc: web.HTTPException) -> str:
 
 def request_ids() -> Callable[[], str]:
     """New request ids: 32 characters, a random hex prefix per source and a 16-digit decimal
-    counter. Unique across processes and restarts, and, unlike a uuid4, no system call and no
-    number formatting beyond ``str`` on every request (a correlation id, not a secret)."""
+    counter. Unique across processes and restarts, and cheaper than a uuid4: no system call,
+    and no Python frame (the iterator chain runs in C). A correlation id, not a secret."""
     prefix = secrets.token_hex(8)
-    counter = itertools.count(10**15)  # 16 digits for the first 9e15 requests
-    return lambda: f"{prefix}{next(counter)}"
-
-
-def request_id_of(request: web.Request, new_id: Callable[[], str]) -> str:
-    incoming = request.headers.get(_X_REQUEST_ID)
-    if incoming is not None and _REQUEST_ID_OK.match(incoming):
-        return incoming
-    return new_id()
+    # 16 digits for the first 9e15 requests.
+    return map(prefix.__add__, map(str, itertools.count(10**15))).__next__
 
 
 def failure_response(request: web.Request, exc: Exception) -> web.Response | None:
@@ -169,14 +164,18 @@ def edge(
     @functools.wraps(handler)
     async def edged(request: web.Request) -> web.StreamResponse:
         start = perf_counter()
-        request_id = request_id_of(request, new_id)
+        # The caller's X-Request-ID when sane, else a new one (inline: the measured hot path).
+        headers = request.headers
+        request_id = headers.get(_X_REQUEST_ID)
+        if request_id is None or not _REQUEST_ID_OK.match(request_id):
+            request_id = new_id()
         token = request_id_var.set(request_id)
         status = 500
         try:
             # render_errors' work, inline: one coroutine less per request, and a redirect's
             # status is known here.
             try:
-                if hdrs.ORIGIN in request.headers:
+                if hdrs.ORIGIN in headers:
                     response = await cross_origin(request)
                 else:
                     response = await handler(request)

@@ -48,11 +48,18 @@ class AgentVersionSource:
         self.size = size
         self._published: OrderedDict[tuple[str, str], Dispatch] = OrderedDict()
 
-    async def get(self, agent_id: str, version_id: str) -> Dispatch | None:
+    def hit(self, agent_id: str, version_id: str) -> Dispatch | None:
+        """The version when this pod holds it (published), without a coroutine: the start's hot
+        path; ``get`` reads the others."""
         key = (agent_id, version_id)
         if (hit := self._published.get(key)) is not None:
             self._published.move_to_end(key)
+        return hit
+
+    async def get(self, agent_id: str, version_id: str) -> Dispatch | None:
+        if (hit := self.hit(agent_id, version_id)) is not None:
             return hit
+        key = (agent_id, version_id)
         raw = await self.redis.get(self.keys.agent_version(agent_id, version_id))
         if raw is None:
             return None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,7 +17,7 @@ from common.models.conversation import (
     ConversationStarted,
     ConversationSummary,
 )
-from common.timeutil import iso_from_ms, new_id, now_ms
+from common.timeutil import iso_from_ms, new_id, now_ms, random_hex
 from common.validation import invalid
 from runtime_service.agent_versions import AgentVersionSource, Dispatch
 from runtime_service.appkeys import AGENT_VERSIONS, CONVERSATIONS, STARTER, TOKEN_MINTER
@@ -53,6 +52,8 @@ def nested_deeper_than(value: dict[str, Any] | list[Any], limit: int) -> bool:
 
 def encode_metadata(metadata: dict[str, Any]) -> bytes:
     """The visitor's ``custom_metadata``, checked and serialized (422 when it breaks a cap)."""
+    if not metadata:  # most starts send none
+        return b"{}"
     loc: list[str | int] = ["body", "custom_metadata"]
     for key in RESERVED_METADATA_KEYS & metadata.keys():
         raise invalid([*loc, key], f"`{key}` is reserved")
@@ -67,7 +68,7 @@ def encode_metadata(metadata: dict[str, Any]) -> bytes:
 def new_room(conversation_id: str) -> str:
     # A fresh room on every start and resume: LiveKit dispatches a token's agents only when
     # the room is created, and a reused room could still hold the previous session.
-    return f"ww-{conversation_id}-{secrets.token_hex(4)}"
+    return f"ww-{conversation_id}-{random_hex()[:8]}"
 
 
 def identity_of(conversation: ConversationSummary) -> str:
@@ -102,11 +103,6 @@ class ConversationStarter:
         self.livekit_url = livekit_url
         self.resumed = 0
 
-    async def dispatch_for(self, widget: PublicWidget) -> Dispatch:
-        if not widget.published:
-            raise ApiError(409, "The widget is not published")
-        return await self.published_version(widget.agent_id, widget.agent_version_id)
-
     async def published_version(self, agent_id: str, version_id: str) -> Dispatch:
         dispatch = await self.versions.get(agent_id, version_id)
         if dispatch is None or not dispatch.published:
@@ -115,7 +111,12 @@ class ConversationStarter:
 
     async def start(self, widget: PublicWidget, body: ConversationStart) -> ConversationStarted:
         metadata = encode_metadata(body.custom_metadata)
-        dispatch = await self.dispatch_for(widget)
+        if not widget.published:
+            raise ApiError(409, "The widget is not published")
+        # A pod holds the published versions it served: most starts find theirs without a
+        # coroutine (hit returns published versions only).
+        version = widget.agent_id, widget.agent_version_id
+        dispatch = self.versions.hit(*version) or await self.published_version(*version)
         created_ms = now_ms()
         now = iso_from_ms(created_ms)
         conversation = ConversationSummary(
@@ -144,9 +145,8 @@ class ConversationStarter:
             raise ApiError(409, f"The conversation has ended ({conversation.status})")
         # It continues on the version it started with (its record and the dispatch metadata
         # name that version), even if the widget now points at another one.
-        dispatch = await self.published_version(
-            conversation.agent_id, conversation.agent_version_id
-        )
+        version = conversation.agent_id, conversation.agent_version_id
+        dispatch = self.versions.hit(*version) or await self.published_version(*version)
         self.resumed += 1
         return self._credentials(conversation, dispatch)
 

@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from common.models.conversation import TERMINAL_STATUSES
 from common.redis_keys import RedisKeys
 from common.timeutil import new_id
+from management_service.agents_store import AgentStore
 from tests.conftest import LIVEKIT_KEY, LIVEKIT_SECRET
 from tests.seed import seed_agent_version, seed_widget
 
@@ -162,6 +163,20 @@ async def test_unpublished_agent_version_is_409(
     resp = await start(runtime_client, widget.id, user_id="u1")
     assert resp.status == 409
     assert "agent version" in (await resp.json())["detail"]
+
+
+async def test_publishing_the_agent_version_takes_effect_at_once(
+    runtime_client: Any, redis: Redis, keys: RedisKeys
+) -> None:
+    # The pod keeps published versions only: a draft is read again on every start.
+    draft = await seed_agent_version(redis, keys, new_id(), published=False)
+    widget = await seed_widget(redis, keys, draft)
+    assert (await start(runtime_client, widget.id, user_id="u1")).status == 409
+    await AgentStore(redis, keys).publish_version(
+        draft.organization_id, draft.agent_id, str(draft.version)
+    )
+    for _ in range(2):  # read from Redis, then from the pod's own copy
+        assert (await start(runtime_client, widget.id, user_id="u1")).status == 200
 
 
 async def test_version_without_agent_name_starts_without_dispatch(

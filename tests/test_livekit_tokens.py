@@ -4,13 +4,15 @@ claims livekit-api's AccessToken produces for the same inputs."""
 from __future__ import annotations
 
 import datetime
+import hashlib
+import hmac
 import json
 
 import jwt
 import pytest
 from livekit import api
 
-from runtime_service.livekit_tokens import TokenMinter
+from runtime_service.livekit_tokens import TokenMinter, _HmacSha256
 
 KEY, SECRET = "APIkey123", "secret-" + "s" * 40
 METADATA = json.dumps({"conversation_id": "c1"})
@@ -65,3 +67,18 @@ def test_wrong_secret_or_expired_token_is_refused() -> None:
     expired = TokenMinter(KEY, SECRET, -120).mint("visitor-c1", "room", None, "{}")
     with pytest.raises(jwt.ExpiredSignatureError):
         api.TokenVerifier(KEY, SECRET).verify(expired)
+
+
+@pytest.mark.parametrize("key_length", [0, 1, 32, 63, 64, 65, 200])
+def test_hmac_matches_the_standard_library_for_every_key_length(key_length: int) -> None:
+    # Keys longer than SHA-256's 64-byte block are hashed first (RFC 2104).
+    key = bytes(range(256))[:key_length]
+    for message in (b"", b"a", b"x" * 1000):
+        expected = hmac.new(key, message, hashlib.sha256).digest()
+        assert _HmacSha256(key).digest(message) == expected
+
+
+def test_a_long_secret_still_verifies_with_livekit_api() -> None:
+    secret = "k" * 100
+    token = TokenMinter(KEY, secret, 900).mint("visitor-c1", "ww-c1-ab", None, "{}")
+    assert api.TokenVerifier(KEY, secret).verify(token).identity == "visitor-c1"

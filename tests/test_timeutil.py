@@ -3,10 +3,12 @@ timestamps are ISO 8601 UTC with milliseconds, as datetime would print them."""
 
 from __future__ import annotations
 
+import os
+import re
 import uuid
 from datetime import UTC, datetime
 
-from common.timeutil import is_uuid, iso_from_ms, ms_from_iso, new_id
+from common.timeutil import is_uuid, iso_from_ms, ms_from_iso, new_id, random_hex
 
 
 def test_new_ids_are_canonical_version_4_uuids() -> None:
@@ -18,6 +20,28 @@ def test_new_ids_are_canonical_version_4_uuids() -> None:
         assert str(parsed) == value and is_uuid(value)
     # The variant digit carries two random bits: all four of its values turn up.
     assert {value[19] for value in ids} == set("89ab")
+
+
+def test_random_hex_is_128_bits_that_never_repeat_across_refills() -> None:
+    values = [random_hex() for _ in range(1000)]  # several 4 KiB draws from the OS
+    assert all(re.fullmatch(r"[0-9a-f]{32}", value) for value in values)
+    assert len(set(values)) == len(values)
+
+
+def test_a_forked_child_does_not_hand_out_its_parents_values() -> None:
+    random_hex()  # the pool now holds values a child would inherit
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next values, to the parent
+        os.write(write_end, "".join(random_hex() for _ in range(5)).encode())
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end) as pipe:
+        child = pipe.read()
+    os.waitpid(pid, 0)
+    parent = [random_hex() for _ in range(5)]
+    assert len(child) == 5 * 32
+    assert not {child[i : i + 32] for i in range(0, len(child), 32)} & set(parent)
 
 
 def test_iso_timestamps_match_datetime_across_seconds() -> None:

@@ -17,8 +17,9 @@ _START = msgspec.json.Decoder(ConversationStart)
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-async def widget_or_404(request: web.Request) -> PublicWidget:
-    source, widget_id = request.app[WIDGET_SOURCE], request.match_info["id"]
+async def widget_or_404(app: web.Application, request: web.Request) -> PublicWidget:
+    # The app is passed in: each request.app is a chain of Python properties.
+    source, widget_id = app[WIDGET_SOURCE], request.match_info["id"]
     widget = source.hit(widget_id) or await source.get(widget_id)
     if widget is None:
         raise ApiError(404, "Widget not found")
@@ -26,11 +27,12 @@ async def widget_or_404(request: web.Request) -> PublicWidget:
 
 
 async def start_conversation(request: web.Request) -> web.Response:
-    widget = await widget_or_404(request)
+    app = request.app
+    widget = await widget_or_404(app, request)
     body = await read_json(request, _START)
     action = "start" if body.conversation_id is None else "resume"
-    await request.app[RATE_LIMITS].hit(request, action, widget.id)
-    starter = request.app[STARTER]
+    await app[RATE_LIMITS].hit(request, action, widget.id)
+    starter = app[STARTER]
     if body.conversation_id is None:
         started = await starter.start(widget, body)
     else:
@@ -39,12 +41,13 @@ async def start_conversation(request: web.Request) -> web.Response:
 
 
 async def list_conversations(request: web.Request) -> web.Response:
-    widget = await widget_or_404(request)
+    app = request.app
+    widget = await widget_or_404(app, request)
     query = parse_list_query(request.query)
-    await request.app[RATE_LIMITS].hit(request, "list", widget.id)
+    await app[RATE_LIMITS].hit(request, "list", widget.id)
     if not query.webrtc:
         return json_response([], headers=NO_STORE)
-    items, cursor = await request.app[CONVERSATIONS].list_page(
+    items, cursor = await app[CONVERSATIONS].list_page(
         widget.id, query.filters, query.start, query.limit
     )
     headers = {**NO_STORE, "X-Next-Cursor": cursor} if cursor else NO_STORE

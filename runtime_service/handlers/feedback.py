@@ -18,11 +18,12 @@ _OK = OkStatus()
 
 
 async def submit_feedback(request: web.Request) -> web.Response:
-    widget = await widget_or_404(request)
+    app = request.app
+    widget = await widget_or_404(app, request)
     conversation_id = request.match_info["conversation_id"]
     if not is_uuid(conversation_id):
         raise ApiError(404, "Conversation not found")
     body = await read_json(request, _SUBMIT)
-    await request.app[RATE_LIMITS].hit(request, "feedback", widget.id, conversation_id)
-    await submit(request.app[CONVERSATIONS], widget, conversation_id, body)
+    await app[RATE_LIMITS].hit(request, "feedback", widget.id, conversation_id)
+    await submit(app[CONVERSATIONS], widget, conversation_id, body)
     return json_response(_OK, headers=NO_STORE)
