@@ -57,13 +57,23 @@ def strong_etag(data: bytes) -> str:
     return '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
 
 
+# For tokens and visitors' conversations, which no cache may keep.
+NO_STORE_JSON_HEADERS: CIMultiDict[str] = CIMultiDict(
+    JSON_HEADERS, **{"Cache-Control": "no-store"}
+)
+
+
 def json_response(
-    obj: Any, status: int = 200, headers: dict[str, str] | None = None
+    obj: Any,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    base: CIMultiDict[str] = JSON_HEADERS,
 ) -> web.Response:
-    real = JSON_HEADERS.copy()
+    """``obj`` as JSON with the ``base`` headers (which aiohttp copies) plus ``headers``."""
     if headers:
-        real.update(headers)
-    return web.Response(body=ENCODER.encode(obj), status=status, headers=real)
+        base = base.copy()
+        base.update(headers)
+    return web.Response(body=ENCODER.encode(obj), status=status, headers=base)
 
 
 def error_response(status: int, detail: Any, headers: dict[str, str] | None = None) -> web.Response:
@@ -72,12 +82,14 @@ def error_response(status: int, detail: Any, headers: dict[str, str] | None = No
 
 async def read_json(request: web.Request, decoder: msgspec.json.Decoder[T]) -> T:
     """Read the whole body (413 past ``client_max_size``) and decode it with ``decoder``."""
+    headers = request.headers
     # The exact header first: parsing it (request.content_type) costs two Python calls.
-    exact = request.headers.get(hdrs.CONTENT_TYPE)
+    exact = headers.get(hdrs.CONTENT_TYPE)
     if exact not in _JSON_TYPES and request.content_type not in _JSON_TYPES and request.body_exists:
         raise ApiError(415, "Content-Type must be application/json")
     # aiohttp decodes exactly these and passes any other coding through undecoded.
-    if request.headers.get("Content-Encoding", "identity").lower() not in _CODINGS:
+    coding = headers.get(hdrs.CONTENT_ENCODING)
+    if coding is not None and coding.lower() not in _CODINGS:
         raise ApiError(415, "Unsupported Content-Encoding")
     try:
         body = await request.read()

@@ -55,6 +55,7 @@ async def walk(client: Any, widget_id: str, query: str) -> list[dict[str, Any]]:
     for _ in range(100):
         resp = await client.get(url)
         assert resp.status == 200, await resp.text()
+        assert resp.headers["Cache-Control"] == "no-store"  # every page, cursor or not
         page = await resp.json()
         items += page
         cursor = resp.headers.get("X-Next-Cursor")

@@ -50,6 +50,7 @@ async def test_feedback_keeps_configured_fields_once(
     data = {"rating": 5, "comment": "great", "injected": "<script>"}
     resp = await runtime_client.post(url(widget.id, cid), json={"data": data})
     assert resp.status == 200
+    assert resp.headers["Cache-Control"] == "no-store"
     assert await resp.json() == {"status": "ok"}
     record = await stored(redis, keys, widget.id, cid)
     assert record["data"] == {"rating": 5, "comment": "great"}

@@ -6,15 +6,13 @@ import msgspec
 from aiohttp import web
 
 from common.errors import ApiError
-from common.http import json_response, read_json
+from common.http import NO_STORE_JSON_HEADERS, json_response, read_json
 from common.models.conversation import ConversationStart
 from runtime_service.appkeys import CONVERSATIONS, RATE_LIMITS, STARTER, WIDGET_SOURCE
 from runtime_service.conversation_query import parse_list_query
 from runtime_service.public_widget import PublicWidget
 
 _START = msgspec.json.Decoder(ConversationStart)
-# Tokens and visitors' conversations must not be kept by any cache.
-NO_STORE = {"Cache-Control": "no-store"}
 
 
 async def widget_or_404(app: web.Application, request: web.Request) -> PublicWidget:
@@ -37,7 +35,7 @@ async def start_conversation(request: web.Request) -> web.Response:
         started = await starter.start(widget, body)
     else:
         started = await starter.resume(widget, body.conversation_id, body.user_id)
-    return json_response(started, headers=NO_STORE)
+    return json_response(started, base=NO_STORE_JSON_HEADERS)
 
 
 async def list_conversations(request: web.Request) -> web.Response:
@@ -46,9 +44,9 @@ async def list_conversations(request: web.Request) -> web.Response:
     query = parse_list_query(request.query)
     await app[RATE_LIMITS].hit(request, "list", widget.id)
     if not query.webrtc:
-        return json_response([], headers=NO_STORE)
+        return json_response([], base=NO_STORE_JSON_HEADERS)
     items, cursor = await app[CONVERSATIONS].list_page(
         widget.id, query.filters, query.start, query.limit
     )
-    headers = {**NO_STORE, "X-Next-Cursor": cursor} if cursor else NO_STORE
-    return json_response(items, headers=headers)
+    headers = {"X-Next-Cursor": cursor} if cursor else None
+    return json_response(items, headers=headers, base=NO_STORE_JSON_HEADERS)

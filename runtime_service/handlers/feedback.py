@@ -6,12 +6,12 @@ import msgspec
 from aiohttp import web
 
 from common.errors import ApiError
-from common.http import json_response, read_json
+from common.http import NO_STORE_JSON_HEADERS, json_response, read_json
 from common.models.conversation import FeedbackSubmit, OkStatus
 from common.timeutil import is_uuid
 from runtime_service.appkeys import CONVERSATIONS, RATE_LIMITS
 from runtime_service.feedback import submit_feedback as submit
-from runtime_service.handlers.conversations import NO_STORE, widget_or_404
+from runtime_service.handlers.conversations import widget_or_404
 
 _SUBMIT = msgspec.json.Decoder(FeedbackSubmit)
 _OK = OkStatus()
@@ -26,4 +26,4 @@ async def submit_feedback(request: web.Request) -> web.Response:
     body = await read_json(request, _SUBMIT)
     await app[RATE_LIMITS].hit(request, "feedback", widget.id, conversation_id)
     await submit(app[CONVERSATIONS], widget, conversation_id, body)
-    return json_response(_OK, headers=NO_STORE)
+    return json_response(_OK, base=NO_STORE_JSON_HEADERS)
