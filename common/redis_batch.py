@@ -14,12 +14,14 @@ effect in the same pipeline.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
+from functools import partial
 from typing import Any
 
 from aiohttp import web
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
 
 from common.appkeys import REDIS, REDIS_BATCH, SETTINGS
@@ -27,14 +29,19 @@ from common.redis_wire import RedisWire
 
 # A queued command: its arguments, the caller's future, and the script when it is an EVALSHA.
 _Pending = tuple[tuple[Any, ...], "asyncio.Future[Any]", AsyncScript | None]
+_Batch = list[_Pending]
 
 
 class RedisBatch:
     def __init__(self, redis: Redis, wire: RedisWire | None = None) -> None:
         self.redis = redis
         self.wire = wire  # when set, the pipelines go over it instead of redis-py's
-        self._pending: list[_Pending] = []
+        self._pending: _Batch = []
+        self._loop: asyncio.AbstractEventLoop  # the running loop, set with the first pending
         self._sending: set[asyncio.Task[None]] = set()
+        # On the wire, answered by callback, by id; drain() waits on _drained for them.
+        self._in_flight: dict[int, _Batch] = {}
+        self._drained: asyncio.Future[None] | None = None
         self.pipelines = 0  # how many round trips the commands took (for tests and metrics)
         self.commands = 0
 
@@ -50,11 +57,11 @@ class RedisBatch:
         return self._queue(("EVALSHA", script.sha, len(keys), *keys, *args), script)
 
     def _queue(self, args: tuple[Any, ...], script: AsyncScript | None) -> asyncio.Future[Any]:
-        # A plain future, not a coroutine: a caller awaits several in turn without a task.
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
         if not self._pending:
-            loop.call_soon(self._flush)
+            self._loop = asyncio.get_running_loop()
+            self._loop.call_soon(self._flush)
+        # A plain future, not a coroutine: a caller awaits several in turn without a task.
+        future: asyncio.Future[Any] = self._loop.create_future()
         self._pending.append((args, future, script))
         return future
 
@@ -62,51 +69,85 @@ class RedisBatch:
         if not self._pending:  # drain() sent them already
             return
         batch, self._pending = self._pending, []
-        task = asyncio.get_running_loop().create_task(self._send(batch))
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
-
-    async def _send(self, batch: list[_Pending]) -> None:
         self.pipelines += 1
         self.commands += len(batch)
+        if self.wire is not None and self.wire.ready:
+            # The hot path: written now, answered from the connection's callback, no task.
+            self._in_flight[id(batch)] = batch
+            self.wire.send([args for args, _, _ in batch], partial(self._replied, batch))
+        else:
+            self._spawn(self._send(batch, retry=True))
+
+    def _replied(self, batch: _Batch, outcome: list[Any] | Exception) -> None:
+        del self._in_flight[id(batch)]
+        if self._drained is not None and not self._in_flight and not self._drained.done():
+            self._drained.set_result(None)
+        if isinstance(outcome, RedisConnectionError):  # tried once more on a new connection
+            self._spawn(self._send(batch, retry=False))
+        else:
+            self._deliver(batch, outcome)
+
+    async def _send(self, batch: _Batch, *, retry: bool) -> None:
         try:
             if self.wire is not None:
-                replies = await self.wire.pipeline([args for args, _, _ in batch])
+                replies = await self.wire.pipeline([args for args, _, _ in batch], retry=retry)
             else:
                 async with self.redis.pipeline(transaction=False) as pipe:
                     for args, _, _ in batch:
                         pipe.execute_command(*args)
                     replies = await pipe.execute(raise_on_error=False)
         except Exception as exc:  # the connection failed or timed out: every caller hears it
+            replies = exc
+        self._deliver(batch, replies)
+
+    def _deliver(self, batch: _Batch, replies: list[Any] | Exception) -> None:
+        if isinstance(replies, Exception):
             for _, future, _ in batch:
                 if not future.done():
-                    future.set_exception(exc)
+                    future.set_exception(replies)
             return
         for (args, future, script), reply in zip(batch, replies, strict=True):
-            if isinstance(reply, NoScriptError) and script is not None:
-                reply = await self._load_and_run(script, args)
             if future.done():  # its caller went away
                 continue
-            if isinstance(reply, Exception):
+            if isinstance(reply, NoScriptError) and script is not None:
+                self._spawn(self._load_and_run(script, args, future))
+            elif isinstance(reply, Exception):
                 future.set_exception(reply)
             else:
                 future.set_result(reply)
 
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = self._loop.create_task(work)
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
     @staticmethod
-    async def _load_and_run(script: AsyncScript, evalsha: tuple[Any, ...]) -> Any:
+    async def _load_and_run(
+        script: AsyncScript, evalsha: tuple[Any, ...], future: asyncio.Future[Any]
+    ) -> None:
         # The keys and arguments are the EVALSHA's: "EVALSHA", sha, number of keys, keys, args.
         keys = evalsha[3 : 3 + evalsha[2]]
         try:
-            return await script(keys=keys, args=evalsha[3 + len(keys) :])
+            reply = await script(keys=keys, args=evalsha[3 + len(keys) :])
         except Exception as exc:  # handed to the caller like any other reply
-            return exc
+            if not future.done():
+                future.set_exception(exc)
+        else:
+            if not future.done():
+                future.set_result(reply)
 
     async def drain(self) -> None:
         """Wait for the pipelines in flight (at shutdown, before the client closes)."""
         if self._pending:
             self._flush()
-        if self._sending:
-            await asyncio.gather(*self._sending, return_exceptions=True)
+        # A wire batch that fails comes back as a task (its retry), and a script reload is one
+        # too: until neither is left.
+        while self._sending or self._in_flight:
+            if self._in_flight:
+                self._drained = self._loop.create_future()
+                await self._drained
+            if self._sending:
+                await asyncio.gather(*self._sending, return_exceptions=True)
 
 
 async def redis_batch_ctx(app: web.Application) -> AsyncIterator[None]:

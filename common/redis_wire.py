@@ -28,38 +28,55 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import DataError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-_Waiter = tuple[list[Any], int, "asyncio.Future[list[Any]]"]
+# A round trip in flight: the replies so far, how many are due, who hears the outcome (the
+# replies, or the error that ended the connection), and by when (the loop's clock).
+Outcome = list[Any] | Exception
+_Waiter = tuple[list[Any], int, Callable[[Outcome], None], float]
 
 
 class _Protocol(asyncio.Protocol):
-    def __init__(self) -> None:
+    def __init__(self, timeout: float) -> None:
         self.reader = hiredis.Reader(replyError=BaseParser.parse_error)
         self.waiting: deque[_Waiter] = deque()
         self.transport: asyncio.Transport | None = None
         self.lost = False
+        self.timeout = timeout
+        self.loop = asyncio.get_running_loop()  # made by the loop's create_connection
+        # One timer for the connection, set to the oldest round trip's deadline, instead of a
+        # timeout per round trip.
+        self._timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
 
-    def send(self, packed: bytes, replies: int) -> asyncio.Future[list[Any]]:
+    def send(self, packed: bytes, replies: int, done: Callable[[Outcome], None]) -> None:
         assert self.transport is not None
-        done: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
-        self.waiting.append(([], replies, done))
+        self.waiting.append(([], replies, done, self.loop.time() + self.timeout))
+        if self._timer is None:
+            self._timer = self.loop.call_at(self.waiting[0][3], self._check_deadline)
         self.transport.write(packed)
-        return done
 
     def data_received(self, data: bytes) -> None:
         self.reader.feed(data)
         try:
             while (reply := self.reader.gets()) is not False:
-                received, expected, done = self.waiting[0]
+                received, expected, done, _ = self.waiting[0]
                 received.append(reply)
                 if len(received) == expected:
                     self.waiting.popleft()
-                    if not done.done():
-                        done.set_result(received)
+                    done(received)
         except (hiredis.ProtocolError, IndexError) as exc:  # garbage, or a reply nobody asked for
             self.abort(RedisConnectionError(f"Protocol error from Redis: {exc!r}"))
+
+    def _check_deadline(self) -> None:
+        self._timer = None
+        if not self.waiting:
+            return
+        deadline = self.waiting[0][3]
+        if self.loop.time() < deadline:  # the round trip it was set for has returned
+            self._timer = self.loop.call_at(deadline, self._check_deadline)
+        else:  # late replies would answer the wrong callers: the connection goes
+            self.abort(RedisTimeoutError("Timeout reading from Redis"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
@@ -72,10 +89,11 @@ class _Protocol(asyncio.Protocol):
             self.transport.abort()
 
     def _fail(self, exc: Exception) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         while self.waiting:
-            done = self.waiting.popleft()[2]
-            if not done.done():
-                done.set_exception(exc)
+            self.waiting.popleft()[2](exc)
 
 
 class RedisWire:
@@ -108,34 +126,71 @@ class RedisWire:
         (``?protocol=3``...) stay with redis-py, which honours them."""
         return url.startswith("redis://") and "?" not in url
 
-    async def pipeline(self, commands: Sequence[Sequence[Any]]) -> list[Any]:
-        """Every command's reply, in order; a failed command's error is its reply."""
-        packed, refused = _pack(commands)
-        try:
-            replies = await self._round_trip(packed, len(commands) - len(refused))
-        except RedisConnectionError:
-            replies = await self._round_trip(packed, len(commands) - len(refused))
-        if refused:
-            sent = iter(replies)
-            replies = [refused.get(index) or next(sent) for index in range(len(commands))]
-        callbacks = self.callbacks
-        return [
-            reply
-            if isinstance(reply, Exception) or (callback := callbacks.get(command[0])) is None
-            else callback(reply)
-            for command, reply in zip(commands, replies, strict=True)
-        ]
+    @property
+    def ready(self) -> bool:
+        """Whether a connection is open, so ``send`` can write at once."""
+        return self._protocol is not None and not self._protocol.lost
 
-    async def _round_trip(self, packed: bytes, replies: int) -> list[Any]:
-        protocol = await self._connection()
-        if not replies:
-            return []
+    def send(self, commands: Sequence[Sequence[Any]], done: Callable[[Outcome], None]) -> None:
+        """Write ``commands`` on the open connection (only when ``ready``); ``done`` hears every
+        command's reply (a failed command's error is its reply) or the round trip's error, from
+        the connection's callbacks: no task and no coroutine per round trip."""
+        assert self._protocol is not None
+        self._send_on(self._protocol, commands, done)
+
+    async def pipeline(
+        self, commands: Sequence[Sequence[Any]], *, retry: bool = True
+    ) -> list[Any]:
+        """Every command's reply, in order, connecting first when needed; on ConnectionError,
+        tried once more on a new connection when ``retry``."""
         try:
-            async with asyncio.timeout(self.timeout):
-                return await protocol.send(packed, replies)
-        except TimeoutError:
-            protocol.abort(RedisTimeoutError("Timeout reading from Redis"))
-            raise RedisTimeoutError("Timeout reading from Redis") from None
+            return await self._attempt(commands)
+        except RedisConnectionError:
+            if not retry:
+                raise
+            return await self._attempt(commands)
+
+    async def _attempt(self, commands: Sequence[Sequence[Any]]) -> list[Any]:
+        protocol = await self._connection()
+        outcome: asyncio.Future[Outcome] = protocol.loop.create_future()
+        self._send_on(protocol, commands, _settles(outcome))
+        replies = await outcome
+        if isinstance(replies, Exception):
+            raise replies
+        return replies
+
+    def _send_on(
+        self,
+        protocol: _Protocol,
+        commands: Sequence[Sequence[Any]],
+        done: Callable[[Outcome], None],
+    ) -> None:
+        packed, refused = _pack(commands)
+        callbacks = self.callbacks
+
+        def replied(replies: Outcome) -> None:
+            if isinstance(replies, Exception):
+                done(replies)
+                return
+            if refused:
+                sent = iter(replies)
+                replies = [refused.get(index) or next(sent) for index in range(len(commands))]
+            try:
+                replies = [
+                    reply
+                    if isinstance(reply, Exception)
+                    or (callback := callbacks.get(command[0])) is None
+                    else callback(reply)
+                    for command, reply in zip(commands, replies, strict=True)
+                ]
+            except Exception as exc:  # a reply a callback cannot read: nobody is left waiting
+                replies = exc
+            done(replies)
+
+        if len(refused) == len(commands):  # nothing to send
+            replied([])
+        else:
+            protocol.send(packed, len(commands) - len(refused), replied)
 
     async def _connection(self) -> _Protocol:
         if self._protocol is not None and not self._protocol.lost:
@@ -158,10 +213,17 @@ class RedisWire:
         protocol: _Protocol | None = None
         try:
             async with asyncio.timeout(self.timeout):
-                _, protocol = await loop.create_connection(_Protocol, self.host, self.port)
+                _, protocol = await loop.create_connection(
+                    lambda: _Protocol(self.timeout), self.host, self.port
+                )
                 if self.handshake:
                     packed, _ = _pack(self.handshake)
-                    for reply in await protocol.send(packed, len(self.handshake)):
+                    handshake: asyncio.Future[Outcome] = loop.create_future()
+                    protocol.send(packed, len(self.handshake), _settles(handshake))
+                    replies = await handshake
+                    if isinstance(replies, Exception):
+                        raise replies
+                    for reply in replies:
                         if isinstance(reply, Exception):
                             raise reply
             return protocol
@@ -180,6 +242,16 @@ class RedisWire:
         if self._protocol is not None and self._protocol.transport is not None:
             self._protocol.transport.close()
         self._protocol = None
+
+
+def _settles(future: asyncio.Future[Outcome]) -> Callable[[Outcome], None]:
+    """A ``done`` for ``send`` that hands the outcome to ``future`` (unless its waiter left)."""
+
+    def done(outcome: Outcome) -> None:
+        if not future.done():
+            future.set_result(outcome)
+
+    return done
 
 
 def _pack(commands: Sequence[Sequence[Any]]) -> tuple[bytes, dict[int, Exception]]:

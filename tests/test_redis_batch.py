@@ -106,7 +106,29 @@ async def test_a_failed_connection_reaches_every_caller(transport: str) -> None:
         proc.cleanup()
 
 
-async def test_drain_waits_for_pipelines_in_flight(batch: RedisBatch) -> None:
+@pytest.mark.parametrize("connected", [False, True])
+async def test_drain_waits_for_pipelines_in_flight(batch: RedisBatch, connected: bool) -> None:
+    if connected:  # over the wire, an open connection answers by callback rather than a task
+        assert await batch.execute("PING") is True
     queued = batch.execute("SET", "drained", "yes")
     await batch.drain()
     assert queued.done() and queued.result() is True
+
+
+async def test_a_connection_lost_mid_pipeline_is_tried_once_more_on_a_new_one(
+    redis: Redis, redis_proc: RedisProcess
+) -> None:
+    batch = over("wire", redis, redis_proc.url)
+    try:
+        own_id = await batch.execute("CLIENT", "ID")
+        # Redis answers the kill of its own connection, closes it and leaves the SET unanswered.
+        kill = batch.execute("CLIENT", "KILL", "ID", own_id, "SKIPME", "no")
+        written = batch.execute("SET", "after-kill", "x")
+        results = await asyncio.gather(kill, written, return_exceptions=True)
+        # Both ran again on a new connection: there the kill finds no such client (it killed
+        # one the first time), and the SET is answered.
+        assert results == [0, True]
+        assert await redis.get("after-kill") == b"x"
+    finally:
+        assert batch.wire is not None
+        await batch.wire.aclose()

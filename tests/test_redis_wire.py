@@ -64,6 +64,21 @@ async def test_an_argument_redis_cannot_take_fails_only_its_command(wire: RedisW
     assert isinstance(replies[1], DataError)
 
 
+async def test_a_reply_its_callback_cannot_read_fails_its_pipeline_only(
+    redis_proc: RedisProcess,
+) -> None:
+    def unreadable(reply: Any) -> Any:
+        raise ValueError(f"cannot read {reply!r}")
+
+    wire = RedisWire(redis_proc.url, TIMEOUT, {"ECHO": unreadable})
+    try:
+        with pytest.raises(ValueError, match="cannot read"):
+            await wire.pipeline([("ECHO", "x"), ("SET", "k", "v")])
+        assert await wire.pipeline([("GET", "k")]) == [b"v"]  # the connection still serves
+    finally:
+        await wire.aclose()
+
+
 async def test_password_and_database_from_the_url(redis_proc: RedisProcess) -> None:
     async with Redis.from_url(redis_proc.url) as admin:
         await admin.config_set("requirepass", "s3cret")
