@@ -51,8 +51,12 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+# ".000Z" to ".999Z": looked up rather than formatted on every call.
+_MILLIS = [f".{ms:03d}Z" for ms in range(1000)]
+
+
 def iso_from_ms(ms: int) -> str:
-    return f"{_iso_second(ms // 1000)}.{ms % 1000:03d}Z"
+    return _iso_second(ms // 1000) + _MILLIS[ms % 1000]
 
 
 @functools.lru_cache(maxsize=8)
