@@ -25,7 +25,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
 
 from common.appkeys import REDIS, REDIS_BATCH, SETTINGS
-from common.redis_wire import RedisWire
+from common.redis_wire import Outcome, RedisWire
 
 # A queued command: its arguments, the caller's future, and the script when it is an EVALSHA.
 _Pending = tuple[tuple[Any, ...], "asyncio.Future[Any]", AsyncScript | None]
@@ -78,7 +78,7 @@ class RedisBatch:
         else:
             self._spawn(self._send(batch, retry=True))
 
-    def _replied(self, batch: _Batch, outcome: list[Any] | Exception) -> None:
+    def _replied(self, batch: _Batch, outcome: Outcome) -> None:
         del self._in_flight[id(batch)]
         if self._drained is not None and not self._in_flight and not self._drained.done():
             self._drained.set_result(None)
@@ -97,10 +97,11 @@ class RedisBatch:
                         pipe.execute_command(*args)
                     replies = await pipe.execute(raise_on_error=False)
         except Exception as exc:  # the connection failed or timed out: every caller hears it
-            replies = exc
-        self._deliver(batch, replies)
+            self._deliver(batch, exc)
+        else:
+            self._deliver(batch, replies)
 
-    def _deliver(self, batch: _Batch, replies: list[Any] | Exception) -> None:
+    def _deliver(self, batch: _Batch, replies: Outcome) -> None:
         if isinstance(replies, Exception):
             for _, future, _ in batch:
                 if not future.done():

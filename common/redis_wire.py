@@ -4,8 +4,11 @@ redis-py's asyncio pipeline cost about a quarter of a conversation start's CPU: 
 in Python, opens a timeout context per reply and parses through several layers, for pipelines of
 a handful of commands. RedisBatch already sends one pipeline per loop turn, so this carries them
 on one connection with hiredis packing and parsing, several pipelines in flight at once (Redis
-answers in order). The replies are what redis-py gives: errors parsed by redis-py's own parser
-(``NoScriptError``, ``BusyLoadingError``...) and the client's response callbacks applied.
+answers in order). On an open connection a pipeline is written at once and its outcome handed to
+a callback from ``data_received`` (``send``): no task, coroutine or timeout context per round
+trip; ``pipeline`` is the awaitable form, which also connects. The replies are what redis-py
+gives: errors parsed by redis-py's own parser (``NoScriptError``, ``BusyLoadingError``...) and
+the client's response callbacks applied.
 
 Failures keep the service's rules: connecting and each round trip are bounded by the timeout
 (``redis.exceptions.TimeoutError``, and the connection is dropped, since late replies would
