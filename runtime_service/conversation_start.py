@@ -52,7 +52,7 @@ def nested_deeper_than(value: dict[str, Any] | list[Any], limit: int) -> bool:
 
 def encode_metadata(metadata: dict[str, Any]) -> bytes:
     """The visitor's ``custom_metadata``, checked and serialized (422 when it breaks a cap)."""
-    if not metadata:  # most starts send none
+    if not metadata:  # what a widget without a pre-conversation form sends
         return b"{}"
     loc: list[str | int] = ["body", "custom_metadata"]
     for key in RESERVED_METADATA_KEYS & metadata.keys():
