@@ -154,7 +154,12 @@ class RedisWire:
             return await self._attempt(commands)
 
     async def _attempt(self, commands: Sequence[Sequence[Any]]) -> list[Any]:
-        protocol = await self._connection()
+        return await self._round_trip(await self._connection(), commands)
+
+    async def _round_trip(
+        self, protocol: _Protocol, commands: Sequence[Sequence[Any]]
+    ) -> list[Any]:
+        """``send`` on ``protocol``, awaited: the replies, or the round trip's error raised."""
         outcome: asyncio.Future[Outcome] = protocol.loop.create_future()
         self._send_on(protocol, commands, _settles(outcome))
         replies = await outcome
@@ -219,16 +224,9 @@ class RedisWire:
                 _, protocol = await loop.create_connection(
                     lambda: _Protocol(self.timeout), self.host, self.port
                 )
-                if self.handshake:
-                    packed, _ = _pack(self.handshake)
-                    handshake: asyncio.Future[Outcome] = loop.create_future()
-                    protocol.send(packed, len(self.handshake), _settles(handshake))
-                    replies = await handshake
-                    if isinstance(replies, Exception):
-                        raise replies
-                    for reply in replies:
-                        if isinstance(reply, Exception):
-                            raise reply
+                for reply in await self._round_trip(protocol, self.handshake):
+                    if isinstance(reply, Exception):
+                        raise reply
             return protocol
         except BaseException as exc:
             if protocol is not None:  # connected, but the handshake failed or took too long
