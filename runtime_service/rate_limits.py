@@ -48,8 +48,6 @@ class PublicRateLimits:
         if conversation_id is not None and self.per_conversation is not None:
             key = self.keys.rate_limit(widget_id, "feedback-conversation", conversation_id)
             limits.append((key, self.per_conversation))
-        if not limits:  # the action's limits are off
-            return
         try:
             await self.limiter.hit(limits)
         except RateLimitedError:
