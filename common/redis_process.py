@@ -15,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import redis
+
 
 def find_redis_server() -> str | None:
     if env := os.environ.get("REDIS_SERVER_BIN"):
@@ -79,19 +81,37 @@ class RedisProcess:
             stderr=subprocess.DEVNULL,
             process_group=0 if self.own_process_group else None,
         )
+        try:
+            self._wait_until_serving(timeout)
+        except BaseException:
+            self.stop()  # a server that failed to come up must not outlive the caller
+            raise
+        return self
+
+    def _wait_until_serving(self, timeout: float) -> None:
+        assert self.proc is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"redis-server exited: {self.log_tail()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
-                    sock.sendall(b"PING\r\n")
-                    if sock.recv(64).startswith(b"+PONG"):
-                        return self
-            except OSError:
-                pass
+            if self._serving_pid() == self.proc.pid:
+                return
             time.sleep(0.02)
         raise RuntimeError(f"redis-server did not start: {self.log_tail()}")
+
+    def _serving_pid(self) -> int | None:
+        """The process id of the server answering on the port, if any: another server that
+        held the port first answers PING as well, and a caller must never use (or flush) a
+        server it did not start."""
+        client = redis.Redis(
+            host="127.0.0.1", port=self.port, socket_timeout=0.5, socket_connect_timeout=0.2
+        )
+        try:
+            return int(client.info("server")["process_id"])
+        except redis.RedisError:
+            return None
+        finally:
+            client.close()
 
     def log_tail(self) -> str:
         path = self.dir / "redis.log"
