@@ -70,13 +70,15 @@ class InvalidationListener:
             confirmed = self.subscriptions
             try:
                 await self._listen()
+            except asyncio.CancelledError:
+                self._went_down(stopping=True)  # the app is shutting down: not an outage
+                raise
             except (RedisError, OSError) as exc:
                 # Loud once per outage, quiet for each failed reconnect attempt.
                 log.log(logging.WARNING if self.live else logging.DEBUG, "subscription: %r", exc)
             except Exception:
                 log.exception("invalidation listener failed; reconnecting")
-            finally:
-                self._went_down()
+            self._went_down()
             if self.subscriptions > confirmed:
                 delay = BACKOFF_MIN  # a working subscription was lost: retry at once
             await asyncio.sleep(delay)
@@ -121,8 +123,8 @@ class InvalidationListener:
                 return
             self.source.invalidate(event.widget_id)
 
-    def _went_down(self) -> None:
-        if self.live:
+    def _went_down(self, *, stopping: bool = False) -> None:
+        if self.live and not stopping:
             log.warning("invalidation subscription down; serving widgets from Redis only")
         self.live = False
         self._became_live.clear()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -311,6 +312,26 @@ async def test_a_silent_subscription_is_detected_by_the_keepalive(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def test_stopping_the_listener_suspends_the_cache_without_an_outage_warning(
+    redis_proc: RedisProcess, keys: RedisKeys, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Every pod stops this way on SIGTERM: a warning each time would be a false alarm.
+    source = WidgetSource(_never_called, max_size=10, ttl=60.0, negative_ttl=1.0)
+    settings = make_settings("runtime", redis_proc.url)
+    listener = InvalidationListener(
+        subscriber_factory(settings, None),  # type: ignore[arg-type]  # standalone: unused
+        keys.invalidation_channel(), source, pong_timeout=1.0,
+    )
+    task = asyncio.create_task(listener.run())
+    assert await listener.wait_live(2.0)
+    with caplog.at_level(logging.DEBUG, logger="runtime_service.invalidation"):
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert not listener.live and not source.live
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 async def _never_called(widget_id: str) -> Any:
