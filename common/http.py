@@ -3,6 +3,7 @@ wrapped in (request ids, JSON errors, security headers, metrics), with its route
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import itertools
@@ -19,7 +20,7 @@ from aiohttp import hdrs, web
 from aiohttp.http_exceptions import PayloadEncodingError
 from multidict import CIMultiDict, istr
 
-from common.appkeys import METRICS
+from common.appkeys import METRICS, SETTINGS
 from common.errors import ApiError
 from common.logs import request_id_var
 from common.metrics import METHODS, Observe
@@ -92,7 +93,15 @@ async def read_json(request: web.Request, decoder: msgspec.json.Decoder[T]) -> T
     if coding is not None and coding.lower() not in _CODINGS:
         raise ApiError(415, "Unsupported Content-Encoding")
     try:
-        body = await request.read()
+        if request.content.is_eof():  # the usual case: the body came with the head
+            body = await request.read()
+        else:  # a client that sends slowly or stalls must not hold the handler for ever
+            async with asyncio.timeout(request.app[SETTINGS].request_body_timeout):
+                body = await request.read()
+    except TimeoutError:
+        raise ApiError(
+            408, "The request body did not arrive in time", {"Connection": "close"}
+        ) from None
     except web.RequestPayloadError as exc:
         # A body that its Content-Encoding cannot decode (RFC 9110: 415), or broken framing.
         if isinstance(exc.__cause__, PayloadEncodingError):

@@ -133,6 +133,7 @@ def run(factory: AppFactory, settings: Settings, *, reuse_port: bool = False) ->
         host=settings.host,
         port=settings.port,
         shutdown_timeout=settings.shutdown_timeout,
+        keepalive_timeout=settings.keepalive_timeout,
         reuse_port=reuse_port or None,
         handle_signals=False,
         access_log=None,

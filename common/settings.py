@@ -23,6 +23,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     port: int = 8080
     log_level: str = "INFO"
     shutdown_timeout: float = 15.0
+    # A connection idle this long is closed, and so is one whose request head is still
+    # incomplete this long after it opened or after its last answer: aiohttp's own default,
+    # above the idle timeouts of the load balancers in front (see docs/security.md).
+    keepalive_timeout: Annotated[float, msgspec.Meta(gt=0)] = 3630.0
+    # A request body that has not arrived in full this long after its head answers 408.
+    request_body_timeout: Annotated[float, msgspec.Meta(gt=0)] = 15.0
     # Processes sharing the port on one host (SO_REUSEPORT); Kubernetes scales by pods instead.
     workers: Annotated[int, msgspec.Meta(ge=1)] = 1
 

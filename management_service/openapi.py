@@ -58,6 +58,8 @@ _ERRORS = {
     "403": "The credential lacks the required scope, or its user is not a member of the "
     "organization",
     "404": "Not found (also for malformed ids and other organizations' resources)",
+    "408": "The request body did not arrive in full within `REQUEST_BODY_TIMEOUT` seconds; "
+    "the connection is closed",
     "409": "Concurrent modification or state conflict; retry",
     "413": "Request body too large (256 KiB after decompression)",
     "415": "Content-Type is not application/json, or a Content-Encoding other than gzip, "
@@ -170,7 +172,7 @@ _VERSION_LINKS = _links(
     {"id": "$response.body#/agent_id", "version": "$response.body#/version"},
     "getAgentVersion", "updateAgentVersion", "publishAgentVersion",
 )
-_WRITE = (401, 403, 404, 409, 413, 415, 422, 503)
+_WRITE = (401, 403, 404, 408, 409, 413, 415, 422, 503)
 
 
 def _widget_paths() -> dict[str, Any]:
@@ -200,7 +202,7 @@ def _widget_paths() -> dict[str, Any]:
         "createWidget", "Create a widget",
         _ok(201, "The created widget", _ref("Widget"), example=_EXAMPLE_WIDGET,
             links=_WIDGET_LINKS),
-        (401, 403, 409, 413, 415, 422, 503), body="WidgetCreate", body_example=_EXAMPLE_CREATE,
+        (401, 403, 408, 409, 413, 415, 422, 503), body="WidgetCreate", body_example=_EXAMPLE_CREATE,
         description="Scope `web_widgets:manage`. The agent must exist in the organization and "
         "the version must be one of its versions (422 otherwise); an unpublished version is "
         "allowed. `domains` are normalized to origins. `organization_id` comes from the "
@@ -223,7 +225,7 @@ def _widget_paths() -> dict[str, Any]:
     auto_brand = _operation(
         "autoBrand", "Fetch brand data for a domain",
         _ok(200, "The resolved brand", _ref("Brand")),
-        (401, 403, 404, 413, 415, 422, 502, 503, 504),
+        (401, 403, 404, 408, 413, 415, 422, 502, 503, 504),
         params=[_WIDGET_ID], body="AutoBrandRequest", body_example={"domain": "example.com"},
         description="Scope `web_widgets:manage`. The widget must exist. Returns the brand so "
         "the caller can pre-fill the widget's styling (deep-merge `config_v1` into the widget's "
@@ -248,7 +250,7 @@ def _agent_paths() -> dict[str, Any]:
         AGENTS: {"post": _operation(
             "createAgent", "Create an agent",
             _ok(201, "The created agent", _ref("Agent"), links=_AGENT_LINKS),
-            (401, 403, 413, 415, 422, 503), body="AgentCreate",
+            (401, 403, 408, 413, 415, 422, 503), body="AgentCreate",
             description="Scope `agents:manage`.",
         )},
         AGENTS + "/{id}": {"get": _operation(
@@ -259,7 +261,7 @@ def _agent_paths() -> dict[str, Any]:
             "createAgentVersion", "Create an agent version",
             _ok(201, "The created (unpublished) version", _ref("AgentVersion"),
                 links=_VERSION_LINKS),
-            (401, 403, 404, 413, 415, 422, 503), params=[_AGENT_ID], body="AgentVersionCreate",
+            (401, 403, 404, 408, 413, 415, 422, 503), params=[_AGENT_ID], body="AgentVersionCreate",
             description="Scope `agents:manage`. Versions are numbered 1, 2, ... per agent.",
         )},
         AGENTS + "/{id}/versions/{version}": {

@@ -58,6 +58,8 @@ _ERRORS = {
     "403": "The request's `Origin` is not one of the widget's allowed domains, or the "
     "conversation belongs to another widget or visitor",
     "404": "Unknown widget (the widget GET: or not published), or unknown conversation",
+    "408": "The request body did not arrive in full within `REQUEST_BODY_TIMEOUT` seconds; "
+    "the connection is closed",
     "409": "State conflict (see the operation's description)",
     "413": "Request body (64 KiB after decompression) or feedback data too large",
     "415": "Content-Type is not application/json, or a Content-Encoding other than gzip, "
@@ -164,7 +166,7 @@ def _paths() -> dict[str, Any]:
                     "conversation_id": "$response.body#/conversation/id",
                 }}},
             },
-            (403, 404, 409, 413, 415, 422, 429, 503),
+            (403, 404, 408, 409, 413, 415, 422, 429, 503),
         ),
     }
     listing = {
@@ -214,7 +216,7 @@ def _paths() -> dict[str, Any]:
         "requestBody": {"required": True, "content": _json(_ref("FeedbackSubmit"))},
         "responses": _responses(
             {"description": "Stored", "headers": _NO_STORE, "content": _json(_ref("OkStatus"))},
-            (400, 403, 404, 409, 413, 415, 422, 429, 503),
+            (400, 403, 404, 408, 409, 413, 415, 422, 429, 503),
         ),
     }
     status_ok = {

@@ -9,9 +9,11 @@ each app's body cap reach every route. ``POST .../publish`` is left out: it read
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -292,7 +294,9 @@ async def world(org_with_key: Any, redis: Any, keys: Any) -> World:
 
 @pytest.fixture
 def client_for(aiohttp_client: Any, settings_factory: Any) -> Any:
-    async def make(service: str) -> Any:
+    async def make(service: str, app: Any = None) -> Any:
+        if app is not None:
+            return await aiohttp_client(app)
         if service == "management":
             from management_service.app import create_app
         else:
@@ -374,6 +378,82 @@ async def test_bad_input_gets_a_clear_4xx(
     if bad.type is not None:
         assert first["type"] == bad.type
     assert bad.msg_has in first["msg"]
+
+
+SLOW_BODY_TIMEOUT = 0.3
+
+
+async def raw_exchange(
+    client: Any, head: bytes, parts: list[tuple[float, bytes]]
+) -> tuple[int, dict[str, str], bytes, float]:
+    """Send ``head``, then each part after its pause, on a raw connection; return the answer's
+    status, headers (lower-case names), body, and the seconds from the head to the answer."""
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    try:
+        started = time.monotonic()
+        writer.write(head)
+        for pause, part in parts:
+            await asyncio.sleep(pause)
+            writer.write(part)
+        head_in = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        status_line, *lines = head_in.decode().split("\r\n")
+        elapsed = time.monotonic() - started
+        fields = (line.partition(": ") for line in lines if line)
+        headers = {name.lower(): value for name, _, value in fields}
+        body = await reader.readexactly(int(headers["content-length"]))
+        return int(status_line.split()[1]), headers, body, elapsed
+    finally:
+        writer.close()
+
+
+async def slow_body_request(
+    route: Route, world: World, client_for: Any, settings_factory: Any,
+    parts: Callable[[bytes], list[tuple[float, bytes]]],
+) -> tuple[int, dict[str, str], bytes, float]:
+    from management_service.app import create_app as management_app
+    from runtime_service.app import create_app as runtime_app
+
+    factory = management_app if route.service == "management" else runtime_app
+    settings = settings_factory(route.service, request_body_timeout=SLOW_BODY_TIMEOUT)
+    client = await client_for(route.service, factory(settings))
+    if route.name == "submit_feedback":
+        resp = await client.post(
+            f"{PUBLIC}/{world.widget_id}/conversations", json={"user_id": "guest_1"}
+        )
+        world.conversation_id = (await resp.json())["conversation"]["id"]
+    body = json.dumps(route.valid(world)).encode()
+    headers = dict(world.headers) if route.service == "management" else {}
+    head = f"{route.method} {route.path(world)} HTTP/1.1\r\nHost: test\r\n" + "".join(
+        f"{name}: {value}\r\n" for name, value in headers.items()
+    ) + f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    return await raw_exchange(client, head.encode(), parts(body))
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda route: route.name)
+async def test_a_stalled_body_answers_408_once_the_body_timeout_passes(
+    route: Route, world: World, client_for: Any, settings_factory: Any
+) -> None:
+    # Half the body, then nothing: the client holds the handler until the timeout.
+    status, headers, body, elapsed = await slow_body_request(
+        route, world, client_for, settings_factory, lambda body: [(0, body[: len(body) // 2])]
+    )
+    assert status == 408, body
+    assert json.loads(body) == {"detail": "The request body did not arrive in time"}
+    assert headers["content-type"] == "application/json"
+    assert headers["connection"] == "close"
+    assert headers["x-content-type-options"] == "nosniff" and headers["x-request-id"]
+    assert SLOW_BODY_TIMEOUT <= elapsed < SLOW_BODY_TIMEOUT + 2
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda route: route.name)
+async def test_a_body_sent_in_pieces_within_the_timeout_is_read_whole(
+    route: Route, world: World, client_for: Any, settings_factory: Any
+) -> None:
+    status, _, body, _ = await slow_body_request(
+        route, world, client_for, settings_factory,
+        lambda body: [(0, body[:5]), (0.1, body[5:-3]), (0.1, body[-3:])],
+    )
+    assert status == route.ok, body
 
 
 LISTS = [

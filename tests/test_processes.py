@@ -11,6 +11,7 @@ import contextlib
 import http.client
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -353,3 +354,46 @@ def test_the_drain_is_bounded_by_shutdown_timeout(start, tmp_path: Path) -> None
         conn.close()
     assert "slow request finished" not in service.log()
     assert "cleanup ran" in service.log()
+
+
+def _closed_within(sock: socket.socket, seconds: float) -> bool:
+    """Whether the server closes ``sock`` within ``seconds`` (reading and discarding answers)."""
+    sock.settimeout(seconds)
+    deadline = time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline:
+            if not sock.recv(4096):
+                return True
+    except TimeoutError:
+        return False
+    except ConnectionResetError:
+        return True
+    return False
+
+
+def test_keepalive_timeout_closes_idle_connections_and_incomplete_request_heads(
+    start, tmp_path: Path
+) -> None:
+    script = tmp_path / "slow_app.py"
+    script.write_text(SLOW_APP)
+    service = start([str(script)], PORT=str(free_port()), SLOW_SECONDS="0", KEEPALIVE_TIMEOUT="1")
+    service.wait_healthy()
+    with socket.create_connection(("127.0.0.1", service.port)) as partial, \
+            socket.create_connection(("127.0.0.1", service.port)) as idle:
+        partial.sendall(b"GET /healthz HTTP/1.1\r\nHost: test\r\n")  # and never the rest
+        idle.sendall(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")  # answered, then idle
+        assert _closed_within(partial, 4.0)
+        assert _closed_within(idle, 4.0)
+
+
+def test_the_default_keepalive_timeout_keeps_an_idle_connection_open_for_more_than_seconds(
+    start, tmp_path: Path
+) -> None:
+    # The counterpart of the test above: what closed those connections was the setting.
+    script = tmp_path / "slow_app.py"
+    script.write_text(SLOW_APP)
+    service = start([str(script)], PORT=str(free_port()), SLOW_SECONDS="0")
+    service.wait_healthy()
+    with socket.create_connection(("127.0.0.1", service.port)) as idle:
+        idle.sendall(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
+        assert not _closed_within(idle, 3.0)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from common.settings import Settings
@@ -22,3 +25,15 @@ def test_environment_values_are_coerced() -> None:
 def test_invalid_value_stops_start_up_with_a_message() -> None:
     with pytest.raises(SystemExit, match="invalid configuration"):
         Settings.from_env("management", {"PORT": "eighty"})
+
+
+def test_every_setting_is_in_the_readme_table_and_nothing_else_is() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    table = readme.split("| Variable | Default | Meaning |", 1)[1].split("\n\n", 1)[0]
+    documented = {
+        name
+        for row in table.splitlines()[2:]
+        for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", row.split("|")[1])
+    }
+    fields = {name.upper() for name in Settings.__struct_fields__} - {"SERVICE"}
+    assert documented == fields
