@@ -3,7 +3,8 @@
 A private Redis, the two services (one process each, plus three more runtime processes for the
 invalidation test) and a bare aiohttp baseline run as separate processes; wrk loads them from
 another process on loopback. Each row is the service and the baseline on the same route shape,
-back to back, so the ratio holds even when absolute numbers drift. Knobs (environment):
+back to back, so the ratio holds even when absolute numbers drift; beside it, each side's CPU
+time per request and how busy the service's core was (docs/performance.md). Knobs (environment):
 BENCH_SECONDS (4), BENCH_CONNECTIONS (16), BENCH_UPDATES (200), BENCH_CONVERSATIONS (150000),
 BENCH_ONLY (run only the rows whose name contains this text, and skip the other checks).
 """
@@ -167,31 +168,32 @@ def baseline_bodies(
 
 
 def measure(
-    wrk: str, scenario: Scenario, target_url: str, baseline_url: str, pool: IdPool,
-    load_cpus: frozenset[int] | None,
+    wrk: str, scenario: Scenario, target: services.Process, baseline_app: services.Process,
+    pool: IdPool, load_cpus: frozenset[int] | None,
 ) -> Row:
     """Warm both up, then alternate service and baseline runs, so that a slow moment of a
     shared machine falls on both sides instead of skewing the ratio."""
 
-    def run(url: str, seconds: float, *, uses_ids: bool) -> Result:
+    def run(side: services.Process, seconds: float, *, uses_ids: bool) -> Result:
         # Only the service consumes conversations: the baseline never looks at the ids.
         request = scenario.request
         if scenario.fresh_ids:
             request = dataclasses.replace(request, ids_file=pool.file())
         result = run_wrk(
-            wrk, url, request, seconds=seconds, connections=CONNECTIONS, cpus=load_cpus
+            wrk, side.base_url, request, seconds=seconds, connections=CONNECTIONS,
+            cpus=load_cpus, server_pid=side.pid,
         )
         if scenario.fresh_ids and uses_ids:
             pool.consumed(result)
         return result
 
-    run(target_url, WARMUP, uses_ids=True)
-    run(baseline_url, WARMUP, uses_ids=False)
+    run(target, WARMUP, uses_ids=True)
+    run(baseline_app, WARMUP, uses_ids=False)
     service, baseline = [], []
     steal_before, started = cpus.steal_ticks(), time.monotonic()
     for _ in range(ROUNDS):
-        service.append(run(target_url, SECONDS / ROUNDS, uses_ids=True))
-        baseline.append(run(baseline_url, SECONDS / ROUNDS, uses_ids=False))
+        service.append(run(target, SECONDS / ROUNDS, uses_ids=True))
+        baseline.append(run(baseline_app, SECONDS / ROUNDS, uses_ids=False))
     steal = cpus.steal_share(steal_before, cpus.steal_ticks(), time.monotonic() - started)
     return Row(scenario.name, combine(service), combine(baseline), scenario.expected,
                scenario.target, steal)
@@ -210,17 +212,22 @@ def machine() -> str:
     )
 
 
+def _number(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
 def print_table(rows: list[Row]) -> None:
     print(f"\n{'scenario':36} {'service rps':>11} {'baseline rps':>12} {'ratio':>6} "
-          f"{'p50 ms':>7} {'p99 ms':>7} {'errors':>6} {'steal':>5}  target  result")
+          f"{'p50 ms':>7} {'p99 ms':>7} {'errors':>6} {'steal':>5} {'cpu us':>6} "
+          f"{'base us':>7} {'busy':>4}  target  result")
     for row in rows:
         s, b = row.service, row.baseline
-        ratio = f"{row.ratio:.2f}" if row.ratio is not None else "-"
         target = f">={row.target:.1f}x" if row.target else "no err"
-        steal = f"{row.steal:.0%}" if row.steal is not None else "-"
-        print(f"{row.name:36} {s.rps:11.0f} {(b.rps if b else 0):12.0f} {ratio:>6} "
-              f"{s.p50_ms:7.2f} {s.p99_ms:7.2f} {row.errors:6d} {steal:>5}  {target:6}  "
-              f"{'PASS' if row.passed else 'FAIL'}")
+        print(f"{row.name:36} {s.rps:11.0f} {(b.rps if b else 0):12.0f} "
+              f"{_number(row.ratio, '.2f'):>6} {s.p50_ms:7.2f} {s.p99_ms:7.2f} "
+              f"{row.errors:6d} {_number(row.steal, '.0%'):>5} {_number(s.cpu_us, '.1f'):>6} "
+              f"{_number(b.cpu_us if b else None, '.1f'):>7} {_number(s.busy, '.0%'):>4}  "
+              f"{target:6}  {'PASS' if row.passed else 'FAIL'}")
     for row in rows:
         if row.errors:
             print(f"  {row.name}: statuses {row.service.statuses} (expected "
@@ -279,8 +286,8 @@ def main() -> int:
         for scenario in scenarios(data, etag, resume_id, feedback_id):
             if ONLY not in scenario.name:
                 continue
-            url = runtime.base_url if scenario.service == "runtime" else management.base_url
-            rows.append(measure(wrk, scenario, url, baseline.base_url, pool, load_cpus))
+            target = runtime if scenario.service == "runtime" else management
+            rows.append(measure(wrk, scenario, target, baseline, pool, load_cpus))
             print(f"  measured: {scenario.name}", flush=True)
         print_table(rows)
         if ONLY:

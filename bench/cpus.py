@@ -48,3 +48,13 @@ def steal_share(before: int | None, after: int | None, seconds: float) -> float 
         return None
     ticks_per_second = os.sysconf("SC_CLK_TCK") * (os.cpu_count() or 1)
     return (after - before) / (ticks_per_second * seconds)
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """The CPU time (user and kernel) process ``pid`` has used, or None without /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # After the name: state is field 3 of proc(5), utime 14 and stime 15.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

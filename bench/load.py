@@ -9,7 +9,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.cpus import pin
+from bench.cpus import cpu_seconds, pin
 
 SCRIPT = Path(__file__).resolve().parent / "wrk" / "scenario.lua"
 INSTALL_HINT = "wrk is required: sudo apt-get install wrk (Debian/Ubuntu) or brew install wrk"
@@ -32,10 +32,26 @@ class Result:
     p99_ms: float
     statuses: dict[int, int]
     socket_errors: int
+    # CPU time the measured server process used during the run (None: not measurable here).
+    cpu_seconds: float | None = None
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_us(self) -> float | None:
+        """The server's CPU time (user and kernel) per request, in microseconds."""
+        if self.cpu_seconds is None or not self.requests:
+            return None
+        return self.cpu_seconds / self.requests * 1e6
+
+    @property
+    def busy(self) -> float | None:
+        """The share of one core the server used: below 1, it was at times waiting."""
+        if self.cpu_seconds is None or not self.seconds:
+            return None
+        return self.cpu_seconds / self.seconds
 
     def unexpected(self, expected: set[int]) -> int:
         wrong = sum(n for status, n in self.statuses.items() if status not in expected)
@@ -45,6 +61,7 @@ class Result:
 def combine(results: list[Result]) -> Result:
     """Several runs of one side as one: totals, and the median run's percentiles."""
     by_p50 = sorted(results, key=lambda r: r.p50_ms)
+    cpu = [r.cpu_seconds for r in results]
     statuses: dict[int, int] = {}
     for result in results:
         for status, count in result.statuses.items():
@@ -56,6 +73,7 @@ def combine(results: list[Result]) -> Result:
         p99_ms=sorted(r.p99_ms for r in results)[len(results) // 2],
         statuses=statuses,
         socket_errors=sum(r.socket_errors for r in results),
+        cpu_seconds=None if None in cpu else sum(cpu),  # type: ignore[arg-type]
     )
 
 
@@ -68,8 +86,9 @@ def find_wrk() -> str:
 
 def run_wrk(
     wrk: str, base_url: str, request: Request, *, seconds: float, connections: int,
-    cpus: frozenset[int] | None = None,
+    cpus: frozenset[int] | None = None, server_pid: int | None = None,
 ) -> Result:
+    """One wrk run; with ``server_pid``, also the CPU time that process used meanwhile."""
     env = {
         **os.environ,
         "BENCH_METHOD": request.method,
@@ -78,12 +97,14 @@ def run_wrk(
         "BENCH_HEADERS": "\n".join(f"{k}: {v}" for k, v in request.headers.items()),
         "BENCH_IDS": str(request.ids_file or ""),
     }
+    cpu_before = cpu_seconds(server_pid) if server_pid else None
     out = subprocess.run(
         [wrk, "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "5s",
          "-s", str(SCRIPT), base_url],
         env=env, capture_output=True, text=True, check=True, timeout=seconds + 30,
         preexec_fn=pin(cpus),
     ).stdout
+    cpu_after = cpu_seconds(server_pid) if server_pid else None
     line = next(line for line in out.splitlines() if line.startswith("BENCH_RESULT "))
     raw = json.loads(line.removeprefix("BENCH_RESULT "))
     return Result(
@@ -93,4 +114,5 @@ def run_wrk(
         p99_ms=raw["p99_us"] / 1000,
         statuses={int(k): v for k, v in raw["statuses"].items()},
         socket_errors=raw["socket_errors"],
+        cpu_seconds=None if cpu_before is None or cpu_after is None else cpu_after - cpu_before,
     )

@@ -61,6 +61,10 @@ class Process:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
     def start(self) -> Process:
         self.proc = subprocess.Popen(
             [sys.executable, *self.args], cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL,
