@@ -168,10 +168,17 @@ def _links(params: dict[str, str], *op_ids: str) -> dict[str, Any]:
 
 _WIDGET_LINKS = _links({"id": "$response.body#/id"}, "getWidget", "updateWidget", "deleteWidget")
 _AGENT_LINKS = _links({"id": "$response.body#/id"}, "getAgent", "createAgentVersion")
-_VERSION_LINKS = _links(
-    {"id": "$response.body#/agent_id", "version": "$response.body#/version"},
-    "getAgentVersion", "updateAgentVersion", "publishAgentVersion",
-)
+_VERSION_LINKS = {
+    **_links(
+        {"id": "$response.body#/agent_id", "version": "$response.body#/version"},
+        "getAgentVersion", "updateAgentVersion", "publishAgentVersion",
+    ),
+    # A widget on the new version: with the widget's own links, the way from an agent to a
+    # widget that can be changed and deleted.
+    "CreateWidget": {"operationId": "createWidget", "requestBody": {
+        "agent_id": "$response.body#/agent_id", "agent_version_id": "$response.body#/id",
+    }},
+}
 _WRITE = (401, 403, 404, 408, 409, 413, 415, 422, 503)
 
 
