@@ -10,6 +10,7 @@ from typing import Any
 
 import msgspec
 
+from common.http import READ_JSON_ERRORS
 from common.models.agent import (
     Agent,
     AgentCreate,
@@ -53,17 +54,14 @@ _WIDGET_CONFIG = {
 _STATUS_OK = {"type": "object", "properties": {"status": {"const": "ok"}}, "required": ["status"]}
 
 _ERRORS = {
+    **READ_JSON_ERRORS,
     "400": "The request cannot be fulfilled (see the operation's description)",
     "401": "Missing, invalid or expired credential, or a `pat_` token without `X-Anyreach-Org`",
     "403": "The credential lacks the required scope, or its user is not a member of the "
     "organization",
     "404": "Not found (also for malformed ids and other organizations' resources)",
-    "408": "The request body did not arrive in full within `REQUEST_BODY_TIMEOUT` seconds; "
-    "the connection is closed",
     "409": "Concurrent modification or state conflict; retry",
     "413": "Request body too large (256 KiB after decompression)",
-    "415": "Content-Type is not application/json, or a Content-Encoding other than gzip, "
-    "deflate, br or zstd (or a body it cannot decode)",
     "422": "Invalid path, query or body; `detail` lists each problem with its location",
     "502": "The looked-up site could not be reached, was refused by the SSRF controls, or "
     "answered unusably",

@@ -7,6 +7,7 @@ from typing import Any, get_args
 
 import msgspec
 
+from common.http import READ_JSON_ERRORS
 from common.models.conversation import (
     ConversationStart,
     ConversationStarted,
@@ -53,17 +54,14 @@ _ERROR_DETAIL = {
 }
 
 _ERRORS = {
+    **READ_JSON_ERRORS,
     "304": "Not modified: the `If-None-Match` ETag matches",
     "400": "The widget collects no feedback, or no submitted field is one of its form fields",
     "403": "The request's `Origin` is not one of the widget's allowed domains, or the "
     "conversation belongs to another widget or visitor",
     "404": "Unknown widget (the widget GET: or not published), or unknown conversation",
-    "408": "The request body did not arrive in full within `REQUEST_BODY_TIMEOUT` seconds; "
-    "the connection is closed",
     "409": "State conflict (see the operation's description)",
     "413": "Request body (64 KiB after decompression) or feedback data too large",
-    "415": "Content-Type is not application/json, or a Content-Encoding other than gzip, "
-    "deflate, br or zstd (or a body it cannot decode)",
     "422": "Invalid path, query or body; `detail` lists each problem",
     "429": "Rate limited; retry after `Retry-After` seconds",
     "503": "A dependency (Redis) is unavailable; retry after `Retry-After` seconds",
