@@ -294,14 +294,12 @@ async def world(org_with_key: Any, redis: Any, keys: Any) -> World:
 
 @pytest.fixture
 def client_for(aiohttp_client: Any, settings_factory: Any) -> Any:
-    async def make(service: str, app: Any = None) -> Any:
-        if app is not None:
-            return await aiohttp_client(app)
+    async def make(service: str, **overrides: Any) -> Any:
         if service == "management":
             from management_service.app import create_app
         else:
             from runtime_service.app import create_app
-        return await aiohttp_client(create_app(settings_factory(service)))
+        return await aiohttp_client(create_app(settings_factory(service, **overrides)))
 
     return make
 
@@ -407,15 +405,10 @@ async def raw_exchange(
 
 
 async def slow_body_request(
-    route: Route, world: World, client_for: Any, settings_factory: Any,
+    route: Route, world: World, client_for: Any,
     parts: Callable[[bytes], list[tuple[float, bytes]]],
 ) -> tuple[int, dict[str, str], bytes, float]:
-    from management_service.app import create_app as management_app
-    from runtime_service.app import create_app as runtime_app
-
-    factory = management_app if route.service == "management" else runtime_app
-    settings = settings_factory(route.service, request_body_timeout=SLOW_BODY_TIMEOUT)
-    client = await client_for(route.service, factory(settings))
+    client = await client_for(route.service, request_body_timeout=SLOW_BODY_TIMEOUT)
     if route.name == "submit_feedback":
         resp = await client.post(
             f"{PUBLIC}/{world.widget_id}/conversations", json={"user_id": "guest_1"}
@@ -431,11 +424,11 @@ async def slow_body_request(
 
 @pytest.mark.parametrize("route", ROUTES, ids=lambda route: route.name)
 async def test_a_stalled_body_answers_408_once_the_body_timeout_passes(
-    route: Route, world: World, client_for: Any, settings_factory: Any
+    route: Route, world: World, client_for: Any
 ) -> None:
     # Half the body, then nothing: the client holds the handler until the timeout.
     status, headers, body, elapsed = await slow_body_request(
-        route, world, client_for, settings_factory, lambda body: [(0, body[: len(body) // 2])]
+        route, world, client_for, lambda body: [(0, body[: len(body) // 2])]
     )
     assert status == 408, body
     assert json.loads(body) == {"detail": "The request body did not arrive in time"}
@@ -447,10 +440,10 @@ async def test_a_stalled_body_answers_408_once_the_body_timeout_passes(
 
 @pytest.mark.parametrize("route", ROUTES, ids=lambda route: route.name)
 async def test_a_body_sent_in_pieces_within_the_timeout_is_read_whole(
-    route: Route, world: World, client_for: Any, settings_factory: Any
+    route: Route, world: World, client_for: Any
 ) -> None:
     status, _, body, _ = await slow_body_request(
-        route, world, client_for, settings_factory,
+        route, world, client_for,
         lambda body: [(0, body[:5]), (0.1, body[5:-3]), (0.1, body[-3:])],
     )
     assert status == route.ok, body
