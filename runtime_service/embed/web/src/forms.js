@@ -1,5 +1,6 @@
 // Form rendering (pre-conversation form and feedback) and the show-once cache.
 import { el } from "./dom.js";
+import { keys } from "./storage.js";
 
 const INPUT_TYPES = { text: "text", email: "email", phone: "tel", number: "number" };
 
@@ -14,17 +15,10 @@ export function fieldsHash(fields) {
   return hash.toString(16).padStart(8, "0");
 }
 
-function storage() {
+// The show-once cache of the pre-conversation form: {hash, values} in localStorage.
+export function readCachedForm(local, widgetId) {
   try {
-    return window.localStorage;
-  } catch {
-    return null; // storage blocked (third-party cookies off): behave as a first visit
-  }
-}
-
-export function readCachedForm(widgetId) {
-  try {
-    const raw = storage()?.getItem("anyreach-widget-form-" + widgetId);
+    const raw = local.get(keys.form(widgetId));
     const parsed = raw ? JSON.parse(raw) : null;
     return parsed && typeof parsed.values === "object" ? parsed : null;
   } catch {
@@ -32,12 +26,9 @@ export function readCachedForm(widgetId) {
   }
 }
 
-export function writeCachedForm(widgetId, hash, values) {
-  try {
-    storage()?.setItem("anyreach-widget-form-" + widgetId, JSON.stringify({ hash, values }));
-  } catch {
-    /* storage full or blocked: the form is simply shown again next time */
-  }
+// Storage full or blocked: the form is simply shown again next time.
+export function writeCachedForm(local, widgetId, hash, values) {
+  local.set(keys.form(widgetId), JSON.stringify({ hash, values }));
 }
 
 function ratingInput(field, initial) {
