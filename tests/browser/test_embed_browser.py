@@ -6,6 +6,7 @@ attempt, the pre-conversation form's show-once cache, and single-submission feed
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -555,3 +556,116 @@ def test_open_parameter_starts_open_and_a_second_snippet_adds_nothing(
         f"{stack.runtime}/public/embed/{widgets.allowed}",
     )
     assert page.locator(IFRAME).count() == 1
+
+
+# --- the visitor id --------------------------------------------------------------------------
+
+UUID_V4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+
+
+def started_user_id(page: Page, widget_id: str, click: Any) -> str:
+    """The user_id of the start (or resume) request that ``click()`` makes for ``widget_id``."""
+    with page.expect_response(
+        lambda r: r.url.endswith(f"/{widget_id}/conversations") and r.request.method == "POST"
+    ) as info:
+        click()
+    assert info.value.status == 200, info.value.text()
+    user_id: str = info.value.request.post_data_json["user_id"]
+    return user_id
+
+
+def stored_visitor_id(frame: Any, widget_id: str) -> Any:
+    return frame.evaluate(f"localStorage.getItem('anyreach-widget-user-{widget_id}')")
+
+
+def test_the_visitor_id_is_a_v4_uuid_kept_across_reloads(
+    page: Page, stack: Stack, widgets: Widgets
+) -> None:
+    visit(page, stack, widgets.anywhere)  # no pre-conversation form: Start posts at once
+    frame = open_widget(page)
+    first = started_user_id(page, widgets.anywhere, frame.locator(".aw-start").click)
+    assert UUID_V4.match(first), first
+    assert stored_visitor_id(frame, widgets.anywhere) == first
+    page.reload()
+    frame = open_widget(page)
+    assert started_user_id(page, widgets.anywhere, frame.locator(".aw-start").click) == first
+
+
+def test_two_widgets_on_one_page_have_different_visitor_ids(
+    page: Page, stack: Stack, widgets: Widgets
+) -> None:
+    visit(page, stack, widgets.anywhere)
+    wait_event(page, "ready")
+    # The second widget's snippet on the same page: its iframe shares the first's origin, so
+    # the same localStorage.
+    page.evaluate(
+        "src => { const s = document.createElement('script'); s.src = src;"
+        " document.body.appendChild(s); }",
+        f"{stack.runtime}/public/embed/{widgets.allowed}",
+    )
+    wait_event(page, "ready", count=2)
+    anywhere = page.frame_locator(f'iframe[data-anyreach-widget="{widgets.anywhere}"]')
+    anywhere.locator(".aw-launcher").click()
+    first = started_user_id(page, widgets.anywhere, anywhere.locator(".aw-start").click)
+    allowed = page.frame_locator(f'iframe[data-anyreach-widget="{widgets.allowed}"]')
+    allowed.locator(".aw-launcher").click()
+    allowed.locator(".aw-start").click()
+    allowed.locator("#aw-field-name").fill("Ada")  # its pre-conversation form comes first
+    second = started_user_id(
+        page, widgets.allowed, allowed.locator(".aw-preform button[type=submit]").click
+    )
+    assert UUID_V4.match(first) and UUID_V4.match(second)
+    assert first != second
+    frame = widget_frame(page)
+    assert stored_visitor_id(frame, widgets.anywhere) == first
+    assert stored_visitor_id(frame, widgets.allowed) == second
+
+
+def test_an_old_format_guest_id_is_replaced(page: Page, stack: Stack, widgets: Widgets) -> None:
+    visit(page, stack, widgets.anywhere)
+    frame = widget_frame(page)
+    wait_event(page, "ready")
+    frame.evaluate(
+        f"localStorage.setItem('anyreach-widget-user-{widgets.anywhere}', 'guest_1234567890')"
+    )
+    page.reload()
+    frame = open_widget(page)
+    user_id = started_user_id(page, widgets.anywhere, frame.locator(".aw-start").click)
+    assert UUID_V4.match(user_id), user_id
+    assert stored_visitor_id(frame, widgets.anywhere) == user_id
+
+
+def test_without_crypto_random_uuid_the_visitor_id_is_still_a_v4_uuid(
+    context: Any, page: Page, stack: Stack, widgets: Widgets
+) -> None:
+    # As in a non-secure context (plain http on a non-local host), where randomUUID is absent.
+    context.add_init_script("delete Crypto.prototype.randomUUID;")
+    visit(page, stack, widgets.anywhere)
+    frame = open_widget(page)
+    assert frame.evaluate("typeof crypto.randomUUID") == "undefined"
+    ids = {started_user_id(page, widgets.anywhere, frame.locator(".aw-start").click)}
+    for _ in range(3):  # more ids: the version and variant bits are set every time
+        frame.locator(".aw-end").click()
+        frame.evaluate(f"localStorage.removeItem('anyreach-widget-user-{widgets.anywhere}')")
+        page.reload()
+        frame = open_widget(page)
+        ids.add(started_user_id(page, widgets.anywhere, frame.locator(".aw-start").click))
+    assert len(ids) == 4
+    assert all(UUID_V4.match(user_id) for user_id in ids), ids
+
+
+def test_with_storage_blocked_the_visitor_id_lasts_the_page(
+    context: Any, page: Page, stack: Stack, widgets: Widgets
+) -> None:
+    # Third-party storage off: reading window.localStorage throws.
+    context.add_init_script(
+        "Object.defineProperty(window, 'localStorage', {get() {"
+        " throw new DOMException('The operation is insecure.', 'SecurityError'); }});"
+    )
+    visit(page, stack, widgets.anywhere)
+    frame = open_widget(page)
+    first = started_user_id(page, widgets.anywhere, frame.locator(".aw-start").click)
+    assert UUID_V4.match(first), first
+    frame.locator(".aw-end").click()
+    frame.locator(".aw-primary", has_text="New conversation").click()
+    assert started_user_id(page, widgets.anywhere, frame.locator(".aw-start").click) == first
