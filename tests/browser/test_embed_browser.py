@@ -1,7 +1,8 @@
 """The embed in a real browser (Debian's chromium through Playwright, headless), against the
 real runtime service and a host page on a second origin: the allowed-domains rule, the
 parentOrigin rule, the launcher and JavaScript API, a conversation up to the LiveKit connection
-attempt, the pre-conversation form's show-once cache, and single-submission feedback."""
+attempt, the pre-conversation form's show-once cache, single-submission feedback, and the
+visitor id (a random v4 UUID per widget)."""
 
 from __future__ import annotations
 
