@@ -209,7 +209,14 @@ def _paths() -> dict[str, Any]:
         "operationId": "submitFeedback",
         "summary": "Submit post-conversation feedback",
         "description": "Only the widget's feedback form field ids are kept; at most 16 384 bytes "
-        "of `data` as JSON; one submission per conversation (409 for a second one).",
+        "of `data` as JSON; one submission per conversation (409 for a second one). Each kept "
+        "value must fit its field (422 with `loc` `[\"body\", \"data\", <field id>]`, and the "
+        "submission is not used up): a required field present and filled in; `rating` a whole "
+        "number from 1 to 5; `number` a number; `email` an e-mail address (at most 254 "
+        "characters); `select` one of its options; `checkbox` true or false; `text` one line "
+        "of at most 500 characters, `textarea` at most 5000, `phone` at most 32 (digits, "
+        "spaces, `+ - . / ( )`); no control characters. The widget need not be published: a "
+        "call that ends as the owner unpublishes can still be rated (404 once it is deleted).",
         "parameters": [_WIDGET_ID, _path_param("conversation_id", "The conversation id")],
         "requestBody": {"required": True, "content": _json(_ref("FeedbackSubmit"))},
         "responses": _responses(

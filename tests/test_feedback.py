@@ -103,7 +103,9 @@ async def test_data_over_16_kb_is_413_and_at_the_limit_is_accepted(
     # Dropped fields count too: the limit is on what was submitted.
     padded = {"rating": 5, "junk": "x" * 17000}
     assert (await runtime_client.post(url(widget.id, cid), json={"data": padded})).status == 413
-    exact = {"comment": "x" * (16 * 1024 - len('{"comment":""}'))}
+    # The comment's own cap is 5000 characters: the rest of the exact size is dropped keys.
+    rest = 16 * 1024 - 5000 - len('{"comment":"","junk":""}')
+    exact = {"comment": "x" * 5000, "junk": "x" * rest}
     resp = await runtime_client.post(url(widget.id, cid), json={"data": exact})
     assert resp.status == 200
 
@@ -191,3 +193,51 @@ async def test_a_retried_submission_is_ok_and_another_one_a_duplicate(
     assert await store.submit_feedback(widget.id, cid, record, 12, 16384) == "duplicate"
     stored = await store.record(widget.id, cid)
     assert stored is not None and stored.custom_metadata["feedback_form"]["data"] == {"rating": 5}
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"rating": "five"}, "rating"),
+        ({"rating": {"stars": 5}}, "rating"),
+        ({"rating": 9}, "rating"),
+        ({"rating": 4, "comment": ["not", "text"]}, "comment"),
+    ],
+)
+async def test_values_that_do_not_fit_the_form_are_422_and_not_stored(
+    runtime_client: Any, widget: Any, redis: Redis, keys: RedisKeys, data: Any, field: str
+) -> None:
+    cid = await conversation(runtime_client, widget.id)
+    resp = await runtime_client.post(url(widget.id, cid), json={"data": data})
+    assert resp.status == 422
+    (issue,) = (await resp.json())["detail"]
+    assert issue["loc"] == ["body", "data", field]
+    assert await stored(redis, keys, widget.id, cid) is None
+
+
+async def test_a_missing_required_field_is_422_and_does_not_use_up_the_submission(
+    runtime_client: Any, version: Any, redis: Redis, keys: RedisKeys
+) -> None:
+    fields = [
+        {"id": "stars", "type": "rating", "label": "Stars", "required": True},
+        {"id": "mail", "type": "email", "label": "E-mail"},
+        {"id": "plan", "type": "select", "label": "Plan", "options": ["free", "pro"]},
+        {"id": "ok", "type": "checkbox", "label": "May we call?"},
+    ]
+    config = {"v1": {"post_conversation_feedback": {
+        "enabled": True, "form": {"fields": fields}}}}
+    required = await seed_widget(redis, keys, version, config=config)
+    cid = await conversation(runtime_client, required.id)
+    refused = await runtime_client.post(
+        url(required.id, cid), json={"data": {"mail": "a@example.com", "plan": "gold"}}
+    )
+    assert refused.status == 422
+    assert [issue["loc"] for issue in (await refused.json())["detail"]] == [
+        ["body", "data", "stars"], ["body", "data", "plan"]
+    ]
+    assert await stored(redis, keys, required.id, cid) is None
+    data = {"stars": 4, "mail": "a@example.com", "plan": "pro", "ok": False, "x": 1}
+    accepted = await runtime_client.post(url(required.id, cid), json={"data": data})
+    assert accepted.status == 200
+    record = await stored(redis, keys, required.id, cid)
+    assert record["data"] == {"stars": 4, "mail": "a@example.com", "plan": "pro", "ok": False}
