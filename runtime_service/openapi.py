@@ -171,10 +171,17 @@ def _paths() -> dict[str, Any]:
         "operationId": "listConversations",
         "summary": "List the widget's conversations",
         "description": "Newest first, safe columns only. The next page's cursor is in the "
-        "`X-Next-Cursor` header (absent on the last page).",
+        "`X-Next-Cursor` header (absent on the last page). The widget's "
+        "`config.v1.conversation_list` decides who may list: `visitor` (the default) requires "
+        "`user_id` (422 without it) and lists only that visitor's conversations; `widget` "
+        "lists every visitor's, every parameter optional. 404 for an unknown or unpublished "
+        "widget, as its GET.",
         "parameters": [
             _WIDGET_ID,
-            _query("user_id", {"type": "string"}, "Exact visitor id"),
+            _query(
+                "user_id", {"type": "string"},
+                "Exact visitor id; required unless the widget's `conversation_list` is `widget`",
+            ),
             _query("status", {"enum": sorted(get_args(Status))}, "Conversation status"),
             _query("created_after", _DATE, "Created at or after this instant"),
             _query("created_before", _DATE, "Created at or before this instant"),

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from common.models.conversation import ConversationSummary
 from common.redis_batch import RedisBatch
 from common.redis_keys import RedisKeys
-from common.timeutil import new_id
+from common.timeutil import iso_from_ms, new_id, now_ms
 from runtime_service import conversations
 from runtime_service.conversations import ConversationStore
 from tests.seed import FEEDBACK_CONFIG, seed_agent_version, seed_widget
@@ -241,3 +242,38 @@ async def test_a_missing_required_field_is_422_and_does_not_use_up_the_submissio
     assert accepted.status == 200
     record = await stored(redis, keys, required.id, cid)
     assert record["data"] == {"stars": 4, "mail": "a@example.com", "plan": "pro", "ok": False}
+
+
+async def test_feedback_is_accepted_after_the_owner_unpublishes_and_404_once_deleted(
+    runtime_client: Any, version: Any, redis: Redis, keys: RedisKeys
+) -> None:
+    """A visitor whose call ends while the owner unpublishes keeps their feedback; a deleted
+    widget takes its conversations' feedback with it. (Conversations are written straight to
+    the store, so no pod has cached the widget as it was before.)"""
+    store = ConversationStore(RedisBatch(redis), keys, retention=3600)
+
+    async def started(widget: Any) -> str:
+        ms = now_ms()
+        conversation = ConversationSummary(
+            id=new_id(), organization_id=widget.organization_id, direction="inbound",
+            channel="webrtc", status="completed", user_id="u1", agent_id=widget.agent_id,
+            agent_version_id=widget.agent_version_id, web_widget_id=widget.id, duration=None,
+            user_turn_count=None, created_at=iso_from_ms(ms), updated_at=iso_from_ms(ms),
+        )
+        await store.create(conversation, ms, b"{}")
+        return conversation.id
+
+    hidden = await seed_widget(redis, keys, version, published=False, config=FEEDBACK_CONFIG)
+    cid = await started(hidden)
+    assert (await runtime_client.get(f"{PREFIX}/{hidden.id}")).status == 404
+    resp = await runtime_client.post(url(hidden.id, cid), json={"data": {"rating": 5}})
+    assert resp.status == 200
+    assert (await stored(redis, keys, hidden.id, cid))["data"] == {"rating": 5}
+
+    gone = await seed_widget(redis, keys, version, config=FEEDBACK_CONFIG)
+    other = await started(gone)
+    await redis.delete(keys.widget(gone.id))
+    resp = await runtime_client.post(url(gone.id, other), json={"data": {"rating": 5}})
+    assert resp.status == 404
+    assert (await resp.json())["detail"] == "Widget not found"
+    assert await stored(redis, keys, gone.id, other) is None

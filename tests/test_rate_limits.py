@@ -83,7 +83,9 @@ async def test_limits_are_per_widget_and_per_address(
 
     async def listing(widget_id: str, address: str) -> int:
         resp = await client.get(
-            f"{PREFIX}/{widget_id}/conversations", headers={"X-Forwarded-For": address}
+            f"{PREFIX}/{widget_id}/conversations",
+            params={"user_id": "u"},
+            headers={"X-Forwarded-For": address},
         )
         return resp.status
 

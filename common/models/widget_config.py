@@ -54,7 +54,11 @@ class ConfigV1(msgspec.Struct, kw_only=True):
     pre_conversation_form: FormDefinition | None = None
     pre_conversation_show_once: bool = True
     post_conversation_feedback: PostConversationFeedback | None = None
-    conversation_list: ConversationList = "visitor"
+    conversation_list: Annotated[ConversationList, Meta(description=(
+        "Who may list the widget's conversations publicly: `visitor` (the default) requires "
+        "`user_id` and lists only that visitor's conversations; `widget` lists every "
+        "visitor's, every parameter optional."
+    ))] = "visitor"
 
 
 def validate_config(config: dict[str, Any], root: list[str | int]) -> ConfigV1:
