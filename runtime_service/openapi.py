@@ -59,7 +59,8 @@ _ERRORS = {
     "400": "The widget collects no feedback, or no submitted field is one of its form fields",
     "403": "The request's `Origin` is not one of the widget's allowed domains, or the "
     "conversation belongs to another widget or visitor",
-    "404": "Unknown widget (the widget GET: or not published), or unknown conversation",
+    "404": "Unknown widget (the widget GET and the list: or not published), or unknown "
+    "conversation",
     "409": "State conflict (see the operation's description)",
     "413": "Request body (64 KiB after decompression) or feedback data too large",
     "422": "Invalid path, query or body; `detail` lists each problem",
