@@ -103,7 +103,7 @@ def _is_empty(field: FormField, value: Any) -> bool:
     return field.type == "checkbox" and value is False
 
 
-def check_value(field: FormField, value: Any) -> None:
+def _check_value(field: FormField, value: Any) -> None:
     """Raise _Bad when ``value`` does not fit ``field`` (None: an optional field left empty)."""
     if value is None:
         return
@@ -128,7 +128,7 @@ def check_feedback(data: dict[str, Any], fields: Sequence[FormField]) -> dict[st
                 continue
         value = data[field.id]
         try:
-            check_value(field, value)
+            _check_value(field, value)
         except _Bad as bad:
             issues.append({"loc": loc, "msg": bad.msg, "type": bad.type})
             continue
