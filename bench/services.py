@@ -18,7 +18,7 @@ from bench.cpus import pin
 ROOT = Path(__file__).resolve().parent.parent
 LIVEKIT_KEY = "bench-livekit-key"
 LIVEKIT_SECRET = "bench-livekit-secret-0123456789abcdef0123456789"
-RATE_LIMITED = ("START", "RESUME", "LIST", "FEEDBACK", "FEEDBACK_PER_CONVERSATION")
+RATE_LIMITED = ("START", "LIST", "FEEDBACK", "FEEDBACK_PER_CONVERSATION")
 
 
 def free_port() -> int:

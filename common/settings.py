@@ -61,9 +61,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     negative_cache_ttl: float = 5.0
     public_cache_max_age: int = 30
     # Rate limits of the public endpoints, per client address and widget: "<requests>/<seconds>",
-    # or "off". Starting conversations is the tightest: each start dispatches a paid agent.
+    # or "off". Starting conversations is the tightest: each start dispatches a paid agent, and
+    # so does each resume, which spends the same budget.
     rate_limit_start: Annotated[str, msgspec.Meta(pattern=_LIMIT)] = "10/60"
-    rate_limit_resume: Annotated[str, msgspec.Meta(pattern=_LIMIT)] = "30/60"
     rate_limit_list: Annotated[str, msgspec.Meta(pattern=_LIMIT)] = "60/60"
     rate_limit_feedback: Annotated[str, msgspec.Meta(pattern=_LIMIT)] = "20/60"
     rate_limit_feedback_per_conversation: Annotated[str, msgspec.Meta(pattern=_LIMIT)] = "5/60"

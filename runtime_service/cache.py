@@ -32,7 +32,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from common.appkeys import KEYS, REDIS, SETTINGS
 from common.http import SECURITY_HEADERS, strong_etag
 from common.models.widget import Widget
-from common.models.widget_config import feedback_field_ids
+from common.models.widget_config import feedback_fields, stored_v1
 from common.redis_keys import RedisKeys
 from common.timeutil import is_uuid
 from runtime_service.appkeys import WIDGET_SOURCE
@@ -47,6 +47,7 @@ _WIDGET = msgspec.json.Decoder(Widget)
 def to_public(raw: bytes, headers: Mapping[str, str] = SECURITY_HEADERS) -> PublicWidget:
     """``headers``: what the widget GET answers with, whatever the widget (route_headers)."""
     widget = _WIDGET.decode(raw)
+    v1 = stored_v1(widget.config)
     etag = strong_etag(raw)
     not_modified = CIMultiDict(headers)
     not_modified["ETag"] = etag
@@ -61,7 +62,8 @@ def to_public(raw: bytes, headers: Mapping[str, str] = SECURITY_HEADERS) -> Publ
         domains=frozenset(widget.domains),
         body=raw,
         etag=etag,
-        feedback_field_ids=feedback_field_ids(widget.config),
+        feedback_fields=feedback_fields(v1),
+        conversation_list=v1.conversation_list,
         ok_headers=ok,
         not_modified_headers=not_modified,
     )

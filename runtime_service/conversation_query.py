@@ -45,7 +45,9 @@ def _instant(query: MultiMapping[str], name: str) -> int | None:
         raise invalid(["query", name], "Expected an ISO 8601 date-time") from None
 
 
-def parse_list_query(query: MultiMapping[str]) -> ListQuery:
+def parse_list_query(query: MultiMapping[str], *, visitor_only: bool = True) -> ListQuery:
+    """``visitor_only`` (the widget's ``conversation_list`` is "visitor"): one visitor's own
+    conversations, so ``user_id`` is required; otherwise every parameter is optional."""
     user_id = query.get("user_id")
     if user_id is not None and not _USER_ID.match(user_id):
         raise invalid(["query", "user_id"], "Invalid user id")
@@ -57,4 +59,11 @@ def parse_list_query(query: MultiMapping[str]) -> ListQuery:
         created_before_ms=_instant(query, "created_before"),
     )
     start = decode_cursor(query["cursor"]) if "cursor" in query else "+"
-    return ListQuery(filters, start, parse_limit(query), channel == "webrtc")
+    limit = parse_limit(query)
+    if user_id is None and visitor_only:
+        raise invalid(
+            ["query", "user_id"],
+            "Field required: this widget lists only one visitor's conversations",
+            "missing",
+        )
+    return ListQuery(filters, start, limit, channel == "webrtc")

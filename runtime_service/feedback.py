@@ -1,8 +1,6 @@
-"""Post-conversation feedback: which fields are kept, and what each script outcome answers."""
+"""Post-conversation feedback: which values are kept, and what each script outcome answers."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import msgspec
 
@@ -10,6 +8,7 @@ from common.errors import ApiError
 from common.models.conversation import FeedbackRecord, FeedbackSubmit
 from common.timeutil import iso_from_ms, now_ms
 from runtime_service.conversations import ConversationStore
+from runtime_service.feedback_values import check_feedback
 from runtime_service.public_widget import PublicWidget
 
 # The contract's limit: the submitted `data`, serialized as JSON, at most 16 KB.
@@ -18,28 +17,30 @@ MAX_FEEDBACK_BYTES = 16 * 1024
 _ENCODE = msgspec.json.Encoder().encode
 
 
-def kept_fields(data: dict[str, Any], field_ids: frozenset[str]) -> dict[str, Any]:
-    """Only the widget's configured feedback field ids are stored; the rest is dropped."""
-    return {key: value for key, value in data.items() if key in field_ids}
+def _too_large() -> ApiError:
+    return ApiError(413, f"Feedback data is larger than {MAX_FEEDBACK_BYTES} bytes as JSON")
 
 
 async def submit_feedback(
     store: ConversationStore, widget: PublicWidget, conversation_id: str, body: FeedbackSubmit
 ) -> None:
-    if not widget.feedback_field_ids:
+    if not widget.feedback_fields:
         raise ApiError(400, "This widget has no feedback form")
-    kept = kept_fields(body.data, widget.feedback_field_ids)
+    size = len(_ENCODE(body.data))
+    if size > MAX_FEEDBACK_BYTES:  # first: an oversized text is 413, not a field's length cap
+        raise _too_large()
+    # Before the script: a refused submission does not use up the one submission.
+    kept = check_feedback(body.data, widget.feedback_fields)
     if not kept:
         raise ApiError(400, "No configured feedback field was submitted")
     record = _ENCODE(FeedbackRecord(data=kept, submitted_at=iso_from_ms(now_ms())))
-    size = len(_ENCODE(body.data))
     outcome = await store.submit_feedback(
         widget.id, conversation_id, record, size, MAX_FEEDBACK_BYTES
     )
     if outcome == "ok":
         return
     if outcome == "too_large":
-        raise ApiError(413, f"Feedback data is larger than {MAX_FEEDBACK_BYTES} bytes as JSON")
+        raise _too_large()
     if outcome == "duplicate":
         raise ApiError(409, "Feedback was already submitted for this conversation")
     if await store.owner(conversation_id) not in (None, widget.id):

@@ -59,7 +59,8 @@ _ERRORS = {
     "400": "The widget collects no feedback, or no submitted field is one of its form fields",
     "403": "The request's `Origin` is not one of the widget's allowed domains, or the "
     "conversation belongs to another widget or visitor",
-    "404": "Unknown widget (the widget GET: or not published), or unknown conversation",
+    "404": "Unknown widget (the widget GET and the list: or not published), or unknown "
+    "conversation",
     "409": "State conflict (see the operation's description)",
     "413": "Request body (64 KiB after decompression) or feedback data too large",
     "422": "Invalid path, query or body; `detail` lists each problem",
@@ -171,10 +172,17 @@ def _paths() -> dict[str, Any]:
         "operationId": "listConversations",
         "summary": "List the widget's conversations",
         "description": "Newest first, safe columns only. The next page's cursor is in the "
-        "`X-Next-Cursor` header (absent on the last page).",
+        "`X-Next-Cursor` header (absent on the last page). The widget's "
+        "`config.v1.conversation_list` decides who may list: `visitor` (the default) requires "
+        "`user_id` (422 without it) and lists only that visitor's conversations; `widget` "
+        "lists every visitor's, every parameter optional. 404 for an unknown or unpublished "
+        "widget, as its GET.",
         "parameters": [
             _WIDGET_ID,
-            _query("user_id", {"type": "string"}, "Exact visitor id"),
+            _query(
+                "user_id", {"type": "string"},
+                "Exact visitor id; required unless the widget's `conversation_list` is `widget`",
+            ),
             _query("status", {"enum": sorted(get_args(Status))}, "Conversation status"),
             _query("created_after", _DATE, "Created at or after this instant"),
             _query("created_before", _DATE, "Created at or before this instant"),
@@ -209,7 +217,14 @@ def _paths() -> dict[str, Any]:
         "operationId": "submitFeedback",
         "summary": "Submit post-conversation feedback",
         "description": "Only the widget's feedback form field ids are kept; at most 16 384 bytes "
-        "of `data` as JSON; one submission per conversation (409 for a second one).",
+        "of `data` as JSON; one submission per conversation (409 for a second one). Each kept "
+        "value must fit its field (422 with `loc` `[\"body\", \"data\", <field id>]`, and the "
+        "submission is not used up): a required field present and filled in; `rating` a whole "
+        "number from 1 to 5; `number` a number; `email` an e-mail address (at most 254 "
+        "characters); `select` one of its options; `checkbox` true or false; `text` one line "
+        "of at most 500 characters, `textarea` at most 5000, `phone` at most 32 (digits, "
+        "spaces, `+ - . / ( )`); no control characters. The widget need not be published: a "
+        "call that ends as the owner unpublishes can still be rated (404 once it is deleted).",
         "parameters": [_WIDGET_ID, _path_param("conversation_id", "The conversation id")],
         "requestBody": {"required": True, "content": _json(_ref("FeedbackSubmit"))},
         "responses": _responses(

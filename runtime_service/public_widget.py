@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from multidict import CIMultiDict
 
 from common.http import SECURITY_HEADERS
+from common.models.forms import FormField
+from common.models.widget_config import ConversationList
 
 
 def route_headers(max_age: int) -> CIMultiDict[str]:
@@ -32,6 +34,7 @@ class PublicWidget:
     domains: frozenset[str]
     body: bytes
     etag: str
-    feedback_field_ids: frozenset[str]
+    feedback_fields: tuple[FormField, ...]
+    conversation_list: ConversationList
     ok_headers: CIMultiDict[str]  # for the 200: route headers, ETag, Content-Type
     not_modified_headers: CIMultiDict[str]  # for the 304: the same without Content-Type

@@ -1,5 +1,6 @@
 """The public endpoints' rate limits: per client address and widget (and per conversation for
-feedback), from the RATE_LIMIT_* settings."""
+feedback), from the RATE_LIMIT_* settings. Start and resume spend one budget (RATE_LIMIT_START):
+each dispatches a paid agent into a fresh room."""
 
 from __future__ import annotations
 
@@ -17,6 +18,10 @@ from runtime_service.appkeys import RATE_LIMITS
 from runtime_service.client_address import client_address
 
 Action = Literal["start", "resume", "list", "feedback"]
+Budget = Literal["start", "list", "feedback"]
+_BUDGET: dict[Action, Budget] = {
+    "start": "start", "resume": "start", "list": "list", "feedback": "feedback"
+}
 
 
 class PublicRateLimits:
@@ -24,9 +29,8 @@ class PublicRateLimits:
         self.limiter = limiter
         self.keys = keys
         self.trusted_proxies = settings.trusted_proxies
-        self.rates: dict[Action, Rate | None] = {
+        self.rates: dict[Budget, Rate | None] = {
             "start": parse_rate(settings.rate_limit_start),
-            "resume": parse_rate(settings.rate_limit_resume),
             "list": parse_rate(settings.rate_limit_list),
             "feedback": parse_rate(settings.rate_limit_feedback),
         }
@@ -42,9 +46,10 @@ class PublicRateLimits:
     ) -> None:
         """Count the request, or raise 429 (with Retry-After) when a limit is exhausted."""
         limits = []
-        if (rate := self.rates[action]) is not None:
+        budget = _BUDGET[action]
+        if (rate := self.rates[budget]) is not None:
             address = client_address(request, self.trusted_proxies)
-            limits.append((self.keys.rate_limit(widget_id, action, address), rate))
+            limits.append((self.keys.rate_limit(widget_id, budget, address), rate))
         if conversation_id is not None and self.per_conversation is not None:
             key = self.keys.rate_limit(widget_id, "feedback-conversation", conversation_id)
             limits.append((key, self.per_conversation))

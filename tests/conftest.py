@@ -14,7 +14,7 @@ from common.redis_process import RedisProcess
 from common.settings import Settings
 from management_service.credentials import CredentialStore
 
-RATE_LIMITED = ("START", "RESUME", "LIST", "FEEDBACK", "FEEDBACK_PER_CONVERSATION")
+RATE_LIMITED = ("START", "LIST", "FEEDBACK", "FEEDBACK_PER_CONVERSATION")
 LIVEKIT_KEY = "test-livekit-key"
 LIVEKIT_SECRET = "test-livekit-secret-0123456789abcdef0123456789"
 

@@ -112,11 +112,11 @@ async def test_conversations_and_concurrent_feedback(stack: Any) -> None:
         await expect(await runtime.post(url, json={"user_id": "u2"}), 200)
     mine = await expect(await runtime.get(f"{url}?user_id=u1"), 200)
     assert [item["id"] for item in mine] == [cid]
-    page = await runtime.get(f"{url}?limit=3")
+    page = await runtime.get(f"{url}?user_id=u2&limit=3")
     assert len(await page.json()) == 3 and page.headers["X-Next-Cursor"]
 
     async def submit(i: int) -> int:
-        resp = await runtime.post(f"{url}/{cid}/feedback", json={"data": {"rating": i}})
+        resp = await runtime.post(f"{url}/{cid}/feedback", json={"data": {"rating": 1 + i % 5}})
         return resp.status
 
     statuses = Counter(await asyncio.gather(*(submit(i) for i in range(100))))

@@ -23,10 +23,14 @@ BASE_MS = 1_790_000_000_000
 SAFE_COLUMNS = set(ConversationSummary.__struct_fields__)
 
 
+# Most tests here page through a whole widget: the seed's list, every parameter optional.
+WIDGET_LIST = {"v1": {"conversation_list": "widget"}}
+
+
 @pytest.fixture
 async def widget(redis: Redis, keys: RedisKeys) -> Any:
     version = await seed_agent_version(redis, keys, new_id())
-    return await seed_widget(redis, keys, version)
+    return await seed_widget(redis, keys, version, config=WIDGET_LIST)
 
 
 async def add(
@@ -192,3 +196,41 @@ async def test_filters_dropping_items_among_equal_timestamps_never_skip_or_repea
             )
         else:
             assert len(ids) == 20 and all(item["status"] == "in_progress" for item in items)
+
+
+async def test_by_default_a_visitor_lists_only_their_own_conversations(
+    runtime_client: Any, store: ConversationStore, redis: Redis, keys: RedisKeys
+) -> None:
+    version = await seed_agent_version(redis, keys, new_id())
+    private = await seed_widget(redis, keys, version)  # no conversation_list: "visitor"
+    mine = await add(store, private, BASE_MS, user="guest_me")
+    await add(store, private, BASE_MS + 1, user="guest_someone_else")
+    url = f"{PREFIX}/{private.id}/conversations"
+    resp = await runtime_client.get(url)
+    assert resp.status == 422
+    (issue,) = (await resp.json())["detail"]
+    assert issue["loc"] == ["query", "user_id"] and issue["type"] == "missing"
+    resp = await runtime_client.get(url, params={"user_id": "guest_me"})
+    assert resp.status == 200
+    assert [item["id"] for item in await resp.json()] == [mine]
+
+
+async def test_a_widget_wide_list_needs_no_user_id(
+    runtime_client: Any, widget: Any, store: ConversationStore
+) -> None:
+    ids = [await add(store, widget, BASE_MS + i, user=f"guest_{i}") for i in range(3)]
+    resp = await runtime_client.get(f"{PREFIX}/{widget.id}/conversations")
+    assert resp.status == 200
+    assert [item["id"] for item in await resp.json()] == ids[::-1]
+
+
+async def test_an_unpublished_widgets_list_is_404_like_its_get(
+    runtime_client: Any, store: ConversationStore, redis: Redis, keys: RedisKeys
+) -> None:
+    version = await seed_agent_version(redis, keys, new_id())
+    hidden = await seed_widget(redis, keys, version, published=False, config=WIDGET_LIST)
+    await add(store, hidden, BASE_MS)
+    assert (await runtime_client.get(f"{PREFIX}/{hidden.id}")).status == 404
+    resp = await runtime_client.get(f"{PREFIX}/{hidden.id}/conversations", params={"user_id": "u1"})
+    assert resp.status == 404
+    assert (await resp.json())["detail"] == "Widget not found"

@@ -226,6 +226,21 @@ def test_deployments_follow_the_operations_rules(source: str) -> None:
 
 
 @pytest.mark.parametrize("source", ["base", "overlay"])
+def test_the_runtime_behind_the_ingress_believes_one_forwarded_address(source: str) -> None:
+    """The ingress appends the client's address to X-Forwarded-For; without TRUSTED_PROXIES
+    every visitor would share the ingress's address (and one rate-limit budget)."""
+    resources = base_resources() if source == "base" else overlay_resources()
+    (container,) = find(resources, "Deployment", "runtime")["spec"]["template"]["spec"][
+        "containers"
+    ]
+    assert {"configMapRef": {"name": "web-widgets"}} in container["envFrom"]
+    assert "TRUSTED_PROXIES" not in _env(container)  # the ConfigMap's value is the one used
+    config = find(resources, "ConfigMap", "web-widgets")["data"]
+    settings = Settings.from_env("runtime", config)
+    assert settings.trusted_proxies == 1
+
+
+@pytest.mark.parametrize("source", ["base", "overlay"])
 def test_services_budgets_and_autoscaler_point_at_the_deployments(source: str) -> None:
     resources = base_resources() if source == "base" else overlay_resources()
     deployments = {d["metadata"]["name"]: d for d in of_kind(resources, "Deployment")}
@@ -411,3 +426,5 @@ def test_compose_runs_redis_and_both_services() -> None:
         assert (DEPLOY / build["context"] / build["dockerfile"]).resolve() == DEPLOY / "Dockerfile"
         fields = {name.upper() for name in Settings.__struct_fields__}
         assert set(service["environment"]) <= fields
+    # Nothing in front of the compose stack's runtime: X-Forwarded-For must not be believed.
+    assert services["runtime"]["environment"]["TRUSTED_PROXIES"] == "${TRUSTED_PROXIES:-0}"

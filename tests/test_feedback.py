@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from common.models.conversation import ConversationSummary
 from common.redis_batch import RedisBatch
 from common.redis_keys import RedisKeys
-from common.timeutil import new_id
+from common.timeutil import iso_from_ms, new_id, now_ms
 from runtime_service import conversations
 from runtime_service.conversations import ConversationStore
 from tests.seed import FEEDBACK_CONFIG, seed_agent_version, seed_widget
@@ -103,7 +104,9 @@ async def test_data_over_16_kb_is_413_and_at_the_limit_is_accepted(
     # Dropped fields count too: the limit is on what was submitted.
     padded = {"rating": 5, "junk": "x" * 17000}
     assert (await runtime_client.post(url(widget.id, cid), json={"data": padded})).status == 413
-    exact = {"comment": "x" * (16 * 1024 - len('{"comment":""}'))}
+    # The comment's own cap is 5000 characters: the rest of the exact size is dropped keys.
+    rest = 16 * 1024 - 5000 - len('{"comment":"","junk":""}')
+    exact = {"comment": "x" * 5000, "junk": "x" * rest}
     resp = await runtime_client.post(url(widget.id, cid), json={"data": exact})
     assert resp.status == 200
 
@@ -191,3 +194,86 @@ async def test_a_retried_submission_is_ok_and_another_one_a_duplicate(
     assert await store.submit_feedback(widget.id, cid, record, 12, 16384) == "duplicate"
     stored = await store.record(widget.id, cid)
     assert stored is not None and stored.custom_metadata["feedback_form"]["data"] == {"rating": 5}
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"rating": "five"}, "rating"),
+        ({"rating": {"stars": 5}}, "rating"),
+        ({"rating": 9}, "rating"),
+        ({"rating": 4, "comment": ["not", "text"]}, "comment"),
+    ],
+)
+async def test_values_that_do_not_fit_the_form_are_422_and_not_stored(
+    runtime_client: Any, widget: Any, redis: Redis, keys: RedisKeys, data: Any, field: str
+) -> None:
+    cid = await conversation(runtime_client, widget.id)
+    resp = await runtime_client.post(url(widget.id, cid), json={"data": data})
+    assert resp.status == 422
+    (issue,) = (await resp.json())["detail"]
+    assert issue["loc"] == ["body", "data", field]
+    assert await stored(redis, keys, widget.id, cid) is None
+
+
+async def test_a_missing_required_field_is_422_and_does_not_use_up_the_submission(
+    runtime_client: Any, version: Any, redis: Redis, keys: RedisKeys
+) -> None:
+    fields = [
+        {"id": "stars", "type": "rating", "label": "Stars", "required": True},
+        {"id": "mail", "type": "email", "label": "E-mail"},
+        {"id": "plan", "type": "select", "label": "Plan", "options": ["free", "pro"]},
+        {"id": "ok", "type": "checkbox", "label": "May we call?"},
+    ]
+    config = {"v1": {"post_conversation_feedback": {
+        "enabled": True, "form": {"fields": fields}}}}
+    required = await seed_widget(redis, keys, version, config=config)
+    cid = await conversation(runtime_client, required.id)
+    refused = await runtime_client.post(
+        url(required.id, cid), json={"data": {"mail": "a@example.com", "plan": "gold"}}
+    )
+    assert refused.status == 422
+    assert [issue["loc"] for issue in (await refused.json())["detail"]] == [
+        ["body", "data", "stars"], ["body", "data", "plan"]
+    ]
+    assert await stored(redis, keys, required.id, cid) is None
+    data = {"stars": 4, "mail": "a@example.com", "plan": "pro", "ok": False, "x": 1}
+    accepted = await runtime_client.post(url(required.id, cid), json={"data": data})
+    assert accepted.status == 200
+    record = await stored(redis, keys, required.id, cid)
+    assert record["data"] == {"stars": 4, "mail": "a@example.com", "plan": "pro", "ok": False}
+
+
+async def test_feedback_is_accepted_after_the_owner_unpublishes_and_404_once_deleted(
+    runtime_client: Any, version: Any, redis: Redis, keys: RedisKeys
+) -> None:
+    """A visitor whose call ends while the owner unpublishes keeps their feedback; a deleted
+    widget takes its conversations' feedback with it. (Conversations are written straight to
+    the store, so no pod has cached the widget as it was before.)"""
+    store = ConversationStore(RedisBatch(redis), keys, retention=3600)
+
+    async def started(widget: Any) -> str:
+        ms = now_ms()
+        conversation = ConversationSummary(
+            id=new_id(), organization_id=widget.organization_id, direction="inbound",
+            channel="webrtc", status="completed", user_id="u1", agent_id=widget.agent_id,
+            agent_version_id=widget.agent_version_id, web_widget_id=widget.id, duration=None,
+            user_turn_count=None, created_at=iso_from_ms(ms), updated_at=iso_from_ms(ms),
+        )
+        await store.create(conversation, ms, b"{}")
+        return conversation.id
+
+    hidden = await seed_widget(redis, keys, version, published=False, config=FEEDBACK_CONFIG)
+    cid = await started(hidden)
+    assert (await runtime_client.get(f"{PREFIX}/{hidden.id}")).status == 404
+    resp = await runtime_client.post(url(hidden.id, cid), json={"data": {"rating": 5}})
+    assert resp.status == 200
+    assert (await stored(redis, keys, hidden.id, cid))["data"] == {"rating": 5}
+
+    gone = await seed_widget(redis, keys, version, config=FEEDBACK_CONFIG)
+    other = await started(gone)
+    await redis.delete(keys.widget(gone.id))
+    resp = await runtime_client.post(url(gone.id, other), json={"data": {"rating": 5}})
+    assert resp.status == 404
+    assert (await resp.json())["detail"] == "Widget not found"
+    assert await stored(redis, keys, gone.id, other) is None

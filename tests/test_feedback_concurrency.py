@@ -29,11 +29,12 @@ async def test_100_concurrent_submissions_store_exactly_one(
     url = f"{PREFIX}/{widget.id}/conversations/{cid}/feedback"
 
     async def submit(i: int) -> tuple[int, int]:
-        resp = await runtime_client.post(url, json={"data": {"rating": i}})
+        data = {"rating": 1 + i % 5, "comment": f"submission {i}"}
+        resp = await runtime_client.post(url, json={"data": data})
         return resp.status, i
 
     results = await asyncio.gather(*(submit(i) for i in range(100)))
     assert Counter(status for status, _ in results) == {200: 1, 409: 99}
     (winner,) = [i for status, i in results if status == 200]
     record = json.loads(await redis.hget(keys.conversation(widget.id, cid), "feedback"))
-    assert record["data"] == {"rating": winner}
+    assert record["data"] == {"rating": 1 + winner % 5, "comment": f"submission {winner}"}

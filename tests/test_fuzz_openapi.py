@@ -108,7 +108,9 @@ async def seed(redis_url: str, runtime_url: str) -> dict[str, Any]:
         managed = await seed_widget(redis, keys, version, config=FEEDBACK_CONFIG)
         # The public widget is another organization's, so management fuzzing never touches it.
         other = await seed_agent_version(redis, keys, new_id())
-        public = await seed_widget(redis, keys, other, config=FEEDBACK_CONFIG)
+        # Its list takes every parameter as optional (generated queries may leave out user_id).
+        listed = {"v1": {**FEEDBACK_CONFIG["v1"], "conversation_list": "widget"}}
+        public = await seed_widget(redis, keys, other, config=listed)
     finally:
         await redis.aclose()
     async with aiohttp.ClientSession() as session:

@@ -120,7 +120,7 @@ async def test_conversation_feedback_and_rate_limit_metrics(
     for _ in range(2):
         await client.post(f"{url}/{cid}/feedback", json={"data": {"rating": 5}})
     for _ in range(2):
-        await client.get(url)
+        await client.get(url, params={"user_id": "u"})
     samples = await scrape(client)
     assert samples[("conversations_total", (("action", "start"),))] == 1
     assert samples[("conversations_total", (("action", "resume"),))] == 1

@@ -47,13 +47,32 @@ async def test_start_limit_answers_429_with_retry_after(limited: Any, widget: An
     assert (await resp.json())["detail"]
 
 
-async def test_start_and_resume_have_separate_limits(limited: Any, widget: Any) -> None:
-    client = await limited(rate_limit_start="1/60", rate_limit_resume="5/60")
+async def test_40_concurrent_resumes_get_exactly_the_start_budget(
+    limited: Any, widget: Any
+) -> None:
+    # Each resume dispatches a paid agent into a fresh room, like a start: one budget for both.
+    client = await limited(rate_limit_start="10/60", trusted_proxies="1")
+    url = f"{PREFIX}/{widget.id}/conversations"
+    started = await client.post(
+        url, json={"user_id": "u"}, headers={"X-Forwarded-For": "198.51.100.1"}
+    )
+    resume = {"user_id": "u", "conversation_id": (await started.json())["conversation"]["id"]}
+    other = {"X-Forwarded-For": "198.51.100.2"}  # a full budget: the start was elsewhere
+    statuses = await asyncio.gather(
+        *(client.post(url, json=resume, headers=other) for _ in range(40))
+    )
+    assert Counter(resp.status for resp in statuses) == {200: 10, 429: 30}
+
+
+async def test_starts_and_resumes_share_one_budget(limited: Any, widget: Any) -> None:
+    client = await limited(rate_limit_start="3/60")
     url = f"{PREFIX}/{widget.id}/conversations"
     cid = (await (await client.post(url, json={"user_id": "u"})).json())["conversation"]["id"]
-    assert (await client.post(url, json={"user_id": "u"})).status == 429
     resume = {"user_id": "u", "conversation_id": cid}
     assert (await client.post(url, json=resume)).status == 200
+    assert (await client.post(url, json={"user_id": "u"})).status == 200
+    assert (await client.post(url, json=resume)).status == 429
+    assert (await client.post(url, json={"user_id": "u"})).status == 429
 
 
 async def test_limits_are_per_widget_and_per_address(
@@ -64,7 +83,9 @@ async def test_limits_are_per_widget_and_per_address(
 
     async def listing(widget_id: str, address: str) -> int:
         resp = await client.get(
-            f"{PREFIX}/{widget_id}/conversations", headers={"X-Forwarded-For": address}
+            f"{PREFIX}/{widget_id}/conversations",
+            params={"user_id": "u"},
+            headers={"X-Forwarded-For": address},
         )
         return resp.status
 

@@ -150,7 +150,7 @@ async def outage_answers(
         unavailable(runtime.get(f"{PREFIX}/{uncached.id}"), "uncached widget"),
         unavailable(start_conversation(runtime, cached.id), "start"),
         unavailable(start_conversation(runtime, cached.id, conversation_id=cid), "resume"),
-        unavailable(runtime.get(f"{PREFIX}/{cached.id}/conversations?webrtc=true"), "list"),
+        unavailable(runtime.get(f"{PREFIX}/{cached.id}/conversations?user_id=u1"), "list"),
         unavailable(runtime.post(feedback, json={"data": {"rating": 5}}), "feedback"),
         unavailable(runtime.get("/readyz"), "runtime readyz"),
         unavailable(management.get("/readyz"), "management readyz"),
@@ -247,7 +247,7 @@ async def test_restart_recovers_and_clears_the_cache_after_resubscribing(
     resp = await start_conversation(runtime, kept.id)
     assert resp.status == 200, await resp.text()
     cid = (await resp.json())["conversation"]["id"]
-    listed = await runtime.get(f"{PREFIX}/{kept.id}/conversations?webrtc=true")
+    listed = await runtime.get(f"{PREFIX}/{kept.id}/conversations?user_id=u1")
     assert listed.status == 200
     assert cid in [item["id"] for item in await listed.json()]
     # And invalidation works on the new subscription.

@@ -106,7 +106,7 @@ def cases(ids: Ids) -> list[Case]:
         Case("start, origin", list_route, "POST", f"{w}/conversations", 200, {"Origin": ORIGIN},
              json={"user_id": "u2"}),
         Case("start 422", list_route, "POST", f"{w}/conversations", 422, json={"user_id": ""}),
-        Case("list", list_route, "GET", f"{w}/conversations?webrtc=true", 200),
+        Case("list", list_route, "GET", f"{w}/conversations?user_id=u2", 200),
         Case("list 422", list_route, "GET", f"{w}/conversations?limit=0", 422),
         Case("feedback", feedback_route, "POST", feedback, 200, json={"data": {"rating": 3}}),
         Case("feedback 409", feedback_route, "POST", f"{w}/conversations/{ids.rated}/feedback",

@@ -203,7 +203,7 @@ class Soak:
         while not self.stop.is_set():
             pod = 1 - pod
             await self.call(
-                "list", pod, "GET", f"{PREFIX}/{widget_id}/conversations?webrtc=true&limit=20"
+                "list", pod, "GET", f"{PREFIX}/{widget_id}/conversations?user_id=soak-0&limit=20"
             )
             await asyncio.sleep(0.02)
 

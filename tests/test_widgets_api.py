@@ -222,6 +222,8 @@ async def test_too_many_domains_is_422(client: Any, org: Any, pair: Any) -> None
         ({"v1": {"chat": {"light_mode": {"text_color": {"user_message": "red"}}}}},
          ["body", "config", "v1", "chat", "light_mode", "text_color", "user_message"]),
         ({"v1": {"default_mode": "video"}}, ["body", "config", "v1", "default_mode"]),
+        ({"v1": {"conversation_list": "everyone"}}, ["body", "config", "v1", "conversation_list"]),
+        ({"v1": {"conversation_list": None}}, ["body", "config", "v1", "conversation_list"]),
         ({"v1": []}, ["body", "config", "v1"]),
         ({"v1": {"pre_conversation_form": {"fields": [{"id": "a", "type": "text", "label": "A"},
                                                       {"id": "a", "type": "text", "label": "B"}]

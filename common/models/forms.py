@@ -9,6 +9,10 @@ from msgspec import Meta
 
 from common.models.types import FieldId, LongText, ShortText
 
+# A rating is a whole number of stars on this scale (the embed draws five); the field has no
+# setting for it, so every rating field uses it.
+RATING_MIN, RATING_MAX = 1, 5
+
 FieldType = Literal["text", "textarea", "email", "phone", "number", "select", "rating", "checkbox"]
 
 

@@ -11,12 +11,14 @@ import msgspec
 from msgspec import Meta
 
 from common.errors import ApiError
-from common.models.forms import FormDefinition, PostConversationFeedback
+from common.models.forms import FormDefinition, FormField, PostConversationFeedback
 from common.models.types import Color, ShortText
 from common.validation import convert, invalid
 
 MAX_CONFIG_BYTES = 64 * 1024
 Shape = Literal["circle", "square"]
+# Who may list a widget's conversations publicly: one visitor (user_id required) or anyone.
+ConversationList = Literal["visitor", "widget"]
 
 
 class ColorTokens(msgspec.Struct, kw_only=True):
@@ -52,6 +54,11 @@ class ConfigV1(msgspec.Struct, kw_only=True):
     pre_conversation_form: FormDefinition | None = None
     pre_conversation_show_once: bool = True
     post_conversation_feedback: PostConversationFeedback | None = None
+    conversation_list: Annotated[ConversationList, Meta(description=(
+        "Who may list the widget's conversations publicly: `visitor` (the default) requires "
+        "`user_id` and lists only that visitor's conversations; `widget` lists every "
+        "visitor's, every parameter optional."
+    ))] = "visitor"
 
 
 def validate_config(config: dict[str, Any], root: list[str | int]) -> ConfigV1:
@@ -64,11 +71,17 @@ def validate_config(config: dict[str, Any], root: list[str | int]) -> ConfigV1:
     return convert(v1, ConfigV1, [*root, "v1"])
 
 
-def feedback_field_ids(config: dict[str, Any]) -> frozenset[str]:
-    """Field ids of a stored widget's feedback form (empty when none is configured)."""
+def stored_v1(config: dict[str, Any]) -> ConfigV1:
+    """A stored widget's parsed v1 (the defaults if it somehow no longer validates)."""
     try:
-        parsed = validate_config(config, ["config"])
+        return validate_config(config, ["config"])
     except ApiError:
-        return frozenset()
-    feedback = parsed.post_conversation_feedback
-    return feedback.field_ids() if feedback else frozenset()
+        return ConfigV1()
+
+
+def feedback_fields(v1: ConfigV1) -> tuple[FormField, ...]:
+    """The fields feedback may carry; empty when no feedback form is configured."""
+    feedback = v1.post_conversation_feedback
+    if feedback is None or not feedback.enabled or feedback.form is None:
+        return ()
+    return tuple(feedback.form.fields)

@@ -10,6 +10,7 @@ from common.http import NO_STORE_JSON_HEADERS, json_response, read_json
 from common.models.conversation import ConversationStart
 from runtime_service.appkeys import CONVERSATIONS, RATE_LIMITS, STARTER, WIDGET_SOURCE
 from runtime_service.conversation_query import parse_list_query
+from runtime_service.handlers.widget import published_or_404
 from runtime_service.public_widget import PublicWidget
 
 _START = msgspec.json.Decoder(ConversationStart)
@@ -40,8 +41,11 @@ async def start_conversation(request: web.Request) -> web.Response:
 
 async def list_conversations(request: web.Request) -> web.Response:
     app = request.app
-    widget = await widget_or_404(app, request)
-    query = parse_list_query(request.query)
+    # Like the widget GET: an unpublished widget's list is not public (feedback still is).
+    widget = published_or_404(await widget_or_404(app, request))
+    query = parse_list_query(
+        request.query, visitor_only=widget.conversation_list == "visitor"
+    )
     await app[RATE_LIMITS].hit(request, "list", widget.id)
     if not query.webrtc:
         return json_response([], base=NO_STORE_JSON_HEADERS)
