@@ -19,6 +19,7 @@ import redis.exceptions
 from aiohttp import hdrs, web
 from aiohttp.http_exceptions import PayloadEncodingError
 from multidict import CIMultiDict, istr
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from common.appkeys import METRICS, SETTINGS
 from common.errors import ApiError
@@ -281,3 +282,8 @@ def add_unrouted(
 
 async def healthz(request: web.Request) -> web.Response:
     return json_response({"status": "ok"})
+
+
+async def metrics_handler(request: web.Request) -> web.Response:
+    body = request.app[METRICS].exposition()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -14,17 +14,15 @@ effect in the same pipeline.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import Coroutine, Sequence
 from functools import partial
 from typing import Any
 
-from aiohttp import web
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
 
-from common.appkeys import REDIS, REDIS_BATCH, SETTINGS
 from common.redis_wire import Outcome, RedisWire
 
 # A queued command: its arguments, the caller's future, and the script when it is an EVALSHA.
@@ -149,15 +147,3 @@ class RedisBatch:
                 await self._drained
             if self._sending:
                 await asyncio.gather(*self._sending, return_exceptions=True)
-
-
-async def redis_batch_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings, redis = app[SETTINGS], app[REDIS]
-    wire = None
-    if settings.redis_mode == "standalone" and RedisWire.supports(settings.redis_url):
-        wire = RedisWire(settings.redis_url, settings.redis_timeout, redis.response_callbacks)
-    app[REDIS_BATCH] = batch = RedisBatch(redis, wire)
-    yield
-    await batch.drain()
-    if wire is not None:
-        await wire.aclose()

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from common.http import add_routes, add_unrouted, healthz
-from common.metrics import metrics_handler
+from common.http import add_routes, add_unrouted, healthz, metrics_handler
 from management_service.handlers import agents, auto_brand, openapi, widgets
 
 VERSION = "/core/agents/{id}/versions/{version}"

@@ -9,17 +9,13 @@ version is read again on every request, so publishing takes effect at once.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import msgspec
-from aiohttp import web
 from redis.asyncio import Redis
 
-from common.appkeys import KEYS, REDIS, SETTINGS
 from common.models.agent import AgentConfigKnown, AgentVersion, Capabilities, capabilities_of
 from common.redis_keys import RedisKeys
-from runtime_service.appkeys import AGENT_VERSIONS
 
 _VERSION = msgspec.json.Decoder(AgentVersion)
 
@@ -69,10 +65,3 @@ class AgentVersionSource:
             if len(self._published) > self.size:
                 self._published.popitem(last=False)
         return dispatch
-
-
-async def agent_versions_ctx(app: web.Application) -> AsyncIterator[None]:
-    app[AGENT_VERSIONS] = AgentVersionSource(
-        app[REDIS], app[KEYS], app[SETTINGS].widget_cache_size
-    )
-    yield

@@ -1,28 +1,128 @@
-"""The runtime service's app factory: plain, no I/O; resources live in cleanup contexts."""
+"""The runtime service's app factory: plain, no I/O; resources live in cleanup contexts, all
+wired here (the domain modules only define the classes)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import suppress
+
 from aiohttp import web
 
-from common.appkeys import KEYS, METRICS, SETTINGS
+from common.appkeys import KEYS, METRICS, REDIS, SETTINGS
 from common.metrics import Metrics
-from common.redis_batch import redis_batch_ctx
-from common.redis_client import redis_ctx
+from common.redis_batch import RedisBatch
+from common.redis_client import redis_ctx, subscriber_factory
 from common.redis_keys import RedisKeys
+from common.redis_wire import RedisWire
 from common.settings import Settings
-from runtime_service.agent_versions import agent_versions_ctx
-from runtime_service.cache import widget_source_ctx
-from runtime_service.conversation_start import conversation_starter_ctx
-from runtime_service.conversations import conversations_ctx
-from runtime_service.invalidation import invalidation_listener_ctx
-from runtime_service.livekit_tokens import token_minter_ctx
-from runtime_service.metrics import runtime_metrics_ctx
-from runtime_service.rate_limits import rate_limits_ctx
+from runtime_service.agent_versions import AgentVersionSource
+from runtime_service.appkeys import (
+    AGENT_VERSIONS,
+    CONVERSATIONS,
+    EMBED_ASSETS,
+    LISTENER,
+    RATE_LIMITS,
+    REDIS_BATCH,
+    STARTER,
+    TOKEN_MINTER,
+    WIDGET_SOURCE,
+)
+from runtime_service.cache import WidgetSource, redis_loader
+from runtime_service.conversation_start import ConversationStarter
+from runtime_service.conversations import ConversationStore
+from runtime_service.embed import assets as embed_assets
+from runtime_service.invalidation import InvalidationListener
+from runtime_service.livekit_tokens import TokenMinter
+from runtime_service.metrics import register_runtime_metrics
+from runtime_service.public_widget import route_headers
+from runtime_service.rate_limits import PublicRateLimits, RateLimiter
 from runtime_service.routes import setup_routes
+
+log = logging.getLogger(__name__)
 
 # Public bodies are small (start: user_id + capped custom_metadata; feedback: 16 KiB of data).
 # A body past this is refused with 413 before it is read whole.
 CLIENT_MAX_SIZE = 64 * 1024
+
+
+async def redis_batch_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings, redis = app[SETTINGS], app[REDIS]
+    wire = None
+    if settings.redis_mode == "standalone" and RedisWire.supports(settings.redis_url):
+        wire = RedisWire(settings.redis_url, settings.redis_timeout, redis.response_callbacks)
+    app[REDIS_BATCH] = batch = RedisBatch(redis, wire)
+    yield
+    await batch.drain()
+    if wire is not None:
+        await wire.aclose()
+
+
+async def widget_source_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    source = WidgetSource(
+        redis_loader(
+            app[REDIS], app[KEYS], settings.redis_timeout,
+            route_headers(settings.public_cache_max_age),
+        ),
+        max_size=settings.widget_cache_size,
+        ttl=settings.widget_cache_ttl,
+        negative_ttl=settings.negative_cache_ttl,
+    )
+    app[WIDGET_SOURCE] = source
+    yield
+    await source.aclose()
+
+
+async def invalidation_listener_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    listener = InvalidationListener(
+        subscriber_factory(settings, app[REDIS]),
+        app[KEYS].invalidation_channel(),
+        app[WIDGET_SOURCE],
+        pong_timeout=settings.redis_timeout,
+    )
+    app[LISTENER] = listener
+    task = asyncio.create_task(listener.run(), name="invalidation-listener")
+    # Start serving with a live subscription when Redis allows; /readyz reports it either way.
+    if not await listener.wait_live(settings.redis_timeout):
+        log.warning("invalidation subscription not confirmed yet; /readyz answers 503 until it is")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+
+
+async def services_ctx(app: web.Application) -> AsyncIterator[None]:
+    """What the public routes use, over the Redis client and batch (no teardown of their own),
+    and the metrics read from them."""
+    settings, keys, batch = app[SETTINGS], app[KEYS], app[REDIS_BATCH]
+    versions = app[AGENT_VERSIONS] = AgentVersionSource(
+        app[REDIS], keys, settings.widget_cache_size
+    )
+    conversations = app[CONVERSATIONS] = ConversationStore(
+        batch, keys, settings.conversation_retention
+    )
+    minter = app[TOKEN_MINTER] = TokenMinter(
+        settings.livekit_api_key, settings.livekit_api_secret, settings.livekit_token_ttl
+    )
+    starter = app[STARTER] = ConversationStarter(
+        versions, conversations, minter, settings.livekit_url
+    )
+    limits = app[RATE_LIMITS] = PublicRateLimits(RateLimiter(batch), keys, settings)
+    register_runtime_metrics(
+        app[METRICS], app[WIDGET_SOURCE], app[LISTENER], conversations, starter, limits, batch
+    )
+    yield
+
+
+async def embed_assets_ctx(app: web.Application) -> AsyncIterator[None]:
+    # Read at start-up (a few hundred KB), not at import, so tests can point STATIC_DIR elsewhere.
+    app[EMBED_ASSETS] = embed_assets.EmbedAssets.load(embed_assets.STATIC_DIR)
+    yield
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -36,11 +136,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(redis_batch_ctx)
     app.cleanup_ctx.append(widget_source_ctx)
     app.cleanup_ctx.append(invalidation_listener_ctx)
-    app.cleanup_ctx.append(agent_versions_ctx)
-    app.cleanup_ctx.append(conversations_ctx)
-    app.cleanup_ctx.append(token_minter_ctx)
-    app.cleanup_ctx.append(conversation_starter_ctx)
-    app.cleanup_ctx.append(rate_limits_ctx)
-    app.cleanup_ctx.append(runtime_metrics_ctx)
+    app.cleanup_ctx.append(services_ctx)
+    app.cleanup_ctx.append(embed_assets_ctx)
     setup_routes(app)
     return app

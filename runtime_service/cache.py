@@ -18,25 +18,22 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 
 import msgspec
-from aiohttp import web
 from multidict import CIMultiDict
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from common.appkeys import KEYS, REDIS, SETTINGS
 from common.http import SECURITY_HEADERS, strong_etag
 from common.models.widget import Widget
 from common.models.widget_config import feedback_fields, stored_v1
 from common.redis_keys import RedisKeys
 from common.timeutil import is_uuid
-from runtime_service.appkeys import WIDGET_SOURCE
-from runtime_service.public_widget import PublicWidget, route_headers
+from runtime_service.public_widget import PublicWidget
 
 Loader = Callable[[str], Awaitable[PublicWidget | None]]
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
@@ -250,19 +247,3 @@ class WidgetSource:
         while len(self._entries) > self._max_size:
             self._entries.popitem(last=False)
             self.stats.evictions += 1
-
-
-async def widget_source_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    source = WidgetSource(
-        redis_loader(
-            app[REDIS], app[KEYS], settings.redis_timeout,
-            route_headers(settings.public_cache_max_age),
-        ),
-        max_size=settings.widget_cache_size,
-        ttl=settings.widget_cache_ttl,
-        negative_ttl=settings.negative_cache_ttl,
-    )
-    app[WIDGET_SOURCE] = source
-    yield
-    await source.aclose()

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
-from aiohttp import web
 
-from common.appkeys import SETTINGS
 from common.errors import ApiError
 from common.models.conversation import (
     TERMINAL_STATUSES,
@@ -20,7 +17,6 @@ from common.models.conversation import (
 from common.timeutil import iso_from_ms, new_id, now_ms, random_hex
 from common.validation import invalid
 from runtime_service.agent_versions import AgentVersionSource, Dispatch
-from runtime_service.appkeys import AGENT_VERSIONS, CONVERSATIONS, STARTER, TOKEN_MINTER
 from runtime_service.conversations import ConversationStore
 from runtime_service.livekit_tokens import TokenMinter
 from runtime_service.public_widget import PublicWidget
@@ -162,10 +158,3 @@ class ConversationStarter:
             connection_details=ConnectionDetails(url=self.livekit_url, token=token, room=room),
             capabilities=dispatch.capabilities,
         )
-
-
-async def conversation_starter_ctx(app: web.Application) -> AsyncIterator[None]:
-    app[STARTER] = ConversationStarter(
-        app[AGENT_VERSIONS], app[CONVERSATIONS], app[TOKEN_MINTER], app[SETTINGS].livekit_url
-    )
-    yield

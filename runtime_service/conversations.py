@@ -11,20 +11,16 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import msgspec
-from aiohttp import web
 
-from common.appkeys import KEYS, REDIS_BATCH, SETTINGS
 from common.models.conversation import Conversation, ConversationSummary
 from common.pagination import collect_page, index_member
 from common.redis_batch import RedisBatch
 from common.redis_client import read_script, register
 from common.redis_keys import RedisKeys
-from runtime_service.appkeys import CONVERSATIONS
 
 CREATE = read_script(__file__, "conversation_create.lua")
 FEEDBACK = read_script(__file__, "feedback_submit.lua")
@@ -158,10 +154,3 @@ class ConversationStore:
         )
         self.feedback_outcomes[outcome.decode()] += 1
         return outcome.decode()
-
-
-async def conversations_ctx(app: web.Application) -> AsyncIterator[None]:
-    app[CONVERSATIONS] = ConversationStore(
-        app[REDIS_BATCH], app[KEYS], app[SETTINGS].conversation_retention
-    )
-    yield

@@ -12,21 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from contextlib import suppress
 from typing import Any
 
 import msgspec
-from aiohttp import web
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from common.appkeys import KEYS, REDIS, SETTINGS
 from common.models.events import EVENT_DECODER
-from common.redis_client import subscriber_factory
-from runtime_service.appkeys import LISTENER, WIDGET_SOURCE
 from runtime_service.cache import WidgetSource
 
 log = logging.getLogger(__name__)
@@ -129,24 +125,3 @@ class InvalidationListener:
         self.live = False
         self._became_live.clear()
         self.source.suspend()
-
-
-async def invalidation_listener_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    listener = InvalidationListener(
-        subscriber_factory(settings, app[REDIS]),
-        app[KEYS].invalidation_channel(),
-        app[WIDGET_SOURCE],
-        pong_timeout=settings.redis_timeout,
-    )
-    app[LISTENER] = listener
-    task = asyncio.create_task(listener.run(), name="invalidation-listener")
-    # Start serving with a live subscription when Redis allows; /readyz reports it either way.
-    if not await listener.wait_live(settings.redis_timeout):
-        log.warning("invalidation subscription not confirmed yet; /readyz answers 503 until it is")
-    try:
-        yield
-    finally:
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task

@@ -12,13 +12,8 @@ from __future__ import annotations
 import binascii
 import hashlib
 import time
-from collections.abc import AsyncIterator
 
 import msgspec
-from aiohttp import web
-
-from common.appkeys import SETTINGS
-from runtime_service.appkeys import TOKEN_MINTER
 
 
 class _Video(msgspec.Struct):
@@ -101,11 +96,3 @@ class TokenMinter:
         )
         signing_input = _HEADER + _b64(self._encode(claims))
         return (signing_input + b"." + _b64(self._mac.digest(signing_input))).decode()
-
-
-async def token_minter_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    app[TOKEN_MINTER] = TokenMinter(
-        settings.livekit_api_key, settings.livekit_api_secret, settings.livekit_token_ttl
-    )
-    yield

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from common.metrics import Metrics
+from common.redis_batch import RedisBatch
+from runtime_service.cache import WidgetSource
+from runtime_service.conversation_start import ConversationStarter
+from runtime_service.conversations import ConversationStore
+from runtime_service.invalidation import InvalidationListener
+from runtime_service.rate_limits import PublicRateLimits
 
-from aiohttp import web
 
-from common.appkeys import METRICS, REDIS_BATCH
-from runtime_service.appkeys import CONVERSATIONS, LISTENER, RATE_LIMITS, STARTER, WIDGET_SOURCE
-
-
-async def runtime_metrics_ctx(app: web.Application) -> AsyncIterator[None]:
-    metrics = app[METRICS]
-    source, listener = app[WIDGET_SOURCE], app[LISTENER]
-    conversations, starter, limits = app[CONVERSATIONS], app[STARTER], app[RATE_LIMITS]
+def register_runtime_metrics(
+    metrics: Metrics,
+    source: WidgetSource,
+    listener: InvalidationListener,
+    conversations: ConversationStore,
+    starter: ConversationStarter,
+    limits: PublicRateLimits,
+    batch: RedisBatch,
+) -> None:
     metrics.counter(
         "widget_cache_events",
         "Widget cache: hits, negative_hits (unknown ids), misses (Redis reads, shared by "
@@ -39,7 +45,6 @@ async def runtime_metrics_ctx(app: web.Application) -> AsyncIterator[None]:
         "Feedback submissions by the Lua script's outcome (ok, duplicate, too_large, not_found)",
         lambda: conversations.feedback_outcomes, "outcome",
     )
-    batch = app[REDIS_BATCH]
     metrics.counter(
         "redis_batched_pipelines", "Pipelines that carried the requests' batched Redis commands",
         lambda: batch.pipelines,
@@ -52,4 +57,3 @@ async def runtime_metrics_ctx(app: web.Application) -> AsyncIterator[None]:
         "rate_limited", "Requests refused by a rate limit (429), by action",
         lambda: limits.refused, "action",
     )
-    yield

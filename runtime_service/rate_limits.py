@@ -5,17 +5,11 @@ each dispatches a paid agent into a fresh room."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator
 from typing import Literal
 
-from aiohttp import web
-
-from common.appkeys import KEYS, REDIS_BATCH, SETTINGS
 from common.rate_limit import Rate, RateLimitedError, RateLimiter, parse_rate
 from common.redis_keys import RedisKeys
 from common.settings import Settings
-from runtime_service.appkeys import RATE_LIMITS
-from runtime_service.client_address import client_address
 
 Action = Literal["start", "resume", "list", "feedback"]
 Budget = Literal["start", "list", "feedback"]
@@ -28,6 +22,7 @@ class PublicRateLimits:
     def __init__(self, limiter: RateLimiter, keys: RedisKeys, settings: Settings) -> None:
         self.limiter = limiter
         self.keys = keys
+        # For the handlers, which read the client's address with it (client_address).
         self.trusted_proxies = settings.trusted_proxies
         self.rates: dict[Budget, Rate | None] = {
             "start": parse_rate(settings.rate_limit_start),
@@ -39,16 +34,16 @@ class PublicRateLimits:
 
     async def hit(
         self,
-        request: web.Request,
+        address: str,
         action: Action,
         widget_id: str,
         conversation_id: str | None = None,
     ) -> None:
-        """Count the request, or raise 429 (with Retry-After) when a limit is exhausted."""
+        """Count a request from ``address`` (runtime_service.client_address), or raise 429 (with
+        Retry-After) when a limit is exhausted."""
         limits = []
         budget = _BUDGET[action]
         if (rate := self.rates[budget]) is not None:
-            address = client_address(request, self.trusted_proxies)
             limits.append((self.keys.rate_limit(widget_id, budget, address), rate))
         if conversation_id is not None and self.per_conversation is not None:
             key = self.keys.rate_limit(widget_id, "feedback-conversation", conversation_id)
@@ -58,8 +53,3 @@ class PublicRateLimits:
         except RateLimitedError:
             self.refused[action] += 1
             raise
-
-
-async def rate_limits_ctx(app: web.Application) -> AsyncIterator[None]:
-    app[RATE_LIMITS] = PublicRateLimits(RateLimiter(app[REDIS_BATCH]), app[KEYS], app[SETTINGS])
-    yield

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from common.http import add_routes, add_unrouted
-from common.metrics import metrics_handler
-from runtime_service.embed.routes import setup_embed
+from common.http import add_routes, add_unrouted, metrics_handler
+from runtime_service.embed.routes import embed_routes
 from runtime_service.handlers import conversations, feedback, health, openapi, widget
 from runtime_service.origins import origin_policy
 
@@ -19,7 +18,7 @@ def setup_routes(app: web.Application) -> None:
         web.get("/readyz", health.readyz),
         web.get("/openapi.json", openapi.openapi_json),
         web.get("/metrics", metrics_handler),
-        *setup_embed(app),
+        *embed_routes(),
     ])
     # The widget's allowed domains and CORS apply to browser requests (those with Origin).
     add_routes(app, [

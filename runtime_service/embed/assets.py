@@ -11,12 +11,10 @@ from __future__ import annotations
 import gzip
 import logging
 import mimetypes
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import msgspec
-from aiohttp import web
 
 from common.http import strong_etag
 
@@ -74,12 +72,3 @@ class EmbedAssets:
             assets.names[logical] = served
             assets.files[served] = Asset(body, kind, etag, packed, etag[:-1] + '-gz"')
         return assets
-
-
-EMBED_ASSETS: web.AppKey[EmbedAssets] = web.AppKey("embed_assets", EmbedAssets)
-
-
-async def embed_assets_ctx(app: web.Application) -> AsyncIterator[None]:
-    # Read at start-up (a few hundred KB), not at import, so tests can point STATIC_DIR elsewhere.
-    app[EMBED_ASSETS] = EmbedAssets.load(STATIC_DIR)
-    yield

@@ -9,9 +9,8 @@ from aiohttp import web
 
 from common.appkeys import SETTINGS
 from common.errors import ApiError
-from runtime_service.appkeys import WIDGET_SOURCE
+from runtime_service.appkeys import EMBED_ASSETS, WIDGET_SOURCE
 from runtime_service.embed import render
-from runtime_service.embed.assets import EMBED_ASSETS
 from runtime_service.embed.csp import LOADER_POLICY, frame_policy
 from runtime_service.handlers.widget import etag_matches, published_or_404
 from runtime_service.public_widget import PublicWidget

@@ -9,6 +9,7 @@ from common.errors import ApiError
 from common.http import NO_STORE_JSON_HEADERS, json_response, read_json
 from common.models.conversation import ConversationStart
 from runtime_service.appkeys import CONVERSATIONS, RATE_LIMITS, STARTER, WIDGET_SOURCE
+from runtime_service.client_address import client_address
 from runtime_service.conversation_query import parse_list_query
 from runtime_service.handlers.widget import published_or_404
 from runtime_service.public_widget import PublicWidget
@@ -30,7 +31,8 @@ async def start_conversation(request: web.Request) -> web.Response:
     widget = await widget_or_404(app, request)
     body = await read_json(request, _START)
     action = "start" if body.conversation_id is None else "resume"
-    await app[RATE_LIMITS].hit(request, action, widget.id)
+    limits = app[RATE_LIMITS]
+    await limits.hit(client_address(request, limits.trusted_proxies), action, widget.id)
     starter = app[STARTER]
     if body.conversation_id is None:
         started = await starter.start(widget, body)
@@ -46,7 +48,8 @@ async def list_conversations(request: web.Request) -> web.Response:
     query = parse_list_query(
         request.query, visitor_only=widget.conversation_list == "visitor"
     )
-    await app[RATE_LIMITS].hit(request, "list", widget.id)
+    limits = app[RATE_LIMITS]
+    await limits.hit(client_address(request, limits.trusted_proxies), "list", widget.id)
     if not query.webrtc:
         return json_response([], base=NO_STORE_JSON_HEADERS)
     items, cursor = await app[CONVERSATIONS].list_page(

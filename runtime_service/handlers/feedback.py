@@ -10,6 +10,7 @@ from common.http import NO_STORE_JSON_HEADERS, json_response, read_json
 from common.models.conversation import FeedbackSubmit, OkStatus
 from common.timeutil import is_uuid
 from runtime_service.appkeys import CONVERSATIONS, RATE_LIMITS
+from runtime_service.client_address import client_address
 from runtime_service.feedback import submit_feedback as submit
 from runtime_service.handlers.conversations import widget_or_404
 
@@ -24,6 +25,8 @@ async def submit_feedback(request: web.Request) -> web.Response:
     if not is_uuid(conversation_id):
         raise ApiError(404, "Conversation not found")
     body = await read_json(request, _SUBMIT)
-    await app[RATE_LIMITS].hit(request, "feedback", widget.id, conversation_id)
+    limits = app[RATE_LIMITS]
+    address = client_address(request, limits.trusted_proxies)
+    await limits.hit(address, "feedback", widget.id, conversation_id)
     await submit(app[CONVERSATIONS], widget, conversation_id, body)
     return json_response(_OK, base=NO_STORE_JSON_HEADERS)
