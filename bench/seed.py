@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from common.models.conversation import ConversationSummary
 from common.models.widget import WidgetCreate
-from common.redis_batch import RedisBatch
 from common.redis_client import create_redis
 from common.redis_keys import RedisKeys
 from common.settings import Settings
@@ -16,6 +15,7 @@ from deploy.dev_run import WIDGET_CONFIG, ensure_dev_data
 from management_service.agents_store import AgentStore
 from management_service.widgets_store import WidgetStore
 from runtime_service.conversations import ConversationStore
+from runtime_service.redis_batch import RedisBatch
 
 VISITOR = "bench-visitor"
 _BATCH = 32  # within the client pool's connection limit

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from aiohttp import web
 from redis.asyncio import Redis
@@ -23,6 +23,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from common.appkeys import REDIS, SETTINGS
 from common.settings import Settings
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
@@ -47,11 +48,40 @@ def _tls_options(settings: Settings) -> dict[str, Any]:
     return {name: value for name, value in options.items() if value}
 
 
+# The one retry policy for Redis calls: one immediate retry on a broken connection, which
+# replaces pooled connections left dead by a server restart or a failover; timeouts are not
+# retried, so a stalled server costs one timeout, not several. The clients apply it to every
+# command (client_retry); call_with_retry applies it to a whole call under one time bound.
+RETRIES = 1
+RETRIED_ERRORS = (RedisConnectionError,)
+
+
+def client_retry() -> Retry:
+    # supported_errors spelled out: redis-py's default also retries timeouts.
+    return Retry(NoBackoff(), RETRIES, supported_errors=RETRIED_ERRORS)
+
+
+async def call_with_retry(
+    seconds: float, command: Callable[..., Awaitable[T]], *args: Any
+) -> T:
+    """``await command(*args)`` under the retry policy, the whole of it (a retry included)
+    bounded by ``seconds``: an outage answers (or falls back) quickly. Past the bound:
+    ``redis.exceptions.TimeoutError``, as for any other Redis timeout."""
+    try:
+        async with asyncio.timeout(seconds):
+            for _ in range(RETRIES):
+                try:
+                    return await command(*args)
+                except RETRIED_ERRORS:
+                    pass
+            return await command(*args)
+    except TimeoutError:
+        raise RedisTimeoutError("Redis did not answer in time") from None
+
+
 def _options(settings: Settings, *, retry: bool = True) -> dict[str, Any]:
     # Every call is bounded by redis_timeout, so an unreachable or stalled server gives a quick
-    # error (rendered as 503) instead of a hung request. One immediate retry on a broken
-    # connection replaces pooled connections left dead by a server restart or a failover;
-    # timeouts are not retried, so a stalled server costs one timeout, not several.
+    # error (rendered as 503) instead of a hung request; the retry policy is above.
     options: dict[str, Any] = {
         "socket_timeout": settings.redis_timeout,
         "socket_connect_timeout": settings.redis_timeout,
@@ -59,9 +89,7 @@ def _options(settings: Settings, *, retry: bool = True) -> dict[str, Any]:
         **_tls_options(settings),
     }
     if retry:
-        # supported_errors spelled out: redis-py's default also retries timeouts.
-        once = Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
-        options.update(retry=once, retry_on_error=[RedisConnectionError])
+        options.update(retry=client_retry(), retry_on_error=list(RETRIED_ERRORS))
     else:
         options["retry"] = None
     return options

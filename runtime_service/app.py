@@ -12,10 +12,8 @@ from aiohttp import web
 
 from common.appkeys import KEYS, METRICS, REDIS, SETTINGS
 from common.metrics import Metrics
-from common.redis_batch import RedisBatch
 from common.redis_client import redis_ctx, subscriber_factory
 from common.redis_keys import RedisKeys
-from common.redis_wire import RedisWire
 from common.settings import Settings
 from runtime_service.agent_versions import AgentVersionSource
 from runtime_service.appkeys import (
@@ -38,6 +36,8 @@ from runtime_service.livekit_tokens import TokenMinter
 from runtime_service.metrics import register_runtime_metrics
 from runtime_service.public_widget import route_headers
 from runtime_service.rate_limits import PublicRateLimits, RateLimiter
+from runtime_service.redis_batch import RedisBatch
+from runtime_service.redis_wire import RedisWire
 from runtime_service.routes import setup_routes
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from common.redis_batch import RedisBatch
 from runtime_service.agent_versions import AgentVersionSource
 from runtime_service.cache import WidgetSource
 from runtime_service.conversation_start import ConversationStarter
@@ -13,6 +12,7 @@ from runtime_service.embed.assets import EmbedAssets
 from runtime_service.invalidation import InvalidationListener
 from runtime_service.livekit_tokens import TokenMinter
 from runtime_service.rate_limits import PublicRateLimits
+from runtime_service.redis_batch import RedisBatch
 
 REDIS_BATCH = web.AppKey("redis_batch", RedisBatch)
 WIDGET_SOURCE = web.AppKey("widget_source", WidgetSource)

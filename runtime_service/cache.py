@@ -31,6 +31,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from common.http import SECURITY_HEADERS, strong_etag
 from common.models.widget import Widget
 from common.models.widget_config import feedback_fields, stored_v1
+from common.redis_client import call_with_retry
 from common.redis_keys import RedisKeys
 from common.timeutil import is_uuid
 from runtime_service.public_widget import PublicWidget
@@ -71,16 +72,9 @@ def redis_loader(
 ) -> Loader:
     async def load(widget_id: str) -> PublicWidget | None:
         # One bound for the whole read, so an outage answers (or falls back to a stale copy)
-        # quickly. One immediate retry: after a Redis restart every pooled connection fails
-        # once before it reconnects, and that must not look like an outage.
-        try:
-            async with asyncio.timeout(timeout):
-                try:
-                    raw = await redis.get(keys.widget(widget_id))
-                except RedisConnectionError:
-                    raw = await redis.get(keys.widget(widget_id))
-        except TimeoutError:
-            raise RedisTimeoutError("widget read timed out") from None
+        # quickly; after a Redis restart every pooled connection fails once before it
+        # reconnects, and that must not look like an outage.
+        raw = await call_with_retry(timeout, redis.get, keys.widget(widget_id))
         return None if raw is None else to_public(raw, headers)
 
     return load

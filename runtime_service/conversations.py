@@ -18,9 +18,9 @@ import msgspec
 
 from common.models.conversation import Conversation, ConversationSummary
 from common.pagination import collect_page, index_member
-from common.redis_batch import RedisBatch
 from common.redis_client import read_script, register
 from common.redis_keys import RedisKeys
+from runtime_service.redis_batch import RedisBatch
 
 CREATE = read_script(__file__, "conversation_create.lua")
 FEEDBACK = read_script(__file__, "feedback_submit.lua")

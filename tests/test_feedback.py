@@ -9,11 +9,11 @@ import pytest
 from redis.asyncio import Redis
 
 from common.models.conversation import ConversationSummary
-from common.redis_batch import RedisBatch
 from common.redis_keys import RedisKeys
 from common.timeutil import iso_from_ms, new_id, now_ms
 from runtime_service import conversations
 from runtime_service.conversations import ConversationStore
+from runtime_service.redis_batch import RedisBatch
 from tests.seed import FEEDBACK_CONFIG, seed_agent_version, seed_widget
 
 PREFIX = "/core/public/web-widgets"

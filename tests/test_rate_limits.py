@@ -11,12 +11,12 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 from redis.asyncio import Redis
 
-from common.rate_limit import Rate, RateLimitedError, RateLimiter
-from common.redis_batch import RedisBatch
 from common.redis_keys import RedisKeys
 from common.timeutil import new_id
 from runtime_service.app import create_app
 from runtime_service.client_address import client_address
+from runtime_service.rate_limits import Rate, RateLimitedError, RateLimiter
+from runtime_service.redis_batch import RedisBatch
 from tests.seed import FEEDBACK_CONFIG, seed_agent_version, seed_widget
 
 PREFIX = "/core/public/web-widgets"

@@ -5,8 +5,11 @@ caller)."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +19,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from common.redis_process import RedisProcess
-from common.redis_wire import RedisWire
+from runtime_service.redis_wire import RedisWire, redis_error_parser
 
 TIMEOUT = 0.5
 
@@ -158,3 +161,33 @@ async def test_a_server_that_never_answers_the_handshake_is_left_in_time() -> No
 )
 def test_only_plain_tcp_urls_without_options_use_the_wire(url: str, supported: bool) -> None:
     assert RedisWire.supports(url) is supported
+
+
+# What a redis-py without the private parser looks like to the import (a moved module, or a
+# BaseParser without parse_error).
+_WITHOUT_PARSER = {
+    "moved": "import redis.asyncio; sys.modules['redis._parsers.base'] = None",
+    "renamed": "import redis._parsers.base as b; del b.BaseParser.parse_error",
+}
+
+
+@pytest.mark.parametrize("change", sorted(_WITHOUT_PARSER))
+def test_a_redis_py_without_its_private_parser_fails_the_runtime_start_clearly(
+    change: str,
+) -> None:
+    # A fresh interpreter: the check runs when the runtime's app module is first imported.
+    code = f"import sys; {_WITHOUT_PARSER[change]}; import runtime_service.app"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("RuntimeError: redis-py ")
+    assert "redis._parsers.base.BaseParser.parse_error" in last
+    assert "pyproject.toml" in last
+
+
+def test_the_installed_redis_py_has_the_parser() -> None:
+    parse = redis_error_parser()
+    assert isinstance(parse("NOSCRIPT No matching script"), NoScriptError)

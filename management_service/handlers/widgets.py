@@ -7,8 +7,6 @@ decorator.
 
 from __future__ import annotations
 
-import asyncio
-
 import msgspec
 from aiohttp import web
 from multidict import MultiMapping
@@ -20,6 +18,7 @@ from common.errors import not_found
 from common.http import error_response, json_response, read_json
 from common.models.widget import WidgetCreate, WidgetUpdate
 from common.pagination import decode_cursor, parse_limit
+from common.redis_client import call_with_retry
 from common.timeutil import is_uuid
 from common.validation import invalid
 from management_service.appkeys import WIDGETS
@@ -98,11 +97,8 @@ async def readyz(request: web.Request) -> web.Response:
     """Ready when Redis answers: without it every API call would fail."""
     redis = request.app[REDIS]
     try:
-        async with asyncio.timeout(request.app[SETTINGS].redis_timeout):
-            try:
-                await redis.ping()
-            except RedisConnectionError:  # a pooled connection that predates a Redis restart
-                await redis.ping()
-    except (RedisConnectionError, RedisTimeoutError, TimeoutError):
+        # Retried: a pooled connection may predate a Redis restart.
+        await call_with_retry(request.app[SETTINGS].redis_timeout, redis.ping)
+    except (RedisConnectionError, RedisTimeoutError):
         return error_response(503, "Redis is not reachable", _UNAVAILABLE)
     return json_response({"status": "ok"}, headers=_NO_STORE)

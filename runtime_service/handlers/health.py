@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from aiohttp import web
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from common.appkeys import REDIS, SETTINGS
 from common.http import error_response, healthz, json_response
+from common.redis_client import call_with_retry
 from runtime_service.appkeys import LISTENER
 
 __all__ = ["healthz", "readyz"]
@@ -23,12 +22,9 @@ async def readyz(request: web.Request) -> web.Response:
     cached): a pod failing this should get no traffic."""
     redis = request.app[REDIS]
     try:
-        async with asyncio.timeout(request.app[SETTINGS].redis_timeout):
-            try:
-                await redis.ping()
-            except RedisConnectionError:  # a pooled connection that predates a Redis restart
-                await redis.ping()
-    except (RedisConnectionError, RedisTimeoutError, TimeoutError):
+        # Retried: a pooled connection may predate a Redis restart.
+        await call_with_retry(request.app[SETTINGS].redis_timeout, redis.ping)
+    except (RedisConnectionError, RedisTimeoutError):
         return error_response(503, "Redis is not reachable", _UNAVAILABLE)
     if not request.app[LISTENER].live:
         return error_response(503, "Widget cache invalidation is not subscribed", _UNAVAILABLE)

@@ -25,11 +25,34 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 import hiredis
-from redis._parsers.base import BaseParser
+import redis
 from redis.asyncio.connection import parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import DataError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+
+def redis_error_parser() -> Callable[[str], Exception]:
+    """redis-py's own parser of error replies (``NoScriptError``, ``BusyLoadingError``...).
+
+    It lives in redis-py's private ``redis._parsers``, which a new major version may move:
+    pyproject.toml pins the major version, and this is checked when the runtime starts (this
+    module is imported by its app), with an error that says what to do rather than a bare
+    ImportError from deep inside a request."""
+    try:
+        from redis._parsers.base import BaseParser
+
+        parse_error: Callable[[str], Exception] = BaseParser.parse_error
+    except (ImportError, AttributeError) as exc:
+        raise RuntimeError(
+            f"redis-py {redis.__version__} has no redis._parsers.base.BaseParser.parse_error, "
+            "which runtime_service/redis_wire.py uses to parse error replies: install the "
+            "redis-py major version pyproject.toml pins"
+        ) from exc
+    return parse_error
+
+
+_PARSE_ERROR = redis_error_parser()
 
 # A round trip in flight: the replies so far, how many are due, who hears the outcome (the
 # replies, or the error that ended the connection), and by when (the loop's clock).
@@ -39,7 +62,7 @@ _Waiter = tuple[list[Any], int, Callable[[Outcome], None], float]
 
 class _Protocol(asyncio.Protocol):
     def __init__(self, timeout: float) -> None:
-        self.reader = hiredis.Reader(replyError=BaseParser.parse_error)
+        self.reader = hiredis.Reader(replyError=_PARSE_ERROR)
         self.waiting: deque[_Waiter] = deque()
         self.transport: asyncio.Transport | None = None
         self.lost = False
