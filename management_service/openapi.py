@@ -63,8 +63,8 @@ _ERRORS = {
     "409": "Concurrent modification or state conflict; retry",
     "413": "Request body too large (256 KiB after decompression)",
     "422": "Invalid path, query or body; `detail` lists each problem with its location",
-    "502": "The looked-up site could not be reached, was refused by the SSRF controls, or "
-    "answered unusably",
+    "502": "The looked-up site exists but could not be reached (refused, TLS), redirected to a "
+    "destination the SSRF controls refuse, or answered unusably",
     "503": "A dependency (Redis) is unavailable; retry after `Retry-After` seconds",
     "504": "The looked-up site did not answer in time",
 }
@@ -234,11 +234,13 @@ def _widget_paths() -> dict[str, Any]:
         params=[_WIDGET_ID], body="AutoBrandRequest", body_example={"domain": "example.com"},
         description="Scope `web_widgets:manage`. The widget must exist. Returns the brand so "
         "the caller can pre-fill the widget's styling (deep-merge `config_v1` into the widget's "
-        "`config.v1` and PUT it); nothing is written. 404 when the widget is not found or no "
-        "brand is found for the domain; 422 for a domain that cannot be looked up (not http(s), "
-        "a port outside `AUTO_BRAND_PORTS`, a non-public address); 502 when the site cannot be "
-        "reached, is refused by the SSRF controls (e.g. a redirect to a private address) or "
-        "answers unusably; 504 when it does not answer within `AUTO_BRAND_TIMEOUT`. Outcomes "
+        "`config.v1` and PUT it); nothing is written. 404 when the widget is not found, no "
+        "brand is found for the domain, or the domain does not exist (no name of it resolves); "
+        "422 for a domain that cannot be looked up (not http(s), a port outside "
+        "`AUTO_BRAND_PORTS`, a non-public address, or a name that resolves only to addresses "
+        "auto-brand will not fetch); 502 when the site exists but cannot be reached, redirects "
+        "to a destination the SSRF controls refuse (e.g. a private address) or answers "
+        "unusably; 504 when it does not answer within `AUTO_BRAND_TIMEOUT`. Outcomes "
         "are cached per domain (`AUTO_BRAND_CACHE_TTL`, failures `AUTO_BRAND_NEGATIVE_TTL`).",
     )
     return {
