@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from common.errors import ApiError
 from common.redis_keys import RedisKeys
+from common.timeutil import new_id
 from management_service.appkeys import AGENTS, IDEMPOTENCY, WIDGETS
 
 # The cluster fixtures (a 3-master cluster, one key prefix per test).
@@ -95,6 +97,44 @@ async def test_concurrent_requests_with_one_key_create_one(setup: Any) -> None:
         if resp.status == 409:
             assert resp.headers["Retry-After"] == "1"
     assert await widget_ids(client, headers) == list(created)
+
+
+async def test_a_repeat_while_the_first_runs_is_409_not_a_second_write(setup: Any) -> None:
+    client, headers, body = setup
+    store = client.server.app[WIDGETS]
+    create, entered, go_on = store.create, asyncio.Event(), asyncio.Event()
+
+    async def slow_create(*args: Any) -> Any:
+        entered.set()
+        await go_on.wait()
+        return await create(*args)
+
+    store.create = slow_create
+    first = asyncio.ensure_future(
+        client.post(WIDGETS_PATH, json=body, headers=keyed(headers, "slow"))
+    )
+    await entered.wait()
+    second = await client.post(WIDGETS_PATH, json=body, headers=keyed(headers, "slow"))
+    detail = (await expect(second, 409))["detail"]
+    assert "still in progress" in detail and second.headers["Retry-After"] == "1"
+    go_on.set()
+    created = await expect(await first, 201)
+    assert await widget_ids(client, headers) == [created["id"]]
+
+
+async def test_an_attempt_that_died_holds_the_key_only_for_its_lease(setup: Any) -> None:
+    client, _, _ = setup
+    idempotency = client.server.app[IDEMPOTENCY]
+    idempotency.lease_ms = 200
+    org_id, fingerprint = new_id(), "f" * 64
+    # A reservation whose process died before finishing or releasing it.
+    planned = await idempotency.reserve(org_id, "k", fingerprint, "dead-attempt")
+    with pytest.raises(ApiError) as busy:
+        await idempotency.reserve(org_id, "k", fingerprint, "retry")
+    assert busy.value.status == 409
+    await asyncio.sleep(0.3)
+    # Past the lease the retry takes over, with the same planned identity.
+    assert await idempotency.reserve(org_id, "k", fingerprint, "retry") == planned
 
 
 async def test_the_answer_is_kept_24_hours_then_the_key_is_free(
