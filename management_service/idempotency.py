@@ -66,7 +66,10 @@ def planned(request: web.Request) -> Planned | None:
     return request.get(PLANNED)
 
 
-class Done(msgspec.Struct, frozen=True):
+@dataclass(frozen=True)
+class Done:
+    """A remembered 2xx answer."""
+
     status: int
     body: bytes
 
