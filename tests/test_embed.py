@@ -27,14 +27,19 @@ JS_NAME = "widget-TESTHASH.js"
 CSS_NAME = "widget-TESTHASH.css"
 
 
+def write_stand_in_bundle(directory: Path) -> Path:
+    """What ``make embed`` builds, in miniature, so tests do not need npm."""
+    (directory / JS_NAME).write_text("console.log('widget');\n")
+    (directory / CSS_NAME).write_text("body { margin: 0; }\n")
+    manifest = {"widget.js": JS_NAME, "widget.css": CSS_NAME, "evil.js": "../etc/passwd"}
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+    return directory
+
+
 @pytest.fixture
 def bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A stand-in bundle, so these tests do not need npm."""
-    (tmp_path / JS_NAME).write_text("console.log('widget');\n")
-    (tmp_path / CSS_NAME).write_text("body { margin: 0; }\n")
-    manifest = {"widget.js": JS_NAME, "widget.css": CSS_NAME, "evil.js": "../etc/passwd"}
-    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
-    monkeypatch.setattr(embed_assets, "STATIC_DIR", tmp_path)
+    monkeypatch.setattr(embed_assets, "STATIC_DIR", write_stand_in_bundle(tmp_path))
     return tmp_path
 
 

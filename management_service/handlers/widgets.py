@@ -24,6 +24,7 @@ from common.timeutil import is_uuid
 from common.validation import invalid
 from management_service.appkeys import WIDGETS
 from management_service.auth import MANAGE_WIDGETS, READ_WIDGETS, Principal
+from management_service.idempotency import idempotent, planned
 from management_service.widgets_store import WidgetFilter
 
 _CREATE = msgspec.json.Decoder(WidgetCreate)
@@ -64,9 +65,10 @@ async def list_widgets(request: web.Request, principal: Principal) -> web.Respon
 
 
 @MANAGE_WIDGETS
+@idempotent
 async def create_widget(request: web.Request, principal: Principal) -> web.Response:
     body = await read_json(request, _CREATE)
-    widget = await request.app[WIDGETS].create(principal.org_id, body)
+    widget = await request.app[WIDGETS].create(principal.org_id, body, planned(request))
     return json_response(widget, status=201)
 
 
