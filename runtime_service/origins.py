@@ -20,20 +20,19 @@ Requests without ``Origin`` are not cross-origin browser requests and pass untou
 from __future__ import annotations
 
 import functools
-from collections.abc import MutableMapping
 
 from aiohttp import hdrs, web
 
 from common.appkeys import SETTINGS
+from common.cors import add_vary_origin, is_preflight, preflight_methods, preflight_response
 from common.errors import ApiError
-from common.http import Handler, allowed_methods, render_errors
+from common.http import Handler, render_errors
 from runtime_service.appkeys import WIDGET_SOURCE
 from runtime_service.public_widget import PublicWidget
 
 PREFIX = "/core/public/web-widgets/"
 ALLOW_HEADERS = "Content-Type, If-None-Match, X-Request-ID"
 EXPOSE_HEADERS = "ETag, X-Next-Cursor, X-Request-ID, Retry-After"
-PREFLIGHT_MAX_AGE = "600"
 
 
 def public_widget_id(path: str) -> str | None:
@@ -46,26 +45,11 @@ def origin_allowed(widget: PublicWidget, origin: str, public_origin: str) -> boo
     return not widget.domains or origin in widget.domains or origin == public_origin
 
 
-def add_vary_origin(headers: MutableMapping[str, str]) -> None:
-    vary = headers.get(hdrs.VARY, "")
-    if "origin" not in vary.lower():
-        headers[hdrs.VARY] = f"{vary}, Origin" if vary else "Origin"
-
-
 async def _preflight(request: web.Request, widget: PublicWidget | None) -> web.Response:
-    methods = await allowed_methods(request) - {hdrs.METH_OPTIONS, hdrs.METH_HEAD}
-    if not methods:
-        raise ApiError(404, "Not found")
+    methods = await preflight_methods(request)
     if widget is None:
         raise ApiError(404, "Widget not found")
-    return web.Response(
-        status=204,
-        headers={
-            "Access-Control-Allow-Methods": ", ".join(sorted(methods)),
-            "Access-Control-Allow-Headers": ALLOW_HEADERS,
-            "Access-Control-Max-Age": PREFLIGHT_MAX_AGE,
-        },
-    )
+    return preflight_response(methods, ALLOW_HEADERS)
 
 
 def origin_policy(handler: Handler) -> Handler:
@@ -86,10 +70,7 @@ def origin_policy(handler: Handler) -> Handler:
             if widget is not None and not origin_allowed(widget, origin, public_origin):
                 refused = True
                 raise ApiError(403, "Origin not allowed for this widget")
-            if (
-                request.method == hdrs.METH_OPTIONS
-                and hdrs.ACCESS_CONTROL_REQUEST_METHOD in request.headers
-            ):
+            if is_preflight(request):
                 # The router has no OPTIONS routes: preflights reach the catch-all.
                 return await _preflight(request, widget)
             # An unknown widget is the handler's 404 (with CORS headers, so the page can read it).
