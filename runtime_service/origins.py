@@ -24,7 +24,7 @@ import functools
 from aiohttp import hdrs, web
 
 from common.appkeys import SETTINGS
-from common.cors import add_vary_origin, is_preflight, preflight_methods, preflight_response
+from common.cors import add_vary_origin, preflight_methods, preflight_response
 from common.errors import ApiError
 from common.http import Handler, render_errors
 from runtime_service.appkeys import WIDGET_SOURCE
@@ -70,7 +70,10 @@ def origin_policy(handler: Handler) -> Handler:
             if widget is not None and not origin_allowed(widget, origin, public_origin):
                 refused = True
                 raise ApiError(403, "Origin not allowed for this widget")
-            if is_preflight(request):
+            if (
+                request.method == hdrs.METH_OPTIONS
+                and hdrs.ACCESS_CONTROL_REQUEST_METHOD in request.headers
+            ):
                 # The router has no OPTIONS routes: preflights reach the catch-all.
                 return await _preflight(request, widget)
             # An unknown widget is the handler's 404 (with CORS headers, so the page can read it).
