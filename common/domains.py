@@ -84,3 +84,20 @@ def normalize_domains(entries: list[str]) -> list[str]:
         except DomainError as exc:
             raise DomainError(f"domains[{index}]: {exc}") from None
     return list(seen)
+
+
+def origin_list(text: str) -> tuple[str, ...]:
+    """A setting's comma-separated origins, each written in full (``scheme://host[:port]``, no
+    path), normalized as above and de-duplicated; raises :class:`DomainError` naming the entry."""
+    seen: dict[str, None] = {}
+    for entry in filter(None, (part.strip() for part in text.split(","))):
+        try:
+            origin = normalize_origin(entry)
+        except DomainError as exc:
+            raise DomainError(f"{entry!r}: {exc}") from None
+        # A bare host would get https:// and a path would be dropped: an origin must be exact.
+        parts = urlsplit(entry)
+        if "://" not in entry or parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise DomainError(f"{entry!r}: write an origin as scheme://host[:port], no path")
+        seen.setdefault(origin, None)
+    return tuple(seen)

@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from common.domains import DomainError, origin_list
+
 # Defaults work for local development; `make run` overrides REDIS_URL to its private server.
 _HOST_PORTS = r"^([^,:\s]+:\d{1,5}(,[^,:\s]+:\d{1,5})*)?$"
 _LIMIT = r"^(off|[1-9]\d{0,6}/[1-9]\d{0,6})$"
@@ -79,6 +81,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     auto_brand_max_redirects: Annotated[int, msgspec.Meta(ge=0, le=20)] = 5
     auto_brand_cache_ttl: Annotated[int, msgspec.Meta(ge=1)] = 24 * 3600
     auto_brand_negative_ttl: Annotated[int, msgspec.Meta(ge=1)] = 300
+    # Browser dashboards allowed to call the management API (CORS): comma-separated origins.
+    management_cors_origins: str = ""
+
+    def __post_init__(self) -> None:
+        # A ValueError here is msgspec's ValidationError in from_env: refused at start.
+        try:
+            origin_list(self.management_cors_origins)
+        except DomainError as exc:
+            raise ValueError(f"MANAGEMENT_CORS_ORIGINS: {exc}") from None
 
     @classmethod
     def from_env(cls, service: str, environ: Mapping[str, str] | None = None) -> Settings:

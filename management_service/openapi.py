@@ -382,7 +382,9 @@ def build_document() -> dict[str, Any]:
             "title": "Web widgets management API",
             "version": "1.0.0",
             "description": "Authenticated endpoints to create and configure web widgets (and "
-            "the agents they serve). Errors are `{\"detail\": ...}`.",
+            "the agents they serve). Errors are `{\"detail\": ...}`. Browser dashboards on the "
+            "origins in `MANAGEMENT_CORS_ORIGINS` may call it: their preflights (OPTIONS) are "
+            "answered and every answer carries CORS headers, never credentials (off by default).",
         },
         "security": [{"bearerAuth": []}],
         "paths": {**_widget_paths(), **_agent_paths(), **_probe_paths()},
