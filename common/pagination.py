@@ -25,7 +25,7 @@ T = TypeVar("T")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 Limit = Annotated[int, Meta(ge=1, le=MAX_LIMIT)]
-_MEMBER = re.compile(r"^\d{13}:[0-9a-f-]{36}$")
+_MEMBER = re.compile(r"^\d{13}:[0-9a-f-]{36}$(?!\n)")
 # Upper bound on index entries inspected for one filtered page, so a rare filter cannot make
 # one request walk an unbounded index; the page then ends early with a cursor to continue.
 SCAN_BUDGET = 5000

@@ -9,13 +9,18 @@ from typing import Any, TypeVar
 import msgspec
 
 from common.errors import ApiError
+from common.models.types import PATTERN_MESSAGES
 
 T = TypeVar("T")
 
-_PATH = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+_PATH = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$(?!\n)", re.DOTALL)
 _SEGMENT = re.compile(r"\.([^.\[]+)|\[(\d+|\.\.\.)\]")
-_MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]+)`$")
-_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<field>[^`]+)`$")
+_MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]+)`$(?!\n)")
+_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<field>[^`]+)`$(?!\n)")
+_PATTERN_MESSAGES = {
+    f"Expected `str` matching regex {pattern!r}": message
+    for pattern, message in PATTERN_MESSAGES.items()
+}
 
 
 def issue_from_error(exc: msgspec.ValidationError, root: list[str | int]) -> dict[str, Any]:
@@ -38,6 +43,8 @@ def issue_from_error(exc: msgspec.ValidationError, root: list[str | int]) -> dic
         msg, type_ = "Extra fields are not permitted", "extra_forbidden"
     elif msg.startswith("Expected") and ", got `" in msg:
         type_ = "type_error"
+    else:
+        msg = _PATTERN_MESSAGES.get(msg, msg)
     return {"loc": loc, "msg": msg, "type": type_}
 
 

@@ -22,7 +22,9 @@ from common.timeutil import iso_from_ms, new_id, now_ms
 KNOWN_SCOPES = frozenset(
     {"web_widgets:read", "web_widgets:manage", "agents:read", "agents:manage"}
 )
-_TOKEN = re.compile(r"^(?P<kind>ak|pat)_(?P<id>[0-9a-f]{32})\.(?P<secret>[A-Za-z0-9_-]{20,128})$")
+_TOKEN = re.compile(
+    r"^(?P<kind>ak|pat)_(?P<id>[0-9a-f]{32})\.(?P<secret>[A-Za-z0-9_-]{20,128})$(?!\n)"
+)
 
 _ENC = msgspec.json.Encoder()
 

@@ -16,7 +16,7 @@ from runtime_service.conversations import ConversationFilter
 
 CHANNELS = frozenset({"telephone", "webrtc", "email", "text"})
 _STATUSES = frozenset(get_args(Status))
-_USER_ID = re.compile(r"^[A-Za-z0-9_.:@+=-]{1,128}$")
+_USER_ID = re.compile(r"^[A-Za-z0-9_.:@+=-]{1,128}$(?!\n)")
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 # LiveKit agent names end up in tokens and worker registrations: keep them short and plain.
-AgentName = Annotated[str, Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
+AgentName = Annotated[str, Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$(?!\n)")]
 
 
 class Vision(msgspec.Struct, kw_only=True):

@@ -17,7 +17,7 @@ Status = Literal[
 TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled", "transferred", "unanswered"})
 
 # Visitor ids are opaque strings chosen by the embed (guest ids start with "guest_").
-UserId = Annotated[str, Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@+=-]+$")]
+UserId = Annotated[str, Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@+=-]+$(?!\n)")]
 
 
 class ConversationSummary(msgspec.Struct, kw_only=True):
