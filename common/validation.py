@@ -17,10 +17,15 @@ _PATH = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$(?!\n)", re.DOT
 _SEGMENT = re.compile(r"\.([^.\[]+)|\[(\d+|\.\.\.)\]")
 _MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]+)`$(?!\n)")
 _UNKNOWN = re.compile(r"^Object contains unknown field `(?P<field>[^`]+)`$(?!\n)")
-_PATTERN_MESSAGES = {
-    f"Expected `str` matching regex {pattern!r}": message
-    for pattern, message in PATTERN_MESSAGES.items()
-}
+_MATCHING = "Expected `str` matching regex "
+
+
+def _pattern_message(msg: str) -> str:
+    """The human wording of a pattern refusal, where the pattern has one (common.models.types)."""
+    for pattern, message in PATTERN_MESSAGES.items():
+        if msg == f"{_MATCHING}{pattern!r}":
+            return message
+    return msg
 
 
 def issue_from_error(exc: msgspec.ValidationError, root: list[str | int]) -> dict[str, Any]:
@@ -43,8 +48,8 @@ def issue_from_error(exc: msgspec.ValidationError, root: list[str | int]) -> dic
         msg, type_ = "Extra fields are not permitted", "extra_forbidden"
     elif msg.startswith("Expected") and ", got `" in msg:
         type_ = "type_error"
-    else:
-        msg = _PATTERN_MESSAGES.get(msg, msg)
+    elif msg.startswith(_MATCHING):
+        msg = _pattern_message(msg)
     return {"loc": loc, "msg": msg, "type": type_}
 
 

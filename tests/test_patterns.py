@@ -15,11 +15,13 @@ import msgspec
 import pytest
 from redis.asyncio import Redis
 
+from common.errors import ApiError
 from common.models.agent import AgentName
 from common.models.conversation import UserId
 from common.models.types import UUID_MESSAGE, Color, FieldId, UUIDStr
 from common.redis_keys import RedisKeys
 from common.timeutil import new_id
+from common.validation import convert
 from management_service.branding.models import Hex
 from management_service.openapi import build_document
 from runtime_service.openapi import openapi_document
@@ -216,3 +218,14 @@ async def test_management_refuses_values_with_a_trailing_newline(
         await management_client.get(f"/core/web-widgets/{widget['id']}%0A", headers=headers), 404
     )
 
+
+
+@pytest.mark.parametrize(
+    ("type_", "value"), [(row[1], row[2]) for row in MODEL_PATTERNS if row[0] != "brand-hex"]
+)
+def test_a_refusal_says_what_is_expected_not_the_regex(type_: Any, value: str) -> None:
+    # The brand's Hex is only ever an answer; every other pattern checks client input.
+    with pytest.raises(ApiError) as caught:
+        convert(value + "\n", type_, ["body"])
+    (problem,) = caught.value.detail
+    assert problem["msg"].startswith("Expected ") and "regex" not in problem["msg"]

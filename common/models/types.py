@@ -16,13 +16,17 @@ PATTERN_MESSAGES = {UUID_PATTERN: UUID_MESSAGE}
 
 UUIDStr = Annotated[str, Meta(pattern=UUID_PATTERN, description="A UUID4, lower case")]
 # Empty means "use the built-in default for that mode" (appearance page of the reference).
+COLOR_PATTERN = r"^(|#[0-9a-fA-F]{3}|#[0-9a-fA-F]{4}|#[0-9a-fA-F]{6}|#[0-9a-fA-F]{8})$(?!\n)"
+PATTERN_MESSAGES[COLOR_PATTERN] = "Expected a hex colour (#rgb, #rgba, #rrggbb, #rrggbbaa) or \"\""
 Color = Annotated[
     str,
     Meta(
-        pattern=r"^(|#[0-9a-fA-F]{3}|#[0-9a-fA-F]{4}|#[0-9a-fA-F]{6}|#[0-9a-fA-F]{8})$(?!\n)",
+        pattern=COLOR_PATTERN,
         description="CSS hex colour (#rgb, #rgba, #rrggbb, #rrggbbaa) or empty for the default",
     ),
 ]
 ShortText = Annotated[str, Meta(max_length=200)]
 LongText = Annotated[str, Meta(max_length=2000)]
-FieldId = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$(?!\n)")]
+FIELD_ID_PATTERN = r"^[A-Za-z0-9_.-]+$(?!\n)"
+PATTERN_MESSAGES[FIELD_ID_PATTERN] = "Expected letters, digits, `_`, `.` or `-` only"
+FieldId = Annotated[str, Meta(min_length=1, max_length=64, pattern=FIELD_ID_PATTERN)]
