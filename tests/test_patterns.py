@@ -229,3 +229,36 @@ def test_a_refusal_says_what_is_expected_not_the_regex(type_: Any, value: str) -
         convert(value + "\n", type_, ["body"])
     (problem,) = caught.value.detail
     assert problem["msg"].startswith("Expected ") and "regex" not in problem["msg"]
+
+
+def _compiled() -> list[tuple[str, re.Pattern[str], str]]:
+    from common import domains, http, pagination
+    from common.credential_tokens import TOKEN
+    from management_service.branding import colors, parse, target
+    from runtime_service import conversation_query
+    from runtime_service.embed import csp
+
+    return [
+        ("member", pagination._MEMBER, f"1790000000000:{UUID}"),
+        ("request-id", http._REQUEST_ID_OK, "abc-123"),
+        ("domain-label", domains._LABEL, "example"),
+        ("token", TOKEN, "ak_" + "a" * 32 + "." + "s" * 40),
+        ("list-user-id", conversation_query._USER_ID, "guest_1"),
+        ("csp-source", csp._SAFE_SOURCE, "https://shop.example"),
+        ("brand-hex", colors._HEX, "#fff"),
+        ("brand-function", colors._FUNC, "rgb(1, 2, 3)"),
+        ("brand-number", colors._NUMBER, "12.5%"),
+        ("icon-size", parse._SIZE, "32x32"),
+        ("brand-label", target._LABEL, "example"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "compiled", "value"), _compiled(), ids=[row[0] for row in _compiled()]
+)
+def test_compiled_pattern_refuses_a_trailing_newline(
+    name: str, compiled: re.Pattern[str], value: str
+) -> None:
+    # Called with .match: a bare "$" would accept value + "\n".
+    assert compiled.match(value)
+    assert not compiled.match(value + "\n")
