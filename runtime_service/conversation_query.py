@@ -40,6 +40,8 @@ def _instant(query: MultiMapping[str], name: str) -> int | None:
     if value is None:
         return None
     try:
+        if value != value.strip():  # ms_from_iso forgives it; a query value is exact
+            raise ValueError(value)
         return ms_from_iso(value)
     except (ValueError, OverflowError):
         raise invalid(["query", name], "Expected an ISO 8601 date-time") from None

@@ -156,6 +156,10 @@ async def test_start_refuses_a_user_id_with_a_trailing_newline(
     assert issue(await expect(resp, 422))["loc"] == ["body", "user_id"]
     resp = await runtime_client.get(url, params={"user_id": "guest_1\n"})
     assert issue(await expect(resp, 422))["loc"] == ["query", "user_id"]
+    for name in ("created_after", "created_before"):
+        params = {"user_id": "guest_1", name: "2026-01-01T00:00:00Z\n"}
+        resp = await runtime_client.get(url, params=params)
+        assert issue(await expect(resp, 422))["loc"] == ["query", name]
 
 
 async def test_resume_id_with_a_trailing_newline_is_422_saying_what_an_id_is(
