@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Awaitable
 
 from aiohttp import hdrs, web
 from multidict import istr
@@ -65,11 +66,17 @@ def refusal(request: web.Request, credential: str) -> web.Response:
     return response
 
 
+async def _refused(request: web.Request, credential: str) -> web.StreamResponse:
+    return refusal(request, credential)
+
+
 def refuse_credentials(handler: Handler) -> Handler:
+    # A plain function returning the handler's own coroutine: no extra coroutine per request on
+    # the hot path (the cached GET is measured against bare aiohttp, docs/performance.md).
     @functools.wraps(handler)
-    async def guarded(request: web.Request) -> web.StreamResponse:
+    def guarded(request: web.Request) -> Awaitable[web.StreamResponse]:
         headers = request.headers
-        # Two lookups on the hot path; the rest only for requests that carry such a header.
+        # Three lookups per request; the rest only for requests that carry such a header.
         if (
             _AUTHORIZATION in headers
             or ORG_HEADER in headers
@@ -77,7 +84,7 @@ def refuse_credentials(handler: Handler) -> Handler:
         ):
             credential = sent_credential(request)
             if credential is not None:
-                return refusal(request, credential)
-        return await handler(request)
+                return _refused(request, credential)
+        return handler(request)
 
     return guarded
