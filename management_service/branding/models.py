@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
-Hex = Annotated[str, Meta(pattern=r"^#[0-9a-f]{6}$", description="Colour as `#rrggbb`")]
+Hex = Annotated[str, Meta(pattern=r"^#[0-9a-f]{6}$(?!\n)", description="Colour as `#rrggbb`")]
 Outcome = Literal[
     "found", "not_found", "no_such_domain", "blocked", "redirect_blocked", "unreachable",
     "unusable", "timeout",

@@ -16,7 +16,7 @@ from yarl import URL
 
 from management_service.branding.ssrf import EgressPolicy, literal_address
 
-_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$(?!\n)")
 _DEFAULT_PORTS = frozenset({80, 443})
 
 

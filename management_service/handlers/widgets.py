@@ -18,6 +18,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from common.appkeys import REDIS, SETTINGS
 from common.errors import not_found
 from common.http import error_response, json_response, read_json
+from common.models.types import UUID_MESSAGE
 from common.models.widget import WidgetCreate, WidgetUpdate
 from common.pagination import decode_cursor, parse_limit
 from common.timeutil import is_uuid
@@ -38,7 +39,7 @@ _BOOLEANS = {"true": True, "false": False}
 def _uuid_filter(query: MultiMapping[str], name: str) -> str | None:
     value = query.get(name)
     if value is not None and not is_uuid(value):
-        raise invalid(["query", name], "Expected a UUID")
+        raise invalid(["query", name], UUID_MESSAGE)
     return value
 
 
