@@ -21,6 +21,7 @@ import re
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Annotated
 
 import msgspec
 from aiohttp import web
@@ -40,7 +41,9 @@ log = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
-KEY_PATTERN = re.compile(r"^[A-Za-z0-9._:+/=-]{1,255}\Z")
+# The same regex in Python and ECMA-262 (the OpenAPI document's), refusing a trailing newline.
+IdempotencyKey = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9._:+/=-]{1,255}$(?!\n)")]
+KEY_PATTERN = re.compile(IdempotencyKey.__metadata__[0].pattern)
 KEY_RULE = "1 to 255 characters: letters, digits and . _ : + / = -"
 TTL_MS = 24 * 3600 * 1000
 # How long an attempt holds its key: past it, a process that died mid-request no longer blocks

@@ -23,6 +23,7 @@ from common.models.widget_config import ConfigV1
 from common.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from management_service.auth import ORG_HEADER
 from management_service.branding.models import AutoBrandRequest, Brand
+from management_service.idempotency import KEY_PATTERN
 
 _REF = "#/components/schemas/{name}"
 WIDGETS = "/core/web-widgets"
@@ -366,7 +367,7 @@ def _components() -> dict[str, Any]:
             "`ak_` key it may only name the key's own organization.",
         }, "IdempotencyKey": {
             "name": "Idempotency-Key", "in": "header", "required": False,
-            "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:+/=-]{1,255}$"},
+            "schema": {"type": "string", "pattern": KEY_PATTERN.pattern},
             "description": "Makes a retry safe: a unique value per intended creation (a UUID v4 "
             "is a good one), kept per organization for 24 hours. Only 2xx answers are "
             "remembered: a 4xx releases the key; after a 5xx a retry with the same key and body "
