@@ -35,7 +35,7 @@ def _idna_error(exc: idna.IDNAError) -> DomainError:
     return DomainError(f"invalid host name ({exc})")
 
 
-def _to_ascii(host: str) -> str:
+def to_ascii_host(host: str) -> str:
     """IDNA 2008 with UTS #46 mapping, non-transitional, as browsers do: ``faß.de`` is
     ``xn--fa-hia.de`` (IDNA 2003, Python's "idna" codec, made it ``fass.de``). Characters
     IDNA 2008 disallows (emoji, symbols) are refused rather than guessed at."""
@@ -59,7 +59,7 @@ def _check_host(host: str) -> str:
             return f"[{ipaddress.IPv6Address(host[1:-1]).compressed}]"
         except ValueError:
             raise DomainError("invalid IPv6 address") from None
-    host = _to_ascii(host)
+    host = to_ascii_host(host)
     labels = host.split(".")
     if len(host) > 253:
         raise DomainError("invalid host name: longer than 253 characters")

@@ -227,7 +227,8 @@ async def test_management_refuses_values_with_a_trailing_newline(
 
 
 @pytest.mark.parametrize(
-    ("type_", "value"), [(row[1], row[2]) for row in MODEL_PATTERNS if row[0] not in {"brand-hex", "idempotency-key"}],
+    ("type_", "value"),
+    [(row[1], row[2]) for row in MODEL_PATTERNS if row[0] not in {"brand-hex", "idempotency-key"}],
 )
 def test_a_refusal_says_what_is_expected_not_the_regex(type_: Any, value: str) -> None:
     # The brand's Hex is only ever an answer, and the Idempotency-Key header has its own message
