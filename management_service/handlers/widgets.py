@@ -16,6 +16,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from common.appkeys import REDIS, SETTINGS
 from common.errors import not_found
 from common.http import error_response, json_response, read_json
+from common.models.types import UUID_MESSAGE
 from common.models.widget import WidgetCreate, WidgetUpdate
 from common.pagination import decode_cursor, parse_limit
 from common.redis_client import call_with_retry
@@ -23,6 +24,7 @@ from common.timeutil import is_uuid
 from common.validation import invalid
 from management_service.appkeys import WIDGETS
 from management_service.auth import MANAGE_WIDGETS, READ_WIDGETS, Principal
+from management_service.idempotency import idempotent, planned
 from management_service.widgets_store import WidgetFilter
 
 _CREATE = msgspec.json.Decoder(WidgetCreate)
@@ -36,7 +38,7 @@ _BOOLEANS = {"true": True, "false": False}
 def _uuid_filter(query: MultiMapping[str], name: str) -> str | None:
     value = query.get(name)
     if value is not None and not is_uuid(value):
-        raise invalid(["query", name], "Expected a UUID")
+        raise invalid(["query", name], UUID_MESSAGE)
     return value
 
 
@@ -63,9 +65,10 @@ async def list_widgets(request: web.Request, principal: Principal) -> web.Respon
 
 
 @MANAGE_WIDGETS
+@idempotent
 async def create_widget(request: web.Request, principal: Principal) -> web.Response:
     body = await read_json(request, _CREATE)
-    widget = await request.app[WIDGETS].create(principal.org_id, body)
+    widget = await request.app[WIDGETS].create(principal.org_id, body, planned(request))
     return json_response(widget, status=201)
 
 
