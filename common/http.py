@@ -1,125 +1,46 @@
-"""HTTP plumbing both services share: JSON responses, body reading, and the edge every route is
-wrapped in (request ids, JSON errors, security headers, metrics), with its route registration."""
+"""The HTTP edge both services share: the wrapper every route is registered in (request ids,
+JSON errors, security headers, metrics), its route registration and the check that no route
+bypasses it, and the catch-all. Body reading and JSON responses are common/bodies.py."""
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import hashlib
 import itertools
 import logging
 import re
 import secrets
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from time import perf_counter
-from typing import Any, TypeVar
 
-import msgspec
 import redis.exceptions
 from aiohttp import hdrs, web
-from aiohttp.http_exceptions import PayloadEncodingError
-from multidict import CIMultiDict, istr
+from multidict import istr
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from common.appkeys import METRICS, SETTINGS
+from common.appkeys import METRICS
+from common.bodies import SECURITY_HEADERS, error_response, json_response
 from common.errors import ApiError
 from common.logs import request_id_var
 from common.metrics import METHODS, Observe
-from common.validation import decode_json, invalid
 
-T = TypeVar("T")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 log = logging.getLogger(__name__)
-ENCODER = msgspec.json.Encoder()
 # The name of the catch-all route (add_routes): a request no other route matched.
 UNROUTED = "unrouted"
 # istr: looked up without case-folding the name on every request.
 _X_REQUEST_ID, _NOSNIFF = istr("X-Request-ID"), istr("X-Content-Type-Options")
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,64}$(?!\n)")
-_JSON_TYPES = ("application/json", "application/problem+json")
-_CODINGS = frozenset({"identity", "gzip", "deflate", "br", "zstd"})
 
 
-# Headers are prebuilt and copied: aiohttp turns a plain dict of headers (and ``content_type=``)
-# into a CIMultiDict on every response, which costs more than a cached GET's handler itself.
-SECURITY_HEADERS: CIMultiDict[str] = CIMultiDict({
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "strict-origin-when-cross-origin",
-    # In place of aiohttp's default, which names the Python and aiohttp versions.
-    "Server": "web-widgets",
-})
-JSON_HEADERS: CIMultiDict[str] = CIMultiDict(
-    SECURITY_HEADERS, **{"Content-Type": "application/json"}
-)
-
-
-def strong_etag(data: bytes) -> str:
-    """A quoted ETag for ``data``: 128 bits of its SHA-256."""
-    return '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
-
-
-# For tokens and visitors' conversations, which no cache may keep.
-NO_STORE_JSON_HEADERS: CIMultiDict[str] = CIMultiDict(
-    JSON_HEADERS, **{"Cache-Control": "no-store"}
-)
-
-
-def json_response(
-    obj: Any,
-    status: int = 200,
-    headers: dict[str, str] | None = None,
-    base: CIMultiDict[str] = JSON_HEADERS,
-) -> web.Response:
-    """``obj`` as JSON with the ``base`` headers (which aiohttp copies) plus ``headers``."""
-    if headers:
-        base = base.copy()
-        base.update(headers)
-    return web.Response(body=ENCODER.encode(obj), status=status, headers=base)
-
-
-def error_response(status: int, detail: Any, headers: dict[str, str] | None = None) -> web.Response:
-    return json_response({"detail": detail}, status=status, headers=headers)
-
-
-# What read_json's own refusals mean, as both services' OpenAPI documents describe them.
+# What read_json's own refusals mean (common/bodies.py), as both services' OpenAPI documents
+# describe them.
 READ_JSON_ERRORS = {
     "408": "The request body did not arrive in full within `REQUEST_BODY_TIMEOUT` seconds; "
     "the connection is closed",
     "415": "Content-Type is not application/json, or a Content-Encoding other than gzip, "
     "deflate, br or zstd (or a body it cannot decode)",
 }
-
-
-async def read_json(request: web.Request, decoder: msgspec.json.Decoder[T]) -> T:
-    """Read the whole body (413 past ``client_max_size``) and decode it with ``decoder``."""
-    headers = request.headers
-    # The exact header first: parsing it (request.content_type) costs two Python calls.
-    exact = headers.get(hdrs.CONTENT_TYPE)
-    if exact not in _JSON_TYPES and request.content_type not in _JSON_TYPES and request.body_exists:
-        raise ApiError(415, "Content-Type must be application/json")
-    # aiohttp decodes exactly these and passes any other coding through undecoded.
-    coding = headers.get(hdrs.CONTENT_ENCODING)
-    if coding is not None and coding.lower() not in _CODINGS:
-        raise ApiError(415, "Unsupported Content-Encoding")
-    try:
-        if request.content.is_eof():  # the usual case: the body came with the head
-            body = await request.read()
-        else:  # a client that sends slowly or stalls must not hold the handler for ever
-            async with asyncio.timeout(request.app[SETTINGS].request_body_timeout):
-                body = await request.read()
-    except TimeoutError:
-        raise ApiError(
-            408, "The request body did not arrive in time", {"Connection": "close"}
-        ) from None
-    except web.RequestPayloadError as exc:
-        # A body that its Content-Encoding cannot decode (RFC 9110: 415), or broken framing.
-        if isinstance(exc.__cause__, PayloadEncodingError):
-            raise ApiError(415, "The body could not be decoded per its Content-Encoding") from None
-        raise ApiError(400, "The request body could not be read") from None
-    if not body:
-        raise invalid(["body"], "A JSON body is required", "missing")
-    return decode_json(body, decoder)
 
 
 def _detail_for(exc: web.HTTPException) -> str:
@@ -226,7 +147,26 @@ def edge(
             method = request.method
             observe(route, method if method in METHODS else "OTHER", status, perf_counter() - start)
 
+    # The mark check_routes_edged looks for: the function itself, so a wrapper that copies
+    # attributes from an edged handler (functools.wraps) does not pass for one.
+    edged.through_edge = edged  # type: ignore[attr-defined]
     return edged
+
+
+def check_routes_edged(app: web.Application) -> None:
+    """Refuse an app with a route outside the edge (create_app calls this last): a route added
+    with ``router.add_*`` would answer without request ids, JSON errors, security headers and
+    metrics, and nothing else would notice."""
+    bypassing = [
+        f"{route.method} {route.resource.canonical if route.resource else '?'}"
+        for route in app.router.routes()
+        if getattr(route.handler, "through_edge", None) is not route.handler
+    ]
+    if bypassing:
+        raise RuntimeError(
+            "routes registered outside the edge (register them with common.http.add_routes): "
+            + ", ".join(bypassing)
+        )
 
 
 async def allowed_methods(request: web.Request) -> set[str]:

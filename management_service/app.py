@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from common.appkeys import KEYS, METRICS, REDIS, SETTINGS
+from common.http import check_routes_edged
 from common.metrics import Metrics
 from common.redis_client import redis_ctx
 from common.redis_keys import RedisKeys
@@ -81,4 +82,5 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(stores_ctx)
     app.cleanup_ctx.append(http_session_ctx)
     setup_routes(app)
+    check_routes_edged(app)
     return app

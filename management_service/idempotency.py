@@ -28,8 +28,8 @@ from aiohttp import web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from common.bodies import JSON_HEADERS, read_json
 from common.errors import ApiError
-from common.http import JSON_HEADERS, read_json
 from common.redis_client import read_script, register
 from common.redis_keys import RedisKeys
 from common.timeutil import new_id, now_ms

@@ -11,6 +11,7 @@ from contextlib import suppress
 from aiohttp import web
 
 from common.appkeys import KEYS, METRICS, REDIS, SETTINGS
+from common.http import check_routes_edged
 from common.metrics import Metrics
 from common.redis_client import redis_ctx, subscriber_factory
 from common.redis_keys import RedisKeys
@@ -139,4 +140,5 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(services_ctx)
     app.cleanup_ctx.append(embed_assets_ctx)
     setup_routes(app)
+    check_routes_edged(app)
     return app

@@ -16,8 +16,9 @@ from collections.abc import Awaitable
 from aiohttp import hdrs, web
 from multidict import istr
 
+from common.bodies import error_response
 from common.credential_tokens import credential_name
-from common.http import Handler, error_response
+from common.http import Handler
 from runtime_service.origins import add_vary_origin
 
 log = logging.getLogger(__name__)

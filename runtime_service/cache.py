@@ -28,7 +28,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from common.http import SECURITY_HEADERS, strong_etag
+from common.bodies import SECURITY_HEADERS, strong_etag
 from common.models.widget import Widget
 from common.models.widget_config import feedback_fields, stored_v1
 from common.redis_client import call_with_retry

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from multidict import CIMultiDict
 
-from common.http import SECURITY_HEADERS
+from common.bodies import SECURITY_HEADERS
 from common.models.forms import FormField
 from common.models.widget_config import ConversationList
 

@@ -3,15 +3,20 @@ every response carries a request id (the caller's, when it is sane)."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
+import pytest
 import redis.exceptions
 from aiohttp import web
 
 from common.appkeys import METRICS
 from common.errors import ApiError
-from common.http import add_routes, add_unrouted
+from common.http import add_routes, add_unrouted, check_routes_edged
 from common.metrics import Metrics
+from common.settings import Settings
+from management_service import app as management_app
+from runtime_service import app as runtime_app
 
 
 async def _boom(request: web.Request) -> web.Response:
@@ -87,3 +92,41 @@ async def test_request_id_generated_when_missing_or_unsafe(aiohttp_client: Any) 
     assert resp.headers["X-Request-ID"] != "bad id\twith spaces"
     assert len(resp.headers["X-Request-ID"]) == 32
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def _with_a_bare_route(monkeypatch: pytest.MonkeyPatch, module: Any) -> None:
+    """The service's routes plus one added straight to the router, outside the edge."""
+    setup_routes = module.setup_routes
+
+    def setup_with_bare_route(app: web.Application) -> None:
+        setup_routes(app)
+        app.router.add_get("/bare", _ok)
+
+    monkeypatch.setattr(module, "setup_routes", setup_with_bare_route)
+
+
+@pytest.mark.parametrize("service", ["runtime", "management"])
+def test_create_app_refuses_a_route_outside_the_edge(
+    monkeypatch: pytest.MonkeyPatch, service: str
+) -> None:
+    module = runtime_app if service == "runtime" else management_app
+    settings = Settings(service=service)
+    module.create_app(settings)  # every route of the service goes through the edge
+    _with_a_bare_route(monkeypatch, module)
+    with pytest.raises(RuntimeError, match=r"outside the edge.*GET /bare"):
+        module.create_app(settings)
+
+
+def test_a_wrapper_copying_an_edged_handler_does_not_pass_for_edged() -> None:
+    app = web.Application()
+    app[METRICS] = Metrics()
+    add_routes(app, [web.get("/edged", _ok)])
+    edged = next(iter(app.router.routes())).handler
+
+    @functools.wraps(edged)
+    async def around(request: web.Request) -> web.StreamResponse:
+        return await edged(request)
+
+    app.router.add_get("/around", around)
+    with pytest.raises(RuntimeError, match="GET /around"):
+        check_routes_edged(app)

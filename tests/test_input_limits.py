@@ -3,7 +3,7 @@
 Each cell asserts the exact status and the error body (``{"detail": ...}``; a 422 lists
 ``{loc, msg, type}`` issues). Route-specific rules (user_id format, custom_metadata caps, domain
 and widget config checks, feedback's 16 KB) have their own tests beside each route; this file
-proves that the shared body handling (common/http.py ``read_json``, common/validation.py) and
+proves that the shared body handling (common/bodies.py ``read_json``, common/validation.py) and
 each app's body cap reach every route. ``POST .../publish`` is left out: it reads no body.
 """
 

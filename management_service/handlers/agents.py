@@ -9,8 +9,8 @@ from __future__ import annotations
 import msgspec
 from aiohttp import web
 
+from common.bodies import json_response, read_json
 from common.errors import not_found
-from common.http import json_response, read_json
 from common.models.agent import AgentCreate, AgentVersionCreate, AgentVersionUpdate
 from management_service.appkeys import AGENTS
 from management_service.auth import MANAGE_AGENTS, READ_AGENTS, Principal

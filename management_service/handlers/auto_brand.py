@@ -13,8 +13,8 @@ from __future__ import annotations
 import msgspec
 from aiohttp import web
 
+from common.bodies import json_response, read_json
 from common.errors import ApiError, not_found
-from common.http import json_response, read_json
 from common.validation import invalid
 from management_service.appkeys import BRANDS, WIDGETS
 from management_service.auth import MANAGE_WIDGETS, Principal

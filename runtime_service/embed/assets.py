@@ -16,7 +16,7 @@ from pathlib import Path
 
 import msgspec
 
-from common.http import strong_etag
+from common.bodies import strong_etag
 
 log = logging.getLogger(__name__)
 

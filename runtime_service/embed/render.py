@@ -9,8 +9,8 @@ from typing import Any
 
 import msgspec
 
+from common.bodies import strong_etag
 from common.errors import ApiError
-from common.http import strong_etag
 from common.models.widget_config import ConfigV1, validate_config
 from runtime_service.embed.assets import EmbedAssets
 from runtime_service.public_widget import PublicWidget

@@ -5,8 +5,8 @@ from __future__ import annotations
 import msgspec
 from aiohttp import web
 
+from common.bodies import NO_STORE_JSON_HEADERS, json_response, read_json
 from common.errors import ApiError
-from common.http import NO_STORE_JSON_HEADERS, json_response, read_json
 from common.models.conversation import ConversationStart
 from runtime_service.appkeys import CONVERSATIONS, RATE_LIMITS, STARTER, WIDGET_SOURCE
 from runtime_service.client_address import client_address

@@ -7,7 +7,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from common.appkeys import REDIS, SETTINGS
-from common.http import error_response, healthz, json_response
+from common.bodies import error_response, json_response
+from common.http import healthz
 from common.redis_client import call_with_retry
 from runtime_service.appkeys import LISTENER
 
