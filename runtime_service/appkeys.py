@@ -1,4 +1,5 @@
-"""Typed application keys of the runtime service (set in runtime_service/app.py)."""
+"""Typed application keys of the runtime service (set in runtime_service/app.py), and its request
+key."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from runtime_service.conversations import ConversationStore
 from runtime_service.embed.assets import EmbedAssets
 from runtime_service.invalidation import InvalidationListener
 from runtime_service.livekit_tokens import TokenMinter
+from runtime_service.public_widget import PublicWidget
 from runtime_service.rate_limits import PublicRateLimits
 from runtime_service.redis_batch import RedisBatch
 
@@ -23,3 +25,7 @@ TOKEN_MINTER = web.AppKey("token_minter", TokenMinter)
 STARTER = web.AppKey("conversation_starter", ConversationStarter)
 RATE_LIMITS = web.AppKey("rate_limits", PublicRateLimits)
 EMBED_ASSETS = web.AppKey("embed_assets", EmbedAssets)
+
+# The widget the origin policy read for a browser request (runtime_service/origins.py), handed
+# to the handler so that it is not looked up twice (and the answer is the widget checked).
+RESOLVED_WIDGET = web.RequestKey("resolved_widget", PublicWidget)

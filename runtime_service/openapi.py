@@ -20,10 +20,10 @@ from common.models.conversation import (
 from common.models.widget import Widget
 from common.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from runtime_service.embed.openapi import EMBED_PATHS
+from runtime_service.paths import PUBLIC_PREFIX as PREFIX
 
 # routes.py registers the same paths (it imports the handlers, hence no import from it here);
 # tests/test_runtime_openapi.py checks that both agree.
-PREFIX = "/core/public/web-widgets"
 _REF = "#/components/schemas/{name}"
 
 _ERROR_DETAIL = {

@@ -27,18 +27,19 @@ from common.appkeys import SETTINGS
 from common.cors import add_vary_origin, preflight_methods, preflight_response
 from common.errors import ApiError
 from common.http import Handler, render_errors
-from runtime_service.appkeys import WIDGET_SOURCE
+from runtime_service.appkeys import RESOLVED_WIDGET, WIDGET_SOURCE
+from runtime_service.paths import PUBLIC_PREFIX
 from runtime_service.public_widget import PublicWidget
 
-PREFIX = "/core/public/web-widgets/"
+_WIDGETS = PUBLIC_PREFIX + "/"
 ALLOW_HEADERS = "Content-Type, If-None-Match, X-Request-ID"
 EXPOSE_HEADERS = "ETag, X-Next-Cursor, X-Request-ID, Retry-After"
 
 
 def public_widget_id(path: str) -> str | None:
-    if not path.startswith(PREFIX):
+    if not path.startswith(_WIDGETS):
         return None
-    return path[len(PREFIX) :].split("/", 1)[0] or None
+    return path[len(_WIDGETS) :].split("/", 1)[0] or None
 
 
 def origin_allowed(widget: PublicWidget, origin: str, public_origin: str) -> bool:
@@ -76,7 +77,10 @@ def origin_policy(handler: Handler) -> Handler:
             ):
                 # The router has no OPTIONS routes: preflights reach the catch-all.
                 return await _preflight(request, widget)
-            # An unknown widget is the handler's 404 (with CORS headers, so the page can read it).
+            # An unknown widget is the handler's 404 (with CORS headers, so the page can read it);
+            # a known one is handed to the handler, which need not look it up again.
+            if widget is not None:
+                request[RESOLVED_WIDGET] = widget
             return await handler(request)
 
         # Errors are rendered here, inside, so that they get CORS headers too: without them an

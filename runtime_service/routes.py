@@ -11,8 +11,7 @@ from runtime_service.browser_credentials import refuse_credentials
 from runtime_service.embed.routes import embed_routes
 from runtime_service.handlers import conversations, feedback, health, openapi, widget
 from runtime_service.origins import origin_policy
-
-PREFIX = "/core/public/web-widgets"
+from runtime_service.paths import PUBLIC_PREFIX as PREFIX
 
 
 def _public(routes: Iterable[web.RouteDef]) -> list[web.RouteDef]:

@@ -13,6 +13,7 @@ from common.redis_keys import RedisKeys
 from common.settings import Settings
 from common.timeutil import new_id
 from runtime_service.app import create_app
+from runtime_service.appkeys import WIDGET_SOURCE
 from tests.seed import FEEDBACK_CONFIG, seed_agent_version, seed_widget
 
 PREFIX = "/core/public/web-widgets"
@@ -119,6 +120,24 @@ async def test_listed_origin_reaches_every_route(
     )
     assert resp.status != 403
     assert_cors(resp, ALLOWED)
+
+
+@pytest.mark.parametrize(("method", "suffix", "body"), ROUTES)
+async def test_a_browser_request_reads_its_widget_once(
+    client: Any, restricted: Any, method: str, suffix: str, body: Any
+) -> None:
+    """The handler answers with the widget the origin check read (runtime_service.appkeys
+    RESOLVED_WIDGET) instead of reading the cache again."""
+    source = client.server.app[WIDGET_SOURCE]
+    assert (await client.get(f"{PREFIX}/{restricted.id}")).status == 200  # now cached
+    stats = source.stats
+    before = stats.hits + stats.misses
+    resp = await client.request(
+        method, url(restricted.id, suffix), json=body, headers={"Origin": ALLOWED}
+    )
+    assert resp.status < 500 and resp.status != 403
+    assert_cors(resp, ALLOWED)
+    assert stats.hits + stats.misses - before == 1
 
 
 @pytest.mark.parametrize(("method", "suffix", "body"), ROUTES)

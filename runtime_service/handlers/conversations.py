@@ -11,7 +11,7 @@ from common.models.conversation import ConversationStart
 from runtime_service.appkeys import CONVERSATIONS, RATE_LIMITS, STARTER, WIDGET_SOURCE
 from runtime_service.client_address import client_address
 from runtime_service.conversation_query import parse_list_query
-from runtime_service.handlers.widget import published_or_404
+from runtime_service.handlers.widget import published_or_404, resolved_widget
 from runtime_service.public_widget import PublicWidget
 
 _START = msgspec.json.Decoder(ConversationStart)
@@ -19,8 +19,10 @@ _START = msgspec.json.Decoder(ConversationStart)
 
 async def widget_or_404(app: web.Application, request: web.Request) -> PublicWidget:
     # The app is passed in: each request.app is a chain of Python properties.
-    source, widget_id = app[WIDGET_SOURCE], request.match_info["id"]
-    widget = source.hit(widget_id) or await source.get(widget_id)
+    widget = resolved_widget(request)
+    if widget is None:
+        source, widget_id = app[WIDGET_SOURCE], request.match_info["id"]
+        widget = source.hit(widget_id) or await source.get(widget_id)
     if widget is None:
         raise ApiError(404, "Widget not found")
     return widget

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import hdrs, web
 
 from common.errors import ApiError
-from runtime_service.appkeys import WIDGET_SOURCE
+from runtime_service.appkeys import RESOLVED_WIDGET, WIDGET_SOURCE
 from runtime_service.public_widget import PublicWidget
 
 
@@ -25,12 +25,21 @@ def published_or_404(widget: PublicWidget | None) -> PublicWidget:
     return widget
 
 
+def resolved_widget(request: web.Request) -> PublicWidget | None:
+    """The widget the origin policy already read, for a browser request (one with Origin)."""
+    return request.get(RESOLVED_WIDGET) if hdrs.ORIGIN in request.headers else None
+
+
 async def get_public_widget(request: web.Request) -> web.Response:
-    source = request.app[WIDGET_SOURCE]
-    widget_id = request.match_info["id"]
-    # The measured hot path: a cache hit costs no coroutine (docs/performance.md).
-    widget = published_or_404(source.hit(widget_id) or await source.get(widget_id))
-    if_none_match = request.headers.get(hdrs.IF_NONE_MATCH)
+    headers = request.headers
+    if hdrs.ORIGIN in headers and (resolved := request.get(RESOLVED_WIDGET)) is not None:
+        widget = published_or_404(resolved)
+    else:
+        source = request.app[WIDGET_SOURCE]
+        widget_id = request.match_info["id"]
+        # The measured hot path: a cache hit costs no coroutine (docs/performance.md).
+        widget = published_or_404(source.hit(widget_id) or await source.get(widget_id))
+    if_none_match = headers.get(hdrs.IF_NONE_MATCH)
     # The exact tag a browser echoes back is matched without parsing the header.
     if if_none_match is not None and (
         if_none_match == widget.etag or etag_matches(request, widget.etag)
