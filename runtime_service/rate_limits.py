@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -91,17 +91,18 @@ class PublicRateLimits:
 
     async def hit(
         self,
-        address: str,
+        address: Callable[[], str],
         action: Action,
         widget_id: str,
         conversation_id: str | None = None,
     ) -> None:
-        """Count a request from ``address`` (runtime_service.client_address), or raise 429 (with
-        Retry-After) when a limit is exhausted."""
+        """Count the request, or raise 429 (with Retry-After) when a limit is exhausted.
+        ``address()`` gives the client's address (runtime_service.client_address), read only
+        when a per-address limit is on: reading it costs more than the rest of a hit."""
         limits = []
         budget = _BUDGET[action]
         if (rate := self.rates[budget]) is not None:
-            limits.append((self.keys.rate_limit(widget_id, budget, address), rate))
+            limits.append((self.keys.rate_limit(widget_id, budget, address()), rate))
         if conversation_id is not None and self.per_conversation is not None:
             key = self.keys.rate_limit(widget_id, "feedback-conversation", conversation_id)
             limits.append((key, self.per_conversation))

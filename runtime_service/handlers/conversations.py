@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import msgspec
 from aiohttp import web
 
@@ -34,7 +36,7 @@ async def start_conversation(request: web.Request) -> web.Response:
     body = await read_json(request, _START)
     action = "start" if body.conversation_id is None else "resume"
     limits = app[RATE_LIMITS]
-    await limits.hit(client_address(request, limits.trusted_proxies), action, widget.id)
+    await limits.hit(partial(client_address, request, limits.trusted_proxies), action, widget.id)
     starter = app[STARTER]
     if body.conversation_id is None:
         started = await starter.start(widget, body)
@@ -51,7 +53,7 @@ async def list_conversations(request: web.Request) -> web.Response:
         request.query, visitor_only=widget.conversation_list == "visitor"
     )
     limits = app[RATE_LIMITS]
-    await limits.hit(client_address(request, limits.trusted_proxies), "list", widget.id)
+    await limits.hit(partial(client_address, request, limits.trusted_proxies), "list", widget.id)
     if not query.webrtc:
         return json_response([], base=NO_STORE_JSON_HEADERS)
     items, cursor = await app[CONVERSATIONS].list_page(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import msgspec
 from aiohttp import web
 
@@ -26,7 +28,7 @@ async def submit_feedback(request: web.Request) -> web.Response:
         raise ApiError(404, "Conversation not found")
     body = await read_json(request, _SUBMIT)
     limits = app[RATE_LIMITS]
-    address = client_address(request, limits.trusted_proxies)
+    address = partial(client_address, request, limits.trusted_proxies)
     await limits.hit(address, "feedback", widget.id, conversation_id)
     await submit(app[CONVERSATIONS], widget, conversation_id, body)
     return json_response(_OK, base=NO_STORE_JSON_HEADERS)
