@@ -95,10 +95,16 @@ def test_the_check_finds_a_cycle() -> None:
     assert cycles(graph) == [["a", "b", "c"]]
 
 
-def test_the_graph_sees_type_checking_and_package_imports() -> None:
-    graph = import_graph()
-    assert "runtime_service.embed" in graph["runtime_service.embed.handlers"]
-    assert "common.settings" in graph["common.appkeys"]
+def test_the_graph_sees_type_checking_late_and_package_imports(tmp_path: Path) -> None:
+    module = tmp_path / "a.py"
+    module.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    from pkg.b import B\n"
+        "def late():\n    import pkg.c\n"
+        "from pkg.sub import d\n"
+    )
+    known = {"pkg", "pkg.a", "pkg.b", "pkg.c", "pkg.sub", "pkg.sub.d", "pkg.unused"}
+    assert _imports("pkg.a", module, known) == {"pkg", "pkg.b", "pkg.c", "pkg.sub", "pkg.sub.d"}
 
 
 def test_no_import_cycles() -> None:
