@@ -16,6 +16,7 @@ from common.http import add_routes, add_unrouted, check_routes_edged
 from common.metrics import Metrics
 from common.settings import Settings
 from management_service import app as management_app
+from management_service.cors import cors_policy
 from runtime_service import app as runtime_app
 
 
@@ -130,3 +131,53 @@ def test_a_wrapper_copying_an_edged_handler_does_not_pass_for_edged() -> None:
     app.router.add_get("/around", around)
     with pytest.raises(RuntimeError, match="GET /around"):
         check_routes_edged(app)
+
+
+def _app_with_a_cross_origin_policy() -> web.Application:
+    """_app's routes with a CORS policy that renders errors itself (as the runtime's origin
+    policy and the management API's do, to put CORS headers on them)."""
+    app = web.Application(client_max_size=10)
+    app[METRICS] = Metrics()
+    policy = cors_policy(("https://dash.example",))
+    add_routes(app, [
+        web.get("/boom", _boom),
+        web.get("/redis", _redis_down),
+        web.get("/conflict", _api_error),
+        web.post("/read", _read),
+    ], cross_origin=policy)
+    add_unrouted(app, cross_origin=policy)
+    return app
+
+
+async def _read(request: web.Request) -> web.Response:
+    await request.read()
+    return web.json_response({})
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/boom", None),
+        ("GET", "/redis", None),
+        ("GET", "/conflict", None),
+        ("POST", "/read", b"x" * 100),
+        ("GET", "/missing", None),
+        ("DELETE", "/conflict", None),
+    ],
+)
+async def test_errors_render_the_same_inside_a_cross_origin_policy(
+    aiohttp_client: Any, method: str, path: str, body: bytes | None
+) -> None:
+    """One renderer: an error answered inside a policy (with Origin) is the edge's answer."""
+    client = await aiohttp_client(_app_with_a_cross_origin_policy())
+    answers = []
+    for origin in (None, "https://dash.example"):
+        headers = {"X-Request-ID": "same"} | ({"Origin": origin} if origin else {})
+        resp = await client.request(method, path, data=body, headers=headers)
+        kept = {
+            name: value for name, value in resp.headers.items()
+            if not name.startswith("Access-Control-") and name not in ("Date", "Vary")
+        }
+        answers.append((resp.status, await resp.read(), kept))
+    assert answers[0][0] >= 400
+    assert answers[0] == answers[1]
