@@ -139,6 +139,13 @@ def request_ids() -> Callable[[], str]:
 def failure_response(request: web.Request, exc: Exception) -> web.Response | None:
     """The ``{"detail": ...}`` answer for what a handler raised (nothing internal leaks into a
     500), or None for a non-error HTTPException (a redirect), which is sent as it is."""
+    response = _failure(request, exc)
+    if response is not None:
+        _drop_broken_body(request, response)
+    return response
+
+
+def _failure(request: web.Request, exc: Exception) -> web.Response | None:
     if isinstance(exc, ApiError):
         return error_response(exc.status, exc.detail, exc.headers)
     if isinstance(exc, web.HTTPException):
@@ -152,6 +159,17 @@ def failure_response(request: web.Request, exc: Exception) -> web.Response | Non
         return error_response(503, "Service temporarily unavailable", {"Retry-After": "1"})
     log.error("unhandled error: %s %s", request.method, request.path, exc_info=exc)
     return error_response(500, "Internal server error")
+
+
+def _drop_broken_body(request: web.Request, response: web.Response) -> None:
+    """A body aiohttp failed to decode (a corrupt gzip) or to frame holds its error: after the
+    response aiohttp would read what is left of it, meet the error again and log it as an
+    "Unhandled exception" ERROR with a traceback, for the client's own mistake. Nothing more of
+    it is read, and the connection closes after the response (its parser state is unknown)."""
+    content = request.content
+    if content.exception() is not None and not content.is_eof():
+        content.feed_eof()
+        response.force_close()
 
 
 async def render_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
