@@ -15,7 +15,6 @@ from time import perf_counter
 from typing import Any, TypeVar
 
 import msgspec
-import redis.exceptions
 from aiohttp import hdrs, web
 from aiohttp.http_exceptions import PayloadEncodingError
 from multidict import CIMultiDict, istr
@@ -24,6 +23,7 @@ from common.appkeys import METRICS, SETTINGS
 from common.errors import ApiError
 from common.logs import request_id_var
 from common.metrics import METHODS, Observe
+from common.redis_client import REDIS_UNAVAILABLE
 from common.validation import decode_json, invalid
 
 T = TypeVar("T")
@@ -153,8 +153,8 @@ def _failure(request: web.Request, exc: Exception) -> web.Response | None:
             return None
         headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
         return error_response(exc.status, _detail_for(exc), headers)
-    if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
-        # Includes BusyLoadingError; a dependency outage is the client's 503, never a 500.
+    if isinstance(exc, REDIS_UNAVAILABLE):
+        # A dependency outage is the client's 503, never a 500.
         log.warning("redis unavailable: %s %s: %r", request.method, request.path, exc)
         return error_response(503, "Service temporarily unavailable", {"Retry-After": "1"})
     log.error("unhandled error: %s %s", request.method, request.path, exc_info=exc)
