@@ -304,3 +304,36 @@ def test_on_a_cluster_every_route_answers_503_and_recovers(
 ) -> None:
     monkeypatch.setattr(redis_client, "RedisCluster", through(cluster_proxies))
     run(loop, cluster_services(cluster_proxies, redis_cluster.url, mode))
+
+
+# --- maxclients -------------------------------------------------------------------------------
+
+
+async def at_maxclients(url: str, query: str) -> None:
+    """Redis itself refusing clients: it accepts, answers "-ERR max number of clients reached"
+    and closes. Made so by the test's own connection being the only one allowed, the services'
+    connections killed."""
+    admin = Redis.from_url(url)
+    s = await stack(url + query, admin)
+    try:
+        routes = await runtime_routes(s) + await management_routes(s)
+        limit = await admin.config_get("maxclients")
+        await admin.config_set("maxclients", 1)
+        try:
+            await admin.execute_command("CLIENT", "KILL", "SKIPME", "yes")  # every other one
+            for _ in range(2):
+                await asyncio.gather(*(unavailable(route, BOUND) for route in routes))
+        finally:
+            await admin.config_set("maxclients", limit["maxclients"])
+        for route in routes:
+            await recovers(route)
+    finally:
+        await close(s)
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+@pytest.mark.parametrize("path", PATHS)
+def test_at_maxclients_every_route_answers_503_and_recovers(
+    path: str, loop: str, redis_proc: RedisProcess
+) -> None:
+    run(loop, at_maxclients(redis_proc.url, PATHS[path]))
