@@ -127,3 +127,23 @@ def test_setup_logging_quiets_client_mistakes(monkeypatch: pytest.MonkeyPatch) -
     finally:
         root.setLevel(level)
     assert [type(f) for f in server.filters] == [ClientMistakes]
+
+
+@pytest.mark.parametrize("target", ["management", "runtime"], indirect=True)
+async def test_broken_chunked_framing_is_400_and_no_error_log(
+    target: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    client, path, auth = target
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    head = "".join(f"{name}: {value}\r\n" for name, value in auth.items())
+    writer.write(
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{head}"
+        "Transfer-Encoding: chunked\r\n\r\nZZ\r\n{}\r\n0\r\n\r\n".encode()
+    )
+    with caplog.at_level(logging.DEBUG):
+        answer = await asyncio.wait_for(reader.read(), 5)
+        await asyncio.sleep(0.05)
+    writer.close()
+    assert answer.split(b" ", 2)[1] == b"400", answer[:100]
+    no_errors(caplog)
+    assert [r.levelname for r in caplog.records if r.name == "aiohttp.server"] == ["WARNING"]
