@@ -12,7 +12,8 @@ the client's response callbacks applied.
 
 Failures keep the service's rules: connecting and each round trip are bounded by the timeout
 (``redis.exceptions.TimeoutError``, and the connection is dropped, since late replies would
-answer the wrong callers); a broken connection is ``ConnectionError``, retried once on a new
+answer the wrong callers); a broken connection is ``ConnectionError`` (also one reset before it
+is written on: its transport is closed before ``connection_lost`` runs), retried once on a new
 connection as redis-py's client does (repeating a batched command is harmless: the writes are
 idempotent, feedback carries its submission id, a rate limit at worst counts a request twice).
 """
