@@ -35,6 +35,7 @@ ENCODER = msgspec.json.Encoder()
 UNROUTED = "unrouted"
 # istr: looked up without case-folding the name on every request.
 _X_REQUEST_ID, _NOSNIFF = istr("X-Request-ID"), istr("X-Content-Type-Options")
+_CONTENT_ENCODING = istr("Content-Encoding")
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _JSON_TYPES = ("application/json", "application/problem+json")
 _CODINGS = frozenset({"identity", "gzip", "deflate", "br", "zstd"})
@@ -161,7 +162,7 @@ def _failure(request: web.Request, exc: Exception) -> web.Response | None:
     return error_response(500, "Internal server error")
 
 
-def _drop_broken_body(request: web.Request, response: web.Response) -> None:
+def _drop_broken_body(request: web.Request, response: web.StreamResponse) -> None:
     """A body aiohttp failed to decode (a corrupt gzip) or to frame holds its error: after the
     response aiohttp would read what is left of it, meet the error again and log it as an
     "Unhandled exception" ERROR with a traceback, for the client's own mistake. Nothing more of
@@ -237,6 +238,8 @@ def edge(
                 response = failure
             status = response.status
             _finish_headers(response.headers, request_id)
+            if _CONTENT_ENCODING in headers:  # only what a client compressed can be undecodable
+                _drop_broken_body(request, response)
             return response
         finally:
             request_id_var.reset(token)
