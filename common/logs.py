@@ -38,7 +38,8 @@ class ClientMistakes(logging.Filter):
         exc = record.exc_info[1] if record.exc_info else None
         if isinstance(exc, HttpProcessingError) and 400 <= exc.code < 500:
             record.levelno, record.levelname = logging.WARNING, "WARNING"
-            record.msg = f"{record.msg}: {exc!r}"
+            # Formatted here: the client's bytes in the error may hold a "%".
+            record.msg, record.args = f"{record.getMessage()}: {exc!r}", ()
             record.exc_info = record.exc_text = None
         return True
 

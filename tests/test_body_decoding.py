@@ -11,6 +11,7 @@ import zlib
 from typing import Any
 
 import pytest
+from aiohttp.http_exceptions import BadHttpMessage
 
 from common.logs import ClientMistakes, quiet_client_mistakes, setup_logging
 from tests.seed import seed_agent_version, seed_widget
@@ -164,3 +165,15 @@ async def test_a_corrupt_body_a_route_never_reads_logs_no_error(
         assert resp.status == 200, await resp.text()
         await asyncio.sleep(0.05)
     no_errors(caplog)
+
+
+def test_a_client_mistake_with_a_percent_sign_is_logged_whole() -> None:
+    exc = BadHttpMessage("Invalid method encountered: b'G%sT'")
+    record = logging.LogRecord(
+        "aiohttp.server", logging.ERROR, __file__, 1, "Error handling request from %s",
+        ("127.0.0.1",), (type(exc), exc, None),
+    )
+    assert ClientMistakes().filter(record)
+    assert (record.levelname, record.exc_info) == ("WARNING", None)
+    assert record.getMessage().startswith("Error handling request from 127.0.0.1: ")
+    assert "G%sT" in record.getMessage()
