@@ -17,6 +17,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,9 +33,11 @@ from common.timeutil import new_id
 from management_service.app import create_app as create_management
 from management_service.credentials import CredentialStore
 from runtime_service.app import create_app as create_runtime
+from runtime_service.embed import assets as embed_assets
 from tests.conftest import ALL_SCOPES, make_settings
 from tests.seed import FEEDBACK_CONFIG, seed_agent_version, seed_widget
 from tests.tcp_proxy import TcpProxy
+from tests.test_embed import CSS_NAME, JS_NAME
 
 PUBLIC = "/core/public/web-widgets"
 MANAGE = "/core/web-widgets"
@@ -47,6 +50,16 @@ RECOVERY = 5.0  # seconds within which every route succeeds again once the proxy
 LOOPS = {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
 # A standalone URL with a harmless query option keeps the batches on redis-py (RedisWire.supports).
 PATHS = {"wire": "", "redis-py": "?protocol=2"}
+
+
+@pytest.fixture(autouse=True)
+def bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stand-in bundle of tests/test_embed.py, so the iframe page answers without npm."""
+    (tmp_path / JS_NAME).write_text("console.log('widget');\n")
+    (tmp_path / CSS_NAME).write_text("body { margin: 0; }\n")
+    manifest = {"widget.js": JS_NAME, "widget.css": CSS_NAME}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.setattr(embed_assets, "STATIC_DIR", tmp_path)
 
 
 @pytest.fixture
@@ -117,6 +130,7 @@ async def runtime_routes(s: Stack) -> list[Route]:
     widget = await seed_widget(s.redis, s.keys, s.version, config=FEEDBACK_CONFIG)
     uncached = await seed_widget(s.redis, s.keys, s.version)
     embed = await seed_widget(s.redis, s.keys, s.version)
+    frame = await seed_widget(s.redis, s.keys, s.version)
     rt = s.runtime
     resp = await rt.post(f"{PUBLIC}/{widget.id}/conversations", json={"user_id": "u1"})
     assert resp.status == 200, await resp.text()
@@ -125,6 +139,7 @@ async def runtime_routes(s: Stack) -> list[Route]:
     return [
         Route("widget (cache miss)", lambda: rt.get(f"{PUBLIC}/{uncached.id}"), 200),
         Route("embed loader (cache miss)", lambda: rt.get(f"/public/embed/{embed.id}"), 200),
+        Route("embed frame (cache miss)", lambda: rt.get(f"/public/embed/{frame.id}/frame"), 200),
         Route("start", lambda: rt.post(conversations, json={"user_id": "u1"}), 200),
         Route(
             "resume",
@@ -180,6 +195,14 @@ async def management_routes(s: Stack) -> list[Route]:
             200,
         ),
         Route("publish version", lambda: mg.post(f"{versions}/1/publish", headers=auth), 200),
+        Route(
+            # An unknown widget once Redis answers: nothing is fetched.
+            "auto-brand",
+            lambda: mg.post(
+                f"{MANAGE}/{new_id()}/auto-brand", json={"domain": "example.com"}, headers=auth
+            ),
+            404,
+        ),
         Route("management readyz", lambda: mg.get("/readyz"), 200),
     ]
 
