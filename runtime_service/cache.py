@@ -25,19 +25,17 @@ from dataclasses import dataclass, field
 import msgspec
 from multidict import CIMultiDict
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from common.bodies import SECURITY_HEADERS, strong_etag
 from common.models.widget import Widget
 from common.models.widget_config import feedback_fields, stored_v1
-from common.redis_client import call_with_retry
+from common.redis_client import REDIS_UNAVAILABLE, call_with_retry
 from common.redis_keys import RedisKeys
 from common.timeutil import is_uuid
 from runtime_service.public_widget import PublicWidget
 
 Loader = Callable[[str], Awaitable[PublicWidget | None]]
-REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
+REDIS_DOWN = REDIS_UNAVAILABLE
 
 _WIDGET = msgspec.json.Decoder(Widget)
 

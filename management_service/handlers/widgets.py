@@ -10,8 +10,6 @@ from __future__ import annotations
 import msgspec
 from aiohttp import web
 from multidict import MultiMapping
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from common.appkeys import REDIS, SETTINGS
 from common.bodies import error_response, json_response, read_json
@@ -19,7 +17,7 @@ from common.errors import not_found
 from common.models.types import UUID_MESSAGE
 from common.models.widget import WidgetCreate, WidgetUpdate
 from common.pagination import decode_cursor, parse_limit
-from common.redis_client import call_with_retry
+from common.redis_client import REDIS_UNAVAILABLE, call_with_retry
 from common.timeutil import is_uuid
 from common.validation import invalid
 from management_service.appkeys import WIDGETS
@@ -102,6 +100,6 @@ async def readyz(request: web.Request) -> web.Response:
     try:
         # Retried: a pooled connection may predate a Redis restart.
         await call_with_retry(request.app[SETTINGS].redis_timeout, redis.ping)
-    except (RedisConnectionError, RedisTimeoutError):
+    except REDIS_UNAVAILABLE:
         return error_response(503, "Redis is not reachable", _UNAVAILABLE)
     return json_response({"status": "ok"}, headers=_NO_STORE)

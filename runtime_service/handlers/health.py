@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from aiohttp import web
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from common.appkeys import REDIS, SETTINGS
 from common.bodies import error_response, json_response
 from common.http import healthz
-from common.redis_client import call_with_retry
+from common.redis_client import REDIS_UNAVAILABLE, call_with_retry
 from runtime_service.appkeys import LISTENER
 
 __all__ = ["healthz", "readyz"]
@@ -25,7 +23,7 @@ async def readyz(request: web.Request) -> web.Response:
     try:
         # Retried: a pooled connection may predate a Redis restart.
         await call_with_retry(request.app[SETTINGS].redis_timeout, redis.ping)
-    except (RedisConnectionError, RedisTimeoutError):
+    except REDIS_UNAVAILABLE:
         return error_response(503, "Redis is not reachable", _UNAVAILABLE)
     if not request.app[LISTENER].live:
         return error_response(503, "Widget cache invalidation is not subscribed", _UNAVAILABLE)
