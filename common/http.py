@@ -21,7 +21,7 @@ from aiohttp.http_exceptions import PayloadEncodingError
 from multidict import CIMultiDict, istr
 
 from common.appkeys import METRICS, SETTINGS
-from common.errors import ApiError
+from common.errors import ApiError, Detail, error_body
 from common.logs import request_id_var
 from common.metrics import METHODS, Observe
 from common.validation import decode_json, invalid
@@ -77,8 +77,10 @@ def json_response(
     return web.Response(body=ENCODER.encode(obj), status=status, headers=base)
 
 
-def error_response(status: int, detail: Any, headers: dict[str, str] | None = None) -> web.Response:
-    return json_response({"detail": detail}, status=status, headers=headers)
+def error_response(
+    status: int, detail: Detail, headers: dict[str, str] | None = None
+) -> web.Response:
+    return json_response(error_body(detail), status=status, headers=headers)
 
 
 # What read_json's own refusals mean, as both services' OpenAPI documents describe them.
