@@ -83,15 +83,6 @@ def error_response(
     return json_response(error_body(detail), status=status, headers=headers)
 
 
-# What read_json's own refusals mean, as both services' OpenAPI documents describe them.
-READ_JSON_ERRORS = {
-    "408": "The request body did not arrive in full within `REQUEST_BODY_TIMEOUT` seconds; "
-    "the connection is closed",
-    "415": "Content-Type is not application/json, or a Content-Encoding other than gzip, "
-    "deflate, br or zstd (or a body it cannot decode)",
-}
-
-
 async def read_json(request: web.Request, decoder: msgspec.json.Decoder[T]) -> T:
     """Read the whole body (413 past ``client_max_size``) and decode it with ``decoder``."""
     headers = request.headers

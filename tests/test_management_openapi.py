@@ -10,8 +10,10 @@ import pytest
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate
 
+from common.errors import ErrorDetail, ValidationErrorDetail
 from common.http import UNROUTED
 from management_service.openapi import DOCUMENT
+from tests.openapi_errors import assert_errors_are_the_structs, decode_exactly
 
 METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}
 WIDGETS = "/core/web-widgets"
@@ -131,9 +133,25 @@ async def test_schemas_follow_the_models(document: dict[str, Any]) -> None:
         assert schemas[name]["properties"]["id"]["readOnly"] is True
     theme = schemas["ConfigV1"]["properties"]["theme"]
     assert set(theme["enum"]) == {"system", "light", "dark"}
-    detail = schemas["ErrorDetail"]["properties"]["detail"]["oneOf"]
-    assert {"type": "string"} in detail
-    assert detail[1]["items"]["required"] == ["loc", "msg", "type"]
+
+
+async def test_error_schemas_are_generated_from_the_error_structs(
+    document: dict[str, Any],
+) -> None:
+    assert_errors_are_the_structs(document)
+
+
+async def test_error_answers_are_exactly_the_error_structs(
+    management_client: Any, org_with_key: Any
+) -> None:
+    unauthenticated = await management_client.get(WIDGETS)
+    assert unauthenticated.status == 401
+    decode_exactly(await unauthenticated.read(), ErrorDetail)
+    _, headers = await org_with_key()
+    invalid = await management_client.get(WIDGETS, params={"limit": "0"}, headers=headers)
+    assert invalid.status == 422
+    issues = decode_exactly(await invalid.read(), ValidationErrorDetail).detail
+    assert issues[0].loc == ["query", "limit"]
 
 
 async def test_examples_match_their_schemas(document: dict[str, Any]) -> None:
