@@ -8,8 +8,7 @@ import msgspec
 
 
 class ValidationIssue(msgspec.Struct):
-    """One problem with the request: where (`loc`, e.g. `["body", "domains", 0]`), what, and its
-    kind (e.g. `missing`, `type_error`, `value_error`)."""
+    """One problem: where (`loc`, e.g. `["body", "domains", 0]`), what (`msg`), its kind."""
 
     loc: list[str | int]
     msg: str
