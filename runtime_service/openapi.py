@@ -59,24 +59,20 @@ def _responses(ok: dict[str, Any], codes: tuple[int, ...]) -> dict[str, Any]:
     return responses({"200": ok}, codes, _ERRORS, _ERROR_HEADERS)
 
 
+def _ok(description: str, headers: dict[str, Any], schema: dict[str, Any], **extra: Any) -> dict:
+    return {"description": description, "headers": headers, "content": json_content(schema),
+            **extra}
+
+
 _WIDGET_ID = path_param("id", "The widget id")
 _DATE = {"type": "string", "format": "date-time"}
+_CACHED = {"ETag": {"schema": {"type": "string"}}, "Cache-Control": {"schema": {"type": "string"}}}
 
 
 def _paths() -> dict[str, Any]:
     widget_get = operation(
         "getPublicWidget", "Get a published widget",
-        _responses(
-            {
-                "description": "The widget",
-                "headers": {
-                    "ETag": {"schema": {"type": "string"}},
-                    "Cache-Control": {"schema": {"type": "string"}},
-                },
-                "content": json_content(ref("Widget")),
-            },
-            (304, 403, 404, 503),
-        ),
+        _responses(_ok("The widget", _CACHED, ref("Widget")), (304, 403, 404, 503)),
         description="Returns the same widget object as the management API, for published "
         "widgets only. Strong `ETag`; `If-None-Match` answers 304.",
         parameters=[_WIDGET_ID, IF_NONE_MATCH],
@@ -84,16 +80,14 @@ def _paths() -> dict[str, Any]:
     start = operation(
         "startConversation", "Start or resume a conversation",
         _responses(
-            {
-                "description": "Conversation and connection details",
-                "headers": _NO_STORE,
-                "content": json_content(ref("ConversationStarted")),
+            _ok(
+                "Conversation and connection details", _NO_STORE, ref("ConversationStarted"),
                 # For clients and fuzzers: the started conversation can be given feedback.
-                "links": {"SubmitFeedback": {"operationId": "submitFeedback", "parameters": {
+                links={"SubmitFeedback": {"operationId": "submitFeedback", "parameters": {
                     "id": "$request.path.id",
                     "conversation_id": "$response.body#/conversation/id",
                 }}},
-            },
+            ),
             (403, 404, 408, 409, 413, 415, 422, 429, 503),
         ),
         description="Starts a new WEBRTC conversation, or resumes one when `conversation_id` "
@@ -108,17 +102,13 @@ def _paths() -> dict[str, Any]:
     listing = operation(
         "listConversations", "List the widget's conversations",
         _responses(
-            {
-                "description": "One page of conversations",
-                "headers": {
-                    **_NO_STORE,
-                    "X-Next-Cursor": {
-                        "schema": {"type": "string"},
-                        "description": "Cursor of the next page",
-                    },
-                },
-                "content": json_content({"type": "array", "items": ref("ConversationSummary")}),
-            },
+            _ok(
+                "One page of conversations",
+                {**_NO_STORE, "X-Next-Cursor": {
+                    "schema": {"type": "string"}, "description": "Cursor of the next page",
+                }},
+                {"type": "array", "items": ref("ConversationSummary")},
+            ),
             (403, 404, 422, 429, 503),
         ),
         description="Newest first, safe columns only. The next page's cursor is in the "
@@ -152,11 +142,7 @@ def _paths() -> dict[str, Any]:
     feedback = operation(
         "submitFeedback", "Submit post-conversation feedback",
         _responses(
-            {
-                "description": "Stored",
-                "headers": _NO_STORE,
-                "content": json_content(ref("OkStatus")),
-            },
+            _ok("Stored", _NO_STORE, ref("OkStatus")),
             (400, 403, 404, 408, 409, 413, 415, 422, 429, 503),
         ),
         description="Only the widget's feedback form field ids are kept; at most 16 384 bytes "

@@ -13,7 +13,12 @@ from openapi_spec_validator import validate
 from common.errors import ErrorDetail, ValidationErrorDetail
 from common.http import UNROUTED
 from management_service.openapi import DOCUMENT
-from tests.openapi_errors import assert_errors_are_the_structs, decode_exactly
+from tests.openapi_checks import (
+    assert_errors_are_the_structs,
+    decode_exactly,
+    references,
+    served_document,
+)
 
 METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}
 WIDGETS = "/core/web-widgets"
@@ -21,10 +26,7 @@ WIDGETS = "/core/web-widgets"
 
 @pytest.fixture
 async def document(management_client: Any) -> dict[str, Any]:
-    resp = await management_client.get("/openapi.json")
-    assert resp.status == 200
-    assert resp.content_type == "application/json"
-    return await resp.json()
+    return await served_document(management_client)
 
 
 def operations(document: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -56,19 +58,7 @@ async def test_paths_and_methods_equal_the_registered_routes(
 
 
 async def test_every_reference_resolves(document: dict[str, Any]) -> None:
-    refs: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if isinstance(node.get("$ref"), str):
-                refs.append(node["$ref"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(document)
+    refs = references(document)
     assert len(refs) > 20
     for ref in refs:
         section, name = ref.removeprefix("#/components/").split("/")

@@ -1,4 +1,4 @@
-"""What both OpenAPI documents must say about errors: the bodies the HTTP edge encodes."""
+"""Checks both services' OpenAPI document tests share."""
 
 from __future__ import annotations
 
@@ -9,6 +9,15 @@ import msgspec
 from common.errors import ErrorDetail, ValidationErrorDetail
 
 METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}
+
+
+async def served_document(client: Any) -> dict[str, Any]:
+    """The document the service serves at ``/openapi.json``, as JSON."""
+    resp = await client.get("/openapi.json")
+    assert resp.status == 200
+    assert resp.content_type == "application/json"
+    document: dict[str, Any] = await resp.json()
+    return document
 
 
 def assert_errors_are_the_structs(document: dict[str, Any]) -> None:
@@ -40,3 +49,13 @@ def decode_exactly(body: bytes, struct: type[Any]) -> Any:
     decoded = msgspec.json.decode(body, type=struct)
     assert msgspec.to_builtins(decoded) == msgspec.json.decode(body)
     return decoded
+
+
+def references(node: Any) -> list[str]:
+    """Every ``$ref`` in ``node``, depth first."""
+    if isinstance(node, dict):
+        found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return found + [ref for value in node.values() for ref in references(value)]
+    if isinstance(node, list):
+        return [ref for value in node for ref in references(value)]
+    return []
