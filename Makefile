@@ -35,11 +35,15 @@ $(PY):
 	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else \
 		"error: Python 3.11+ is required, but $(PYTHON) is %d.%d. Install Python 3.11 or run " \
 		"make PYTHON=/path/to/python3.11" % v[:2])'
+	@echo "Creating the virtual environment $(VENV) (a few seconds)..."
 	$(PYTHON) -m venv $(VENV)
 
 # The project (editable) with its test extras; re-run only when pyproject.toml changes.
 $(STAMP): pyproject.toml | $(PY)
+	@echo "Installing the project and its test tools into $(VENV) (pip, quietly: about a minute" \
+		"the first time, longer on a slow network; again only when pyproject.toml changes)..."
 	$(PY) -m pip install --disable-pip-version-check --quiet -e '.[test]'
+	@echo "Installed."
 	@touch $@
 
 install: $(STAMP) ## Create the virtual environment and install the project with its test tools

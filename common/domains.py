@@ -12,10 +12,13 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
+import idna
+
 MAX_DOMAINS = 100
 MAX_DOMAIN_LENGTH = 253 + len("https://") + len(":65535")
 
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$(?!\n)")
+_CODEPOINT = re.compile(r"U\+[0-9A-F]{4,6}")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -23,19 +26,48 @@ class DomainError(ValueError):
     pass
 
 
+def _idna_error(exc: idna.IDNAError) -> DomainError:
+    codepoint = _CODEPOINT.search(str(exc))
+    if isinstance(exc, idna.InvalidCodepointContext) and codepoint:
+        return DomainError(f"invalid host name: joiner {codepoint[0]} not allowed here")
+    if isinstance(exc, idna.InvalidCodepoint) and codepoint:
+        return DomainError(f"invalid host name: {codepoint[0]} is not allowed in a domain name")
+    return DomainError(f"invalid host name ({exc})")
+
+
+def to_ascii_host(host: str) -> str:
+    """IDNA 2008 with UTS #46 mapping, non-transitional, as browsers do: ``faß.de`` is
+    ``xn--fa-hia.de`` (IDNA 2003, Python's "idna" codec, made it ``fass.de``). Characters
+    IDNA 2008 disallows (emoji, symbols) are refused rather than guessed at."""
+    if host.isascii() and "xn--" not in host:
+        return host.lower()  # the common case, and what UTS #46 does to plain ASCII
+    try:
+        return idna.encode(host, uts46=True, transitional=False).decode("ascii")
+    except idna.IDNAError as exc:
+        raise _idna_error(exc) from None
+    except UnicodeError:
+        raise DomainError("invalid host name") from None
+
+
 def _check_host(host: str) -> str:
     if host.startswith("[") and host.endswith("]"):
+        if "%" in host:
+            # A zone id names an interface of one machine (never an origin a browser sends),
+            # and its text is free: it could carry ";" into the frame's CSP.
+            raise DomainError("IPv6 zone ids (%...) are not allowed")
         try:
             return f"[{ipaddress.IPv6Address(host[1:-1]).compressed}]"
         except ValueError:
             raise DomainError("invalid IPv6 address") from None
-    try:
-        host = host.encode("idna").decode("ascii").lower()
-    except UnicodeError:
-        raise DomainError("invalid host name") from None
+    host = to_ascii_host(host)
     labels = host.split(".")
-    if len(host) > 253 or not all(_LABEL.match(label) for label in labels):
-        raise DomainError("invalid host name")
+    if len(host) > 253:
+        raise DomainError("invalid host name: longer than 253 characters")
+    if not all(_LABEL.match(label) for label in labels):
+        raise DomainError(
+            "invalid host name: each dot-separated label is 1 to 63 letters, digits or hyphens,"
+            " not starting or ending with a hyphen"
+        )
     return host
 
 
@@ -84,3 +116,20 @@ def normalize_domains(entries: list[str]) -> list[str]:
         except DomainError as exc:
             raise DomainError(f"domains[{index}]: {exc}") from None
     return list(seen)
+
+
+def origin_list(text: str) -> tuple[str, ...]:
+    """A setting's comma-separated origins, each written in full (``scheme://host[:port]``, no
+    path), normalized as above and de-duplicated; raises :class:`DomainError` naming the entry."""
+    seen: dict[str, None] = {}
+    for entry in filter(None, (part.strip() for part in text.split(","))):
+        try:
+            origin = normalize_origin(entry)
+        except DomainError as exc:
+            raise DomainError(f"{entry!r}: {exc}") from None
+        # A bare host would get https:// and a path would be dropped: an origin must be exact.
+        parts = urlsplit(entry)
+        if "://" not in entry or parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise DomainError(f"{entry!r}: write an origin as scheme://host[:port], no path")
+        seen.setdefault(origin, None)
+    return tuple(seen)

@@ -35,7 +35,7 @@ ENCODER = msgspec.json.Encoder()
 UNROUTED = "unrouted"
 # istr: looked up without case-folding the name on every request.
 _X_REQUEST_ID, _NOSNIFF = istr("X-Request-ID"), istr("X-Content-Type-Options")
-_REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,64}$(?!\n)")
 _JSON_TYPES = ("application/json", "application/problem+json")
 _CODINGS = frozenset({"identity", "gzip", "deflate", "br", "zstd"})
 

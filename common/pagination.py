@@ -25,7 +25,7 @@ T = TypeVar("T")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 Limit = Annotated[int, Meta(ge=1, le=MAX_LIMIT)]
-_MEMBER = re.compile(r"^\d{13}:[0-9a-f-]{36}$")
+_MEMBER = re.compile(r"^\d{13}:[0-9a-f-]{36}$(?!\n)")
 # Upper bound on index entries inspected for one filtered page, so a rare filter cannot make
 # one request walk an unbounded index; the page then ends early with a cursor to continue.
 SCAN_BUDGET = 5000
@@ -41,8 +41,33 @@ def parse_limit(query: MultiMapping[str]) -> int:
     return int(raw)
 
 
+# The largest 13-digit millisecond count, 2286-11-20T17:46:39.999Z. Members are compared as
+# text, so an instant outside 0..MAX_MEMBER_MS must never be written into a bound: it is
+# clamped, which filters the same way since every member lies inside that range.
+MAX_MEMBER_MS = 10**13 - 1
+
+
 def index_member(created_ms: int, item_id: str) -> str:
     return f"{created_ms:013d}:{item_id}"
+
+
+def before_bound(ms: int) -> str:
+    """The exclusive upper lex bound for members created strictly before ``ms``."""
+    if ms > MAX_MEMBER_MS:
+        return "+"
+    return "(" + index_member(max(ms, 0), "")
+
+
+def created_bounds(after_ms: int | None, before_ms: int | None) -> tuple[str, str] | None:
+    """Lex bounds ``(lower, upper)`` for members created within the inclusive instants, or
+    None when no member can be (after past the last 13-digit instant, before 1970)."""
+    if after_ms is not None and after_ms > MAX_MEMBER_MS:
+        return None
+    if before_ms is not None and before_ms < 0:
+        return None
+    lower = "-" if after_ms is None or after_ms <= 0 else "[" + index_member(after_ms, "")
+    upper = "+" if before_ms is None else before_bound(before_ms + 1)
+    return lower, upper
 
 
 def encode_cursor(member: str) -> str:
@@ -59,8 +84,8 @@ def decode_cursor(cursor: str) -> str:
     if _MEMBER.match(text):
         return "(" + text
     try:
-        return "(" + f"{ms_from_iso(text):013d}:"
-    except ValueError:
+        return before_bound(ms_from_iso(text))
+    except (ValueError, OverflowError):
         raise invalid(["query", "cursor"], "Invalid cursor") from None
 
 

@@ -44,6 +44,10 @@ class RedisKeys:
     def org_agents(self, org_id: str) -> str:
         return f"{self.prefix}:{{o:{org_id}}}:agents"
 
+    def idempotency(self, org_id: str, key: str) -> str:
+        """An ``Idempotency-Key`` record: per organization, so another org's key never clashes."""
+        return f"{self.prefix}:{{o:{org_id}}}:idem:{key}"
+
     # Agents and their versions share the agent's slot.
     def agent(self, agent_id: str) -> str:
         return f"{self.prefix}:{{a:{agent_id}}}:agent"

@@ -11,9 +11,11 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from common.domains import DomainError, origin_list
+
 # Defaults work for local development; `make run` overrides REDIS_URL to its private server.
-_HOST_PORTS = r"^([^,:\s]+:\d{1,5}(,[^,:\s]+:\d{1,5})*)?$"
-_LIMIT = r"^(off|[1-9]\d{0,6}/[1-9]\d{0,6})$"
+_HOST_PORTS = r"^([^,:\s]+:\d{1,5}(,[^,:\s]+:\d{1,5})*)?$(?!\n)"
+_LIMIT = r"^(off|[1-9]\d{0,6}/[1-9]\d{0,6})$(?!\n)"
 _DEFAULT_PORTS = {"management": 8080, "runtime": 8081}
 
 
@@ -74,11 +76,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     auto_brand_timeout: float = 10.0
     # Auto-brand egress limits. Private/loopback targets are for development and tests only.
     auto_brand_allow_private: bool = False
-    auto_brand_ports: Annotated[str, msgspec.Meta(pattern=r"^\d{1,5}(,\d{1,5})*$")] = "80,443"
+    auto_brand_ports: Annotated[str, msgspec.Meta(pattern=r"^\d{1,5}(,\d{1,5})*$(?!\n)")] = "80,443"
     auto_brand_max_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 2 * 1024 * 1024
     auto_brand_max_redirects: Annotated[int, msgspec.Meta(ge=0, le=20)] = 5
     auto_brand_cache_ttl: Annotated[int, msgspec.Meta(ge=1)] = 24 * 3600
     auto_brand_negative_ttl: Annotated[int, msgspec.Meta(ge=1)] = 300
+    # Browser dashboards allowed to call the management API (CORS): comma-separated origins.
+    management_cors_origins: str = ""
+
+    def __post_init__(self) -> None:
+        # A ValueError here is msgspec's ValidationError in from_env: refused at start.
+        try:
+            origin_list(self.management_cors_origins)
+        except DomainError as exc:
+            raise ValueError(f"MANAGEMENT_CORS_ORIGINS: {exc}") from None
 
     @classmethod
     def from_env(cls, service: str, environ: Mapping[str, str] | None = None) -> Settings:

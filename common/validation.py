@@ -9,13 +9,23 @@ from typing import Any, TypeVar
 import msgspec
 
 from common.errors import ApiError, ValidationIssue
+from common.models.types import PATTERN_MESSAGES
 
 T = TypeVar("T")
 
-_PATH = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+_PATH = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$(?!\n)", re.DOTALL)
 _SEGMENT = re.compile(r"\.([^.\[]+)|\[(\d+|\.\.\.)\]")
-_MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]+)`$")
-_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<field>[^`]+)`$")
+_MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]+)`$(?!\n)")
+_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<field>[^`]+)`$(?!\n)")
+_MATCHING = "Expected `str` matching regex "
+
+
+def _pattern_message(msg: str) -> str:
+    """The human wording of a pattern refusal, where the pattern has one (common.models.types)."""
+    for pattern, message in PATTERN_MESSAGES.items():
+        if msg == f"{_MATCHING}{pattern!r}":
+            return message
+    return msg
 
 
 def issue_from_error(exc: msgspec.ValidationError, root: list[str | int]) -> ValidationIssue:
@@ -38,6 +48,8 @@ def issue_from_error(exc: msgspec.ValidationError, root: list[str | int]) -> Val
         msg, type_ = "Extra fields are not permitted", "extra_forbidden"
     elif msg.startswith("Expected") and ", got `" in msg:
         type_ = "type_error"
+    elif msg.startswith(_MATCHING):
+        msg = _pattern_message(msg)
     return ValidationIssue(loc, msg, type_)
 
 

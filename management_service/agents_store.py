@@ -6,7 +6,7 @@ never interleave a read-modify-write.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from redis.asyncio import Redis
@@ -22,6 +22,9 @@ from common.redis_client import read_script, register
 from common.redis_keys import RedisKeys
 from common.timeutil import is_uuid, iso_from_ms, new_id, now_ms
 from common.validation import convert, invalid
+
+if TYPE_CHECKING:
+    from management_service.idempotency import Planned
 
 _ENC = msgspec.json.Encoder()
 _AGENT = msgspec.json.Decoder(Agent)
@@ -49,13 +52,24 @@ class AgentStore:
         self._create_version = register(redis, VERSION_CREATE)
         self._cas_set = register(redis, CAS_SET)
 
-    async def create_agent(self, org_id: str, body: AgentCreate) -> Agent:
-        now = iso_from_ms(now_ms())
+    async def create_agent(
+        self, org_id: str, body: AgentCreate, planned: Planned | None = None
+    ) -> Agent:
+        """``planned``: the id and time an Idempotency-Key fixed; when an earlier attempt under
+        it already wrote the agent, that agent is the answer."""
+        now = iso_from_ms(planned.created_ms if planned else now_ms())
         agent = Agent(
-            id=new_id(), organization_id=org_id, name=body.name,
+            id=planned.id if planned else new_id(), organization_id=org_id, name=body.name,
             description=body.description, created_at=now, updated_at=now,
         )
-        await self.redis.set(self.keys.agent(agent.id), _ENC.encode(agent))
+        if planned is None:
+            await self.redis.set(self.keys.agent(agent.id), _ENC.encode(agent))
+            return agent
+        if not await self.redis.set(self.keys.agent(agent.id), _ENC.encode(agent), nx=True):
+            existing = await self.get_agent(org_id, agent.id)
+            if existing is None:
+                raise ApiError(409, "Could not create the agent; retry")
+            return existing
         return agent
 
     async def get_agent(self, org_id: str, agent_id: str) -> Agent | None:
@@ -69,12 +83,14 @@ class AgentStore:
         return agent if agent.organization_id == org_id else None
 
     async def create_version(
-        self, org_id: str, agent_id: str, config: dict[str, Any]
+        self, org_id: str, agent_id: str, config: dict[str, Any], planned: Planned | None = None
     ) -> AgentVersion:
+        """``planned`` as for ``create_agent`` (the script answers an existing version)."""
         validate_agent_config(config)
-        now = iso_from_ms(now_ms())
+        now = iso_from_ms(planned.created_ms if planned else now_ms())
         version = AgentVersion(
-            id=new_id(), agent_id=agent_id, organization_id=org_id, version=0,
+            id=planned.id if planned else new_id(), agent_id=agent_id, organization_id=org_id,
+            version=0,
             published=False, config=config, created_at=now, updated_at=now,
         )
         raw = await self._create_version(

@@ -12,12 +12,20 @@ from common.redis_client import redis_ctx
 from common.redis_keys import RedisKeys
 from common.settings import Settings
 from management_service.agents_store import AgentStore
-from management_service.appkeys import AGENTS, BRANDS, CREDENTIALS, HTTP_SESSION, WIDGETS
+from management_service.appkeys import (
+    AGENTS,
+    BRANDS,
+    CREDENTIALS,
+    HTTP_SESSION,
+    IDEMPOTENCY,
+    WIDGETS,
+)
 from management_service.branding.cache import BrandCache
 from management_service.branding.fetch import Fetcher
 from management_service.branding.service import BrandService
 from management_service.branding.session import build_session, egress_policy
 from management_service.credentials import CredentialStore
+from management_service.idempotency import IdempotencyStore
 from management_service.routes import setup_routes
 from management_service.widgets_store import WidgetStore
 
@@ -31,6 +39,7 @@ async def stores_ctx(app: web.Application) -> AsyncIterator[None]:
     app[CREDENTIALS] = CredentialStore(redis, keys)
     app[AGENTS] = AgentStore(redis, keys)
     app[WIDGETS] = WidgetStore(redis, keys)
+    app[IDEMPOTENCY] = IdempotencyStore(redis, keys)
     yield
 
 

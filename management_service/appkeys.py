@@ -11,6 +11,7 @@ from management_service.credentials import CredentialStore
 if TYPE_CHECKING:
     from management_service.agents_store import AgentStore
     from management_service.branding.service import BrandService
+    from management_service.idempotency import IdempotencyStore
     from management_service.widgets_store import WidgetStore
 
 CREDENTIALS = web.AppKey("credentials", CredentialStore)
@@ -18,3 +19,4 @@ AGENTS: web.AppKey[AgentStore] = web.AppKey("agents")
 WIDGETS: web.AppKey[WidgetStore] = web.AppKey("widgets")
 HTTP_SESSION = web.AppKey("http_session", ClientSession)
 BRANDS: web.AppKey[BrandService] = web.AppKey("brands")
+IDEMPOTENCY: web.AppKey[IdempotencyStore] = web.AppKey("idempotency")

@@ -19,6 +19,10 @@ from management_service.appkeys import CREDENTIALS
 
 ORG_HEADER = "X-Anyreach-Org"
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
+EXPECTED_AUTHORIZATION = (
+    "Not authenticated: expected `Authorization: Bearer <credential>`, the credential an org API"
+    " key (ak_...) or a personal access token (pat_..., with X-Anyreach-Org)"
+)
 
 
 class Principal(msgspec.Struct, frozen=True, kw_only=True):
@@ -34,9 +38,11 @@ def _unauthorized(detail: str) -> ApiError:
 
 async def authenticate(request: web.Request) -> Principal:
     header = request.headers.get("Authorization", "")
+    if not header.strip():
+        raise _unauthorized("Not authenticated")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise _unauthorized("Not authenticated")
+        raise _unauthorized(EXPECTED_AUTHORIZATION)
     credential = await request.app[CREDENTIALS].verify(token.strip())
     if credential is None:
         raise _unauthorized("Invalid or expired credentials")

@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import secrets
 from typing import Literal
 
 import msgspec
 from redis.asyncio import Redis
 
+from common.credential_tokens import parse_token
 from common.redis_keys import RedisKeys
 from common.timeutil import iso_from_ms, new_id, now_ms
 
 KNOWN_SCOPES = frozenset(
     {"web_widgets:read", "web_widgets:manage", "agents:read", "agents:manage"}
 )
-_TOKEN = re.compile(r"^(?P<kind>ak|pat)_(?P<id>[0-9a-f]{32})\.(?P<secret>[A-Za-z0-9_-]{20,128})$")
 
 _ENC = msgspec.json.Encoder()
 
@@ -58,12 +57,6 @@ _CREDENTIAL = msgspec.json.Decoder(Credential)
 
 def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def parse_token(token: str) -> tuple[str, str, str] | None:
-    """``(kind, id, secret)`` of a well-formed token, else ``None``."""
-    match = _TOKEN.fullmatch(token)
-    return (match["kind"], match["id"], match["secret"]) if match else None
 
 
 class CredentialStore:

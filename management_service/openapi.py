@@ -36,6 +36,7 @@ from common.openapi import (
 from common.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from management_service.auth import ORG_HEADER
 from management_service.branding.models import AutoBrandRequest, Brand
+from management_service.idempotency import KEY_PATTERN
 
 WIDGETS = "/core/web-widgets"
 AGENTS = "/core/agents"
@@ -56,11 +57,12 @@ _ERRORS = {
     "403": "The credential lacks the required scope, or its user is not a member of the "
     "organization",
     "404": "Not found (also for malformed ids and other organizations' resources)",
-    "409": "Concurrent modification or state conflict; retry",
+    "409": "Concurrent modification or state conflict (or a request with the same "
+    "`Idempotency-Key` still in progress); retry",
     "413": "Request body too large (256 KiB after decompression)",
     "422": "Invalid path, query or body; `detail` lists each problem with its location",
-    "502": "The looked-up site could not be reached, was refused by the SSRF controls, or "
-    "answered unusably",
+    "502": "The looked-up site exists but could not be reached (refused, TLS), redirected to a "
+    "destination the SSRF controls refuse, or answered unusably",
     "503": "A dependency (Redis) is unavailable; retry after `Retry-After` seconds",
     "504": "The looked-up site did not answer in time",
 }
@@ -141,6 +143,18 @@ _VERSION_LINKS = {
     }},
 }
 _WRITE = (401, 403, 404, 408, 409, 413, 415, 422, 503)
+# Creating POSTs take an Idempotency-Key (management_service/idempotency.py).
+_IDEMPOTENCY_KEY = {"$ref": "#/components/parameters/IdempotencyKey"}
+_REPLAYED = {"Idempotent-Replayed": {
+    "schema": {"const": "true"},
+    "description": "Present on a repeated request's answer: the first response, replayed",
+}}
+_IDEMPOTENT = (
+    " With an `Idempotency-Key`, a repeat of the request (same key, route and body) within "
+    "24 hours answers the first 2xx response again (`Idempotent-Replayed: true`) instead of "
+    "creating a second resource; the key with another body or route is 422, a repeat while "
+    "the first is still running 409."
+)
 
 
 def _widget_paths() -> dict[str, Any]:
@@ -169,12 +183,13 @@ def _widget_paths() -> dict[str, Any]:
     create = _operation(
         "createWidget", "Create a widget",
         _ok(201, "The created widget", ref("Widget"), example=_EXAMPLE_WIDGET,
-            links=_WIDGET_LINKS),
+            links=_WIDGET_LINKS, headers=_REPLAYED),
         (401, 403, 408, 409, 413, 415, 422, 503), body="WidgetCreate", body_example=_EXAMPLE_CREATE,
+        params=[_IDEMPOTENCY_KEY],
         description="Scope `web_widgets:manage`. The agent must exist in the organization and "
         "the version must be one of its versions (422 otherwise); an unpublished version is "
         "allowed. `domains` are normalized to origins. `organization_id` comes from the "
-        "credential; read-only fields in the body are ignored.",
+        "credential; read-only fields in the body are ignored." + _IDEMPOTENT,
     )
     get = _operation("getWidget", "Get a widget", widget, _READ, params=[_WIDGET_ID],
                      description="Scope `web_widgets:read` or `web_widgets:manage`.")
@@ -197,11 +212,13 @@ def _widget_paths() -> dict[str, Any]:
         params=[_WIDGET_ID], body="AutoBrandRequest", body_example={"domain": "example.com"},
         description="Scope `web_widgets:manage`. The widget must exist. Returns the brand so "
         "the caller can pre-fill the widget's styling (deep-merge `config_v1` into the widget's "
-        "`config.v1` and PUT it); nothing is written. 404 when the widget is not found or no "
-        "brand is found for the domain; 422 for a domain that cannot be looked up (not http(s), "
-        "a port outside `AUTO_BRAND_PORTS`, a non-public address); 502 when the site cannot be "
-        "reached, is refused by the SSRF controls (e.g. a redirect to a private address) or "
-        "answers unusably; 504 when it does not answer within `AUTO_BRAND_TIMEOUT`. Outcomes "
+        "`config.v1` and PUT it); nothing is written. 404 when the widget is not found, no "
+        "brand is found for the domain, or the domain does not exist (no name of it resolves); "
+        "422 for a domain that cannot be looked up (not http(s), a port outside "
+        "`AUTO_BRAND_PORTS`, a non-public address, or a name that resolves only to addresses "
+        "auto-brand will not fetch); 502 when the site exists but cannot be reached, redirects "
+        "to a destination the SSRF controls refuse (e.g. a private address) or answers "
+        "unusably; 504 when it does not answer within `AUTO_BRAND_TIMEOUT`. Outcomes "
         "are cached per domain (`AUTO_BRAND_CACHE_TTL`, failures `AUTO_BRAND_NEGATIVE_TTL`).",
     )
     return {
@@ -217,9 +234,9 @@ def _agent_paths() -> dict[str, Any]:
     return {
         AGENTS: {"post": _operation(
             "createAgent", "Create an agent",
-            _ok(201, "The created agent", ref("Agent"), links=_AGENT_LINKS),
-            (401, 403, 408, 413, 415, 422, 503), body="AgentCreate",
-            description="Scope `agents:manage`.",
+            _ok(201, "The created agent", ref("Agent"), links=_AGENT_LINKS, headers=_REPLAYED),
+            (401, 403, 408, 409, 413, 415, 422, 503), body="AgentCreate",
+            params=[_IDEMPOTENCY_KEY], description="Scope `agents:manage`." + _IDEMPOTENT,
         )},
         AGENTS + "/{id}": {"get": _operation(
             "getAgent", "Get an agent", agent, _READ, params=[_AGENT_ID],
@@ -228,9 +245,11 @@ def _agent_paths() -> dict[str, Any]:
         AGENTS + "/{id}/versions": {"post": _operation(
             "createAgentVersion", "Create an agent version",
             _ok(201, "The created (unpublished) version", ref("AgentVersion"),
-                links=_VERSION_LINKS),
-            (401, 403, 404, 408, 413, 415, 422, 503), params=[_AGENT_ID], body="AgentVersionCreate",
-            description="Scope `agents:manage`. Versions are numbered 1, 2, ... per agent.",
+                links=_VERSION_LINKS, headers=_REPLAYED),
+            (401, 403, 404, 408, 409, 413, 415, 422, 503), params=[_AGENT_ID, _IDEMPOTENCY_KEY],
+            body="AgentVersionCreate",
+            description="Scope `agents:manage`. Versions are numbered 1, 2, ... per agent."
+            + _IDEMPOTENT,
         )},
         AGENTS + "/{id}/versions/{version}": {
             "get": _operation(
@@ -303,6 +322,13 @@ def _components() -> dict[str, Any]:
             "schema": {"type": "string", "format": "uuid"},
             "description": "The organization to act in: required with a `pat_` token; with an "
             "`ak_` key it may only name the key's own organization.",
+        }, "IdempotencyKey": {
+            "name": "Idempotency-Key", "in": "header", "required": False,
+            "schema": {"type": "string", "pattern": KEY_PATTERN.pattern},
+            "description": "Makes a retry safe: a unique value per intended creation (a UUID v4 "
+            "is a good one), kept per organization for 24 hours. Only 2xx answers are "
+            "remembered: a 4xx releases the key; after a 5xx a retry with the same key and body "
+            "creates at most one resource.",
         }},
     }
 
@@ -314,7 +340,9 @@ def build_document() -> dict[str, Any]:
             "title": "Web widgets management API",
             "version": "1.0.0",
             "description": "Authenticated endpoints to create and configure web widgets (and "
-            "the agents they serve). Errors are `{\"detail\": ...}`.",
+            "the agents they serve). Errors are `{\"detail\": ...}`. Browser dashboards on the "
+            "origins in `MANAGEMENT_CORS_ORIGINS` may call it: their preflights (OPTIONS) are "
+            "answered and every answer carries CORS headers, never credentials (off by default).",
         },
         "security": [{"bearerAuth": []}],
         "paths": {**_widget_paths(), **_agent_paths(), **_probe_paths()},

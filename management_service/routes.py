@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from common.appkeys import SETTINGS
+from common.domains import origin_list
 from common.http import add_routes, add_unrouted, healthz
 from common.metrics import metrics_handler
+from management_service.cors import cors_policy
 from management_service.handlers import agents, auto_brand, openapi, widgets
 
 VERSION = "/core/agents/{id}/versions/{version}"
 
 
 def setup_routes(app: web.Application) -> None:
+    # Browser dashboards' CORS (MANAGEMENT_CORS_ORIGINS); None, the default, adds nothing.
+    cors = cors_policy(origin_list(app[SETTINGS].management_cors_origins))
     add_routes(app, [
         web.get("/healthz", healthz),
         web.get("/readyz", widgets.readyz),
@@ -29,5 +34,6 @@ def setup_routes(app: web.Application) -> None:
         web.get(VERSION, agents.get_version),
         web.put(VERSION, agents.update_version),
         web.post(VERSION + "/publish", agents.publish_version),
-    ])
-    add_unrouted(app)
+    ], cross_origin=cors)
+    # Last: preflights reach the catch-all (no route takes OPTIONS).
+    add_unrouted(app, cross_origin=cors)

@@ -15,7 +15,7 @@ import contextlib
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 from msgspec import UNSET
@@ -32,6 +32,9 @@ from common.redis_keys import RedisKeys
 from common.timeutil import is_uuid, iso_from_ms, ms_from_iso, new_id, now_ms
 from common.validation import invalid
 from management_service.agents_store import AgentStore
+
+if TYPE_CHECKING:
+    from management_service.idempotency import Planned
 
 _ENC = msgspec.json.Encoder()
 _WIDGET = msgspec.json.Decoder(Widget)
@@ -159,16 +162,21 @@ class WidgetStore:
         if version is None or version.organization_id != org_id or version.agent_id != agent_id:
             raise invalid(["body", blame], "Agent version not found for this agent")
 
-    async def create(self, org_id: str, body: WidgetCreate) -> Widget:
+    async def create(
+        self, org_id: str, body: WidgetCreate, planned: Planned | None = None
+    ) -> Widget:
+        """``planned``: the id and time an Idempotency-Key fixed, the same on every attempt (so
+        the index member is too); a widget an earlier attempt wrote under it is the answer."""
         domains = clean_domains(body.domains)
         check_config(body.config)
         await self.check_agent_pair(org_id, body.agent_id, body.agent_version_id)
         index = self.keys.org_widgets(org_id)
         for _ in range(_ATTEMPTS):
-            created_ms = now_ms()
+            created_ms = planned.created_ms if planned else now_ms()
             created_at = iso_from_ms(created_ms)
             widget = Widget(
-                id=new_id(), organization_id=org_id, agent_id=body.agent_id,
+                id=planned.id if planned else new_id(), organization_id=org_id,
+                agent_id=body.agent_id,
                 agent_version_id=body.agent_version_id, domains=domains,
                 published=body.published, config=body.config,
                 created_at=created_at, updated_at=created_at,
@@ -179,6 +187,11 @@ class WidgetStore:
             added = await self.redis.zadd(index, {member: 0})
             if await self._write("create", widget.id, b"", _ENC.encode(widget)):
                 return widget
+            if planned is not None:
+                existing = await self.get(org_id, widget.id)
+                if existing is None:
+                    raise ApiError(409, "Could not create the widget; retry")
+                return existing
             # Only an id collision gets here; try again with a fresh id.
             if added:
                 await self.redis.zrem(index, member)

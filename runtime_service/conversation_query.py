@@ -16,7 +16,7 @@ from runtime_service.conversations import ConversationFilter
 
 CHANNELS = frozenset({"telephone", "webrtc", "email", "text"})
 _STATUSES = frozenset(get_args(Status))
-_USER_ID = re.compile(r"^[A-Za-z0-9_.:@+=-]{1,128}$")
+_USER_ID = re.compile(r"^[A-Za-z0-9_.:@+=-]{1,128}$(?!\n)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +40,8 @@ def _instant(query: MultiMapping[str], name: str) -> int | None:
     if value is None:
         return None
     try:
+        if value != value.strip():  # ms_from_iso forgives it; a query value is exact
+            raise ValueError(value)
         return ms_from_iso(value)
     except (ValueError, OverflowError):
         raise invalid(["query", name], "Expected an ISO 8601 date-time") from None

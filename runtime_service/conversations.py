@@ -20,7 +20,7 @@ from aiohttp import web
 
 from common.appkeys import KEYS, REDIS_BATCH, SETTINGS
 from common.models.conversation import Conversation, ConversationSummary
-from common.pagination import collect_page, index_member
+from common.pagination import collect_page, created_bounds, index_member
 from common.redis_batch import RedisBatch
 from common.redis_client import read_script, register
 from common.redis_keys import RedisKeys
@@ -121,14 +121,12 @@ class ConversationStore:
             if filters.user_id is not None
             else self.keys.conversations(widget_id)
         )
-        if filters.created_before_ms is not None:
-            upper = "(" + index_member(filters.created_before_ms + 1, "")
-            start = min(start, upper) if start != "+" else upper
-        lower = (
-            "[" + index_member(filters.created_after_ms, "")
-            if filters.created_after_ms is not None
-            else "-"
-        )
+        bounds = created_bounds(filters.created_after_ms, filters.created_before_ms)
+        if bounds is None:
+            return [], None
+        lower, upper = bounds
+        if upper != "+":
+            start = upper if start == "+" else min(start, upper)
 
         prefix = self.keys.conversation(widget_id, "")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 from typing import Any, get_args
 
@@ -22,6 +23,7 @@ from common.openapi import (
     READ_JSON_ERRORS,
     REF,
     STATUS_OK,
+    error_response,
     error_schemas,
     json_content,
     operation,
@@ -181,6 +183,32 @@ def _paths() -> dict[str, Any]:
     }
 
 
+_CREDENTIALS_SENT = (
+    "A management credential was sent: an `ak_`/`pat_` credential in `Authorization` (with or "
+    "without `Bearer`) or an `X-Anyreach-Org` header (also a preflight announcing those headers). "
+    "Credentials never belong in browser code: remove it and rotate it (a WARNING in the logs "
+    "names its id)"
+)
+
+
+def _with_credentials_refusal(paths: dict[str, Any]) -> dict[str, Any]:
+    """Every public operation's 400 (runtime_service.browser_credentials)."""
+    paths = copy.deepcopy(paths)  # EMBED_PATHS is shared
+    for path, operations in paths.items():
+        if not path.startswith((PREFIX, "/public/")):
+            continue
+        for item in operations.values():
+            answers = item["responses"]
+            if "400" in answers:
+                described = answers["400"]["description"]
+                answers["400"] = {
+                    **answers["400"], "description": f"{described}; or: {_CREDENTIALS_SENT}"
+                }
+            else:
+                answers["400"] = error_response(400, _CREDENTIALS_SENT)
+    return paths
+
+
 @functools.cache
 def openapi_document() -> bytes:
     _, components = msgspec.json.schema_components(
@@ -203,7 +231,7 @@ def openapi_document() -> bytes:
             "description": "Public, unauthenticated endpoints the embedded widget calls from the "
             "browser. A widget with a non-empty `domains` list refuses other origins (403).",
         },
-        "paths": {**_paths(), **EMBED_PATHS},
+        "paths": _with_credentials_refusal({**_paths(), **EMBED_PATHS}),
         "components": {"schemas": components},
     }
     return msgspec.json.encode(document)

@@ -20,20 +20,19 @@ Requests without ``Origin`` are not cross-origin browser requests and pass untou
 from __future__ import annotations
 
 import functools
-from collections.abc import MutableMapping
 
 from aiohttp import hdrs, web
 
 from common.appkeys import SETTINGS
+from common.cors import add_vary_origin, preflight_methods, preflight_response
 from common.errors import ApiError
-from common.http import Handler, allowed_methods, render_errors
+from common.http import Handler, render_errors
 from runtime_service.appkeys import WIDGET_SOURCE
 from runtime_service.public_widget import PublicWidget
 
 PREFIX = "/core/public/web-widgets/"
 ALLOW_HEADERS = "Content-Type, If-None-Match, X-Request-ID"
 EXPOSE_HEADERS = "ETag, X-Next-Cursor, X-Request-ID, Retry-After"
-PREFLIGHT_MAX_AGE = "600"
 
 
 def public_widget_id(path: str) -> str | None:
@@ -46,26 +45,11 @@ def origin_allowed(widget: PublicWidget, origin: str, public_origin: str) -> boo
     return not widget.domains or origin in widget.domains or origin == public_origin
 
 
-def add_vary_origin(headers: MutableMapping[str, str]) -> None:
-    vary = headers.get(hdrs.VARY, "")
-    if "origin" not in vary.lower():
-        headers[hdrs.VARY] = f"{vary}, Origin" if vary else "Origin"
-
-
 async def _preflight(request: web.Request, widget: PublicWidget | None) -> web.Response:
-    methods = await allowed_methods(request) - {hdrs.METH_OPTIONS, hdrs.METH_HEAD}
-    if not methods:
-        raise ApiError(404, "Not found")
+    methods = await preflight_methods(request)
     if widget is None:
         raise ApiError(404, "Widget not found")
-    return web.Response(
-        status=204,
-        headers={
-            "Access-Control-Allow-Methods": ", ".join(sorted(methods)),
-            "Access-Control-Allow-Headers": ALLOW_HEADERS,
-            "Access-Control-Max-Age": PREFLIGHT_MAX_AGE,
-        },
-    )
+    return preflight_response(methods, ALLOW_HEADERS)
 
 
 def origin_policy(handler: Handler) -> Handler:

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from aiohttp import web
 
-from common.http import add_routes, add_unrouted
+from common.http import Handler, add_routes, add_unrouted, not_routed
 from common.metrics import metrics_handler
+from runtime_service.browser_credentials import refuse_credentials
 from runtime_service.embed.routes import setup_embed
 from runtime_service.handlers import conversations, feedback, health, openapi, widget
 from runtime_service.origins import origin_policy
 
 PREFIX = "/core/public/web-widgets"
+
+
+def _public(routes: Iterable[web.RouteDef]) -> list[web.RouteDef]:
+    """Public routes refuse management credentials (runtime_service.browser_credentials)."""
+    return [web.RouteDef(r.method, r.path, refuse_credentials(r.handler), r.kwargs) for r in routes]
+
+
+def _public_policy(handler: Handler) -> Handler:
+    # Outside the origin policy too: a refused origin's request, or a preflight, is reported.
+    return refuse_credentials(origin_policy(handler))
 
 
 def setup_routes(app: web.Application) -> None:
@@ -19,16 +32,16 @@ def setup_routes(app: web.Application) -> None:
         web.get("/readyz", health.readyz),
         web.get("/openapi.json", openapi.openapi_json),
         web.get("/metrics", metrics_handler),
-        *setup_embed(app),
+        *_public(setup_embed(app)),
     ])
     # The widget's allowed domains and CORS apply to browser requests (those with Origin).
-    add_routes(app, [
+    add_routes(app, _public([
         web.get(PREFIX + "/{id}", widget.get_public_widget),
         web.post(PREFIX + "/{id}/conversations", conversations.start_conversation),
         web.get(PREFIX + "/{id}/conversations", conversations.list_conversations),
         web.post(
             PREFIX + "/{id}/conversations/{conversation_id}/feedback", feedback.submit_feedback
         ),
-    ], cross_origin=origin_policy)
+    ]), cross_origin=_public_policy)
     # Last: preflights and 404s under the public prefix get CORS headers too.
-    add_unrouted(app, cross_origin=origin_policy)
+    add_unrouted(app, refuse_credentials(not_routed), cross_origin=_public_policy)

@@ -196,3 +196,20 @@ async def test_redis_down_exits_1() -> None:
     result = await run_admin(f"redis://127.0.0.1:{free_port()}/0", "create-org", "--name", "A")
     assert result.code == 1
     assert "Redis unavailable" in result.err["detail"]
+
+
+async def test_unknown_credential_exits_2(admin: Any) -> None:
+    result = await admin("revoke", f"ak_{new_id().replace('-', '')}")
+    assert result.code == 2
+    assert result.err == {"detail": "not found"}
+
+
+def test_readme_states_the_exit_codes_the_cli_uses() -> None:
+    # The codes the tests above prove: 0 success, 2 wrong input, 1 Redis unreachable.
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Admin CLI", 1)[1].split("\n## ", 1)[0]
+    text = " ".join(section.split())
+    assert "exits with code 0" in text
+    assert "exit with code 2 when the input is wrong" in text
+    assert "code 1 when Redis cannot be reached" in text
+    assert "exit code 1)" not in text  # the old, wrong claim

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from common.timeutil import new_id, now_ms
+from management_service.auth import EXPECTED_AUTHORIZATION
 from management_service.credentials import CredentialStore
 
 READ_PATH = f"/core/agents/{new_id()}"  # an unknown agent: 404 once past auth
@@ -72,8 +73,11 @@ async def test_non_bearer_scheme_is_401(
     client: Any, credentials: CredentialStore, header: str
 ) -> None:
     _, token = await new_key(credentials, AGENTS)
-    status, _ = await status_of(client, {"Authorization": header.format(token=token)})
+    status, body = await status_of(client, {"Authorization": header.format(token=token)})
     assert status == 401
+    # It says what is expected (issue 15): "Not authenticated" alone left users guessing.
+    assert body["detail"] == EXPECTED_AUTHORIZATION
+    assert "Bearer <credential>" in body["detail"]
     # The same token as a Bearer gets in, so the scheme is what was refused.
     assert (await status_of(client, bearer(token)))[0] == 404
 

@@ -250,3 +250,64 @@ async def test_brand_object_is_json_serializable_and_stable(
     resp = await auto_brand(client, widget, site.domain)
     assert resp.headers["Cache-Control"] == "no-store"
     json.dumps(await resp.json())
+
+
+@pytest.fixture
+def resolves(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Makes the app's resolver answer names from a table (unknown names: no addresses)."""
+    from management_service.branding import session
+    from tests.test_branding_ssrf import FakeResolver
+
+    def use(answers: dict[str, list[str]]) -> None:
+        monkeypatch.setattr(session, "DefaultResolver", lambda: FakeResolver(answers))
+
+    return use
+
+
+async def test_a_domain_that_does_not_exist_is_404(
+    make_client: Any, org_with_key: Any, resolves: Any
+) -> None:
+    resolves({})
+    client = await make_client()
+    _, headers = await org_with_key()
+    widget_id = (await create_widget(client, headers, await make_version(client, headers)))["id"]
+    resp = await auto_brand(client, (widget_id, headers), "no-such-shop.example")
+    assert resp.status == 404, await resp.text()
+    assert "does not exist" in (await resp.json())["detail"]
+
+
+async def test_www_existing_is_enough_for_a_domain_to_exist(
+    make_client: Any, org_with_key: Any, resolves: Any, site: Any
+) -> None:
+    # The bare name has no addresses, www. has one where nothing listens: a failing site (502).
+    resolves({"www.shop.example": ["127.0.0.1"]})
+    client = await make_client(auto_brand_ports="80,443,9")
+    _, headers = await org_with_key()
+    widget_id = (await create_widget(client, headers, await make_version(client, headers)))["id"]
+    resp = await auto_brand(client, (widget_id, headers), "shop.example:9")
+    assert resp.status == 502, await resp.text()
+
+
+async def test_a_domain_resolving_only_to_private_addresses_is_422(
+    make_client: Any, org_with_key: Any, resolves: Any
+) -> None:
+    resolves({"intranet.example": ["10.0.0.7", "127.0.0.1"], "www.intranet.example": []})
+    client = await make_client(auto_brand_allow_private="false")
+    _, headers = await org_with_key()
+    widget_id = (await create_widget(client, headers, await make_version(client, headers)))["id"]
+    resp = await auto_brand(client, (widget_id, headers), "intranet.example")
+    assert resp.status == 422, await resp.text()
+    issue = (await resp.json())["detail"][0]
+    assert issue["loc"] == ["body", "domain"]
+    assert "not public" in issue["msg"]
+
+
+async def test_a_site_that_refuses_connections_is_502(
+    make_client: Any, org_with_key: Any, unused_tcp_port: int
+) -> None:
+    client = await make_client(auto_brand_ports=f"80,443,{unused_tcp_port}")
+    _, headers = await org_with_key()
+    widget_id = (await create_widget(client, headers, await make_version(client, headers)))["id"]
+    resp = await auto_brand(client, (widget_id, headers), f"127.0.0.1:{unused_tcp_port}")
+    assert resp.status == 502, await resp.text()
+    assert "could not be reached" in (await resp.json())["detail"]

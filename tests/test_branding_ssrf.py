@@ -17,7 +17,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
 from common.settings import Settings
-from management_service.branding.fetch import HTML, Blocked, Fetcher
+from management_service.branding.fetch import HTML, Blocked, Fetcher, NoSuchHost, Unreachable
 from management_service.branding.session import build_session
 from management_service.branding.ssrf import EgressPolicy, IPAddress, is_public_address
 
@@ -142,3 +142,54 @@ def test_non_public_addresses(address: str) -> None:
 )
 def test_public_addresses(address: str) -> None:
     assert is_public_address(ipaddress.ip_address(address))
+
+
+class FailingResolver(AbstractResolver):
+    """A resolver whose lookups fail the way getaddrinfo does."""
+
+    def __init__(self, errno: int) -> None:
+        self.errno = errno
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        raise socket.gaierror(self.errno, "lookup failed")
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_a_name_without_addresses_is_no_such_host(fetcher: Fetcher) -> None:
+    with pytest.raises(NoSuchHost):
+        await fetcher.get(URL("http://nowhere.test/"), HTML)
+
+
+@pytest.mark.parametrize("errno", [socket.EAI_NONAME, socket.EAI_AGAIN, socket.EAI_FAIL])
+async def test_only_nxdomain_is_no_such_host(errno: int) -> None:
+    policy = StandInPolicy(ports=frozenset({80, 443}))
+    settings = Settings.from_env("management", {"AUTO_BRAND_TIMEOUT": "3"})
+    async with build_session(settings, policy, FailingResolver(errno)) as session:
+        fetcher = Fetcher(session, policy, max_bytes=65536, max_redirects=5)
+        with pytest.raises(Unreachable) as caught:
+            await fetcher.get(URL("http://example.test/"), HTML)
+    # A failed lookup (resolver down, SERVFAIL) says nothing about the name existing.
+    assert isinstance(caught.value, NoSuchHost) == (errno == socket.EAI_NONAME)
+
+
+async def test_a_redirect_to_a_missing_name_is_unreachable_not_missing(
+    fetcher: Fetcher, site: Any
+) -> None:
+    start = URL(f"http://public.test:{site.port}/").with_query(to="http://nowhere.test/")
+    with pytest.raises(Unreachable) as caught:
+        await fetcher.get(start, HTML)
+    assert not isinstance(caught.value, NoSuchHost)
+
+
+async def test_blocked_says_whether_a_redirect_led_there(fetcher: Fetcher, site: Any) -> None:
+    with pytest.raises(Blocked) as first:
+        await fetcher.get(URL(f"http://rebind.test:{site.port}/"), HTML)
+    assert not first.value.redirected
+    start = URL(f"http://public.test:{site.port}/").with_query(to="http://metadata.test/")
+    with pytest.raises(Blocked) as hop:
+        await fetcher.get(start, HTML)
+    assert hop.value.redirected

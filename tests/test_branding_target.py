@@ -23,6 +23,7 @@ PRIVATE_OK = EgressPolicy(ports=frozenset({80, 443, 8443}), allow_private=True)
         ("http://example.com:80/", "example.com"),
         ("shop.example.co.uk:8443", "shop.example.co.uk:8443"),
         ("bücher.de", "xn--bcher-kva.de"),
+        ("faß.de", "xn--fa-hia.de"),  # IDNA 2008, as browsers (IDNA 2003 made it fass.de)
         ("www.www.example.com", "www.example.com"),  # only one leading www. is stripped
         ("93.184.216.34", "93.184.216.34"),
         ("[2606:2800:220:1:248:1893:25c8:1946]:8443", "[2606:2800:220:1:248:1893:25c8:1946]:8443"),

@@ -234,3 +234,61 @@ async def test_an_unpublished_widgets_list_is_404_like_its_get(
     resp = await runtime_client.get(f"{PREFIX}/{hidden.id}/conversations", params={"user_id": "u1"})
     assert resp.status == 404
     assert (await resp.json())["detail"] == "Widget not found"
+
+
+# --- dates outside the index's 13 digits (issue 15 item 6) -----------------------------------
+# Members hold 13-digit milliseconds compared as text: 2286-11-20 and later, or before 1970,
+# once made bounds that cut in the wrong place. user_id is given so the queries also hold
+# where a widget lists only one visitor's conversations.
+
+FAR = [
+    # (filter, value, whether the two conversations of today are in the answer)
+    ("created_after", "2300-01-01T00:00:00Z", False),
+    ("created_before", "2300-01-01T00:00:00Z", True),
+    ("created_after", "2286-11-20T17:46:40Z", False),
+    ("created_before", "2286-11-20T17:46:40Z", True),
+    ("created_after", "9999-12-31T23:59:59.999Z", False),
+    ("created_before", "9999-12-31T23:59:59-14:00", True),
+    ("created_after", "1960-01-01T00:00:00Z", True),
+    ("created_before", "1960-01-01T00:00:00Z", False),
+    ("created_after", "1969-12-31T23:59:59.999Z", True),
+    ("created_before", "1969-12-31T23:59:59.999Z", False),
+    ("created_after", "0001-01-01T00:00:00Z", True),
+    ("created_before", "0001-01-01T00:00:00+14:00", False),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "included"), FAR)
+async def test_far_dates_filter_correctly(
+    runtime_client: Any, widget: Any, store: ConversationStore, name: str, value: str,
+    included: bool,
+) -> None:
+    ids = {await add(store, widget, BASE_MS), await add(store, widget, BASE_MS + 1)}
+    query = f"user_id=u1&{name}={value.replace('+', '%2B')}"
+    items = await walk(runtime_client, widget.id, query)
+    assert {item["id"] for item in items} == (ids if included else set())
+
+
+@pytest.mark.parametrize(
+    ("instant", "included"),
+    [("2300-01-01T00:00:00Z", True), ("1960-01-01T00:00:00Z", False),
+     ("0001-01-01T00:00:00Z", False), ("9999-12-31T23:59:59Z", True)],
+)
+async def test_a_reference_cursor_far_away_continues_correctly(
+    runtime_client: Any, widget: Any, store: ConversationStore, instant: str, included: bool
+) -> None:
+    ids = {await add(store, widget, BASE_MS)}
+    cursor = base64.b64encode(instant.encode()).decode()
+    items = await walk(runtime_client, widget.id, f"user_id=u1&cursor={cursor}")
+    assert {item["id"] for item in items} == (ids if included else set())
+
+
+@pytest.mark.parametrize("value", ["10000-01-01T00:00:00Z", "-0001-01-01T00:00:00Z"])
+async def test_dates_past_what_iso_8601_here_holds_are_422(
+    runtime_client: Any, widget: Any, value: str
+) -> None:
+    resp = await runtime_client.get(
+        f"{PREFIX}/{widget.id}/conversations", params={"user_id": "u1", "created_after": value}
+    )
+    assert resp.status == 422
+    assert (await resp.json())["detail"][0]["loc"] == ["query", "created_after"]

@@ -63,3 +63,58 @@ def test_list_deduplicates_in_order_and_names_bad_index() -> None:
 def test_list_length_is_capped() -> None:
     with pytest.raises(DomainError):
         normalize_domains([f"d{i}.com" for i in range(101)])
+
+
+# --- IPv6 zone ids (issue 15 item 4) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "http://[fe80::1%x;frame-src https: data:]",
+        "http://[fe80::1%25eth0]",
+        "https://[fe80::1%eth0]:8443",
+        "http://[fe80::1%\x01\x7f]",
+    ],
+)
+def test_refuses_ipv6_zone_ids(entry: str) -> None:
+    # A zone id names an interface of one machine: never an origin, and it can carry ";".
+    with pytest.raises(DomainError, match="zone"):
+        normalize_origin(entry)
+
+
+# --- IDNA 2008 with UTS #46 mapping, as browsers (issue 15 item 7) ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("entry", "origin"),
+    [
+        # Deviation characters are kept (non-transitional), as browsers send them.
+        ("faß.de", "https://xn--fa-hia.de"),
+        ("https://FAß.DE/", "https://xn--fa-hia.de"),
+        ("ς.com", "https://xn--3xa.com"),
+        ("xn--fa-hia.de", "https://xn--fa-hia.de"),
+        # Uppercase and full-width letters are mapped, as the URL standard does.
+        ("MÜNCHEN.DE", "https://xn--mnchen-3ya.de"),
+        ("\uff25\uff38\uff21\uff2d\uff30\uff2c\uff25.com", "https://example.com"),
+        # A joiner is allowed where IDNA 2008's context rule allows it (after a virama).
+        ("\u0915\u094d\u200d.com", "https://xn--11b6iy14e.com"),
+    ],
+)
+def test_idna_2008_uts46(entry: str, origin: str) -> None:
+    assert normalize_origin(entry) == origin
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("a\u200db.com", "invalid host name: joiner U+200D not allowed here"),
+        ("😀.com", "invalid host name: U+1F600 is not allowed in a domain name"),
+        ("xn--zz.com", "invalid host name"),
+        ("a_b.com", "invalid host name: each dot-separated label is 1 to 63 letters"),
+    ],
+)
+def test_idna_refusals_say_why(entry: str, message: str) -> None:
+    with pytest.raises(DomainError) as caught:
+        normalize_origin(entry)
+    assert str(caught.value).startswith(message)

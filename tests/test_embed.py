@@ -27,14 +27,19 @@ JS_NAME = "widget-TESTHASH.js"
 CSS_NAME = "widget-TESTHASH.css"
 
 
+def write_stand_in_bundle(directory: Path) -> Path:
+    """What ``make embed`` builds, in miniature, so tests do not need npm."""
+    (directory / JS_NAME).write_text("console.log('widget');\n")
+    (directory / CSS_NAME).write_text("body { margin: 0; }\n")
+    manifest = {"widget.js": JS_NAME, "widget.css": CSS_NAME, "evil.js": "../etc/passwd"}
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+    return directory
+
+
 @pytest.fixture
 def bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A stand-in bundle, so these tests do not need npm."""
-    (tmp_path / JS_NAME).write_text("console.log('widget');\n")
-    (tmp_path / CSS_NAME).write_text("body { margin: 0; }\n")
-    manifest = {"widget.js": JS_NAME, "widget.css": CSS_NAME, "evil.js": "../etc/passwd"}
-    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
-    monkeypatch.setattr(embed_assets, "STATIC_DIR", tmp_path)
+    monkeypatch.setattr(embed_assets, "STATIC_DIR", write_stand_in_bundle(tmp_path))
     return tmp_path
 
 
@@ -309,3 +314,48 @@ def test_livekit_sources(url: str, sources: list[str]) -> None:
 def test_frame_ancestors_empty_is_any() -> None:
     assert frame_ancestors([]) == "*"
     assert frame_ancestors(["https://b.test", "https://a.test"]) == "https://a.test https://b.test"
+
+
+# --- the policy is built only from plain origins (issue 15 item 4) --------------------------
+
+UNSAFE_STORED = [
+    "http://[fe80::1%x;frame-src https: data:]",
+    "http://[fe80::1%\r\nSet-Cookie: a=b]",
+    "https://a.test, https://b.test",
+    "https://a.test\n",
+    "https://a.test https://evil.test",
+    "https://a.test;",
+]
+
+
+@pytest.mark.parametrize("unsafe", UNSAFE_STORED)
+def test_frame_ancestors_leave_out_what_is_not_an_origin(unsafe: str) -> None:
+    assert frame_ancestors(["https://ok.test", unsafe]) == "https://ok.test"
+    # Leaving entries out never widens the list to any site.
+    assert frame_ancestors([unsafe]) == "'none'"
+
+
+def test_livekit_sources_leave_out_what_is_not_an_origin() -> None:
+    assert livekit_sources("wss://lk.test;script-src *") == []
+    assert livekit_sources("wss://lk.test%0a") == []
+
+
+async def test_frame_csp_from_a_bad_stored_widget_is_whole_and_safe(
+    client: Any, redis: Redis, keys: RedisKeys, version: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Written straight to Redis, as data stored before zone ids were refused would be.
+    widget = await seed_widget(
+        redis, keys, version, domains=["https://shop.example", *UNSAFE_STORED]
+    )
+    resp = await client.get(f"{EMBED}/{widget.id}/frame")
+    assert resp.status == 200
+    header = resp.headers["Content-Security-Policy"]
+    csp = policy(resp)
+    assert csp["frame-ancestors"] == ["https://shop.example"]
+    assert csp["default-src"] == ["'none'"]
+    assert "frame-src" not in csp and "evil" not in header and "%" not in header
+    assert "left out of a Content-Security-Policy" in caplog.text
+    only_bad = await seed_widget(redis, keys, version, domains=UNSAFE_STORED[:2])
+    resp = await client.get(f"{EMBED}/{only_bad.id}/frame")
+    assert resp.status == 200
+    assert policy(resp)["frame-ancestors"] == ["'none'"]

@@ -44,8 +44,10 @@ from management_service import openapi as management_openapi
 from management_service.agents_store import AgentStore
 from management_service.credentials import CredentialStore
 from runtime_service import openapi as runtime_openapi
+from runtime_service.embed import assets as embed_assets
 from tests.conftest import ALL_SCOPES, make_settings
 from tests.seed import FEEDBACK_CONFIG, seed_agent_version, seed_widget
+from tests.test_embed import write_stand_in_bundle
 
 T = TypeVar("T")
 MAX_EXAMPLES = 25  # per operation and phase: the whole module stays well under a minute
@@ -130,13 +132,18 @@ async def seed(redis_url: str, runtime_url: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def services() -> Iterator[Seeded]:
+def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
     from management_service.app import create_app as management_app
     from runtime_service.app import create_app as runtime_app
 
     proc = RedisProcess().start()
     loop = LoopThread()
     runners: list[web.AppRunner] = []
+    # The stand-in bundle the embed tests use: the frame page answers 200, not the 503 of a
+    # checkout where `make embed` has not run.
+    patch = pytest.MonkeyPatch()
+    stand_in = write_stand_in_bundle(tmp_path_factory.mktemp("embed"))
+    patch.setattr(embed_assets, "STATIC_DIR", stand_in)
     try:
         urls = []
         for service, factory in (("management", management_app), ("runtime", runtime_app)):
@@ -149,6 +156,7 @@ def services() -> Iterator[Seeded]:
             loop.run(runner.cleanup())
         loop.close()
         proc.cleanup()
+        patch.undo()
 
 
 def load_schema(url: str, headers: dict[str, str] | None = None) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -144,3 +145,42 @@ async def test_management_metrics_and_probes(
     redis_proc.stop()
     assert (await management_client.get("/readyz")).status == 503
     assert (await management_client.get("/healthz")).status == 200
+
+
+def _documented_series() -> set[str]:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "operations.md").read_text()
+    section = text.split("## Metrics", 1)[1].split("\n## ", 1)[0]
+    return set(re.findall(r"^\| `([a-z_]+)` \|", section, re.MULTILINE))
+
+
+async def _exposed_series(client: Any) -> set[str]:
+    resp = await client.get("/metrics")
+    names = set()
+    for family in text_string_to_metric_families(await resp.text()):
+        # The parser names a counter's family without its `_total`; the table names the series.
+        names.add(family.name + "_total" if family.type == "counter" else family.name)
+    return names
+
+
+async def test_every_exposed_metric_is_in_the_operations_table(
+    runtime_client: Any, management_client: Any, org_with_key: Any, redis: Redis,
+    keys: RedisKeys,
+) -> None:
+    # Exercise both services a little first, so what appears only after use appears.
+    widget = await seed_widget(redis, keys, await seed_agent_version(redis, keys, new_id()),
+                               config=FEEDBACK_CONFIG)
+    url = f"{PREFIX}/{widget.id}/conversations"
+    await runtime_client.get(f"{PREFIX}/{widget.id}")
+    start = await runtime_client.post(url, json={"user_id": "u"})
+    cid = (await start.json())["conversation"]["id"]
+    await runtime_client.post(f"{url}/{cid}/feedback", json={"data": {"rating": 5}})
+    await runtime_client.get(url, params={"user_id": "u"})
+    _, headers = await org_with_key()
+    await management_client.get("/core/web-widgets", headers=headers)
+    documented = _documented_series()
+    for client in (runtime_client, management_client):
+        exposed = await _exposed_series(client)
+        assert exposed, "nothing exposed"
+        assert exposed <= documented, sorted(exposed - documented)

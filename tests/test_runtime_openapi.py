@@ -118,3 +118,14 @@ async def test_path_parameters_match_the_templates(document: dict[str, Any]) -> 
         for method, operation in item.items():
             declared = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
             assert declared == templated, (path, method)
+
+
+async def test_every_public_operation_documents_the_credentials_refusal(
+    document: dict[str, Any],
+) -> None:
+    # runtime_service.browser_credentials: 400 on every public route (issue 15 item 12).
+    for path, operations in document["paths"].items():
+        public = path.startswith(("/core/public/", "/public/"))
+        for method, operation in operations.items():
+            description = operation["responses"].get("400", {}).get("description", "")
+            assert ("never belong in browser code" in description) == public, (path, method)

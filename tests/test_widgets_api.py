@@ -271,3 +271,29 @@ async def test_body_limits_and_content_type(client: Any, org: Any, pair: Any) ->
 
     resp = await client.get(f"{URL}/{widget['id']}", headers=headers)
     assert await expect(resp, 200) == widget
+
+
+ZONE_ID = "http://[fe80::1%x;frame-src https: data:]"
+
+
+async def test_ipv6_zone_id_is_422_on_create_and_update(
+    client: Any, org: Any, pair: Any
+) -> None:
+    # It once reached the iframe page's Content-Security-Policy, ";" and all (issue 15).
+    body = {"agent_id": pair[0], "agent_version_id": pair[1], "domains": ["a.com", ZONE_ID]}
+    resp = await client.post(URL, json=body, headers=org[1])
+    problem = issue(await expect(resp, 422))
+    assert problem["loc"] == ["body", "domains", 1]
+    assert "zone" in problem["msg"]
+    widget = await create_widget(client, org[1], pair, domains=["a.com"])
+    resp = await client.put(f"{URL}/{widget['id']}", json={"domains": [ZONE_ID]}, headers=org[1])
+    assert issue(await expect(resp, 422))["loc"] == ["body", "domains", 0]
+    resp = await client.get(f"{URL}/{widget['id']}", headers=org[1])
+    assert (await expect(resp, 200))["domains"] == ["https://a.com"]
+
+
+async def test_domains_are_stored_as_browsers_send_them(
+    client: Any, org: Any, pair: Any
+) -> None:
+    widget = await create_widget(client, org[1], pair, domains=["faß.de", "ς.com"])
+    assert widget["domains"] == ["https://xn--fa-hia.de", "https://xn--3xa.com"]

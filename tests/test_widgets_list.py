@@ -215,3 +215,18 @@ async def test_entries_without_a_document_are_skipped(
     assert in_flight in remaining
     assert leftover not in remaining and wrong_org not in remaining
     assert len(remaining) == 4
+
+
+@pytest.mark.parametrize(
+    ("created_at", "listed"),
+    [("2300-01-01T00:00:00Z", True), ("9999-12-31T23:59:59.999Z", True),
+     ("1960-01-01T00:00:00Z", False), ("0001-01-01T00:00:00Z", False)],
+)
+async def test_reference_cursor_far_from_today_is_correct(
+    client: Any, org: Any, pair: Any, created_at: str, listed: bool
+) -> None:
+    # Index members hold 13-digit milliseconds compared as text (issue 15 item 6).
+    ids = [(await create_widget(client, org[1], pair))["id"] for _ in range(2)]
+    cursor = base64.b64encode(created_at.encode()).decode()
+    page, _ = await list_page(client, org[1], cursor=cursor)
+    assert [widget["id"] for widget in page] == (ids[::-1] if listed else [])

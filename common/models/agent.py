@@ -7,8 +7,12 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from common.models.types import PATTERN_MESSAGES
+
 # LiveKit agent names end up in tokens and worker registrations: keep them short and plain.
-AgentName = Annotated[str, Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
+AGENT_NAME_PATTERN = r"^[A-Za-z0-9_.:-]+$(?!\n)"
+PATTERN_MESSAGES[AGENT_NAME_PATTERN] = "Expected letters, digits or `_.:-` only"
+AgentName = Annotated[str, Meta(min_length=1, max_length=128, pattern=AGENT_NAME_PATTERN)]
 
 
 class Vision(msgspec.Struct, kw_only=True):

@@ -8,7 +8,7 @@ import msgspec
 from msgspec import Meta
 
 from common.models.agent import Capabilities
-from common.models.types import UUIDStr
+from common.models.types import PATTERN_MESSAGES, UUIDStr
 
 Status = Literal[
     "token_created", "triggered", "ringing", "in_progress",
@@ -17,7 +17,9 @@ Status = Literal[
 TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled", "transferred", "unanswered"})
 
 # Visitor ids are opaque strings chosen by the embed (guest ids start with "guest_").
-UserId = Annotated[str, Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@+=-]+$")]
+USER_ID_PATTERN = r"^[A-Za-z0-9_.:@+=-]+$(?!\n)"
+PATTERN_MESSAGES[USER_ID_PATTERN] = "Expected letters, digits or `_.:@+=-` only"
+UserId = Annotated[str, Meta(min_length=1, max_length=128, pattern=USER_ID_PATTERN)]
 
 
 class ConversationSummary(msgspec.Struct, kw_only=True):

@@ -18,9 +18,9 @@ BLACK = "#000000"
 # WCAG 2.x AA for normal text.
 MIN_TEXT_CONTRAST = 4.5
 
-_HEX = re.compile(r"^#([0-9a-f]{3,4}|[0-9a-f]{6}|[0-9a-f]{8})$")
-_FUNC = re.compile(r"^(rgba?|hsla?)\((.*)\)$", re.DOTALL)
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?(%|deg|turn|rad|grad)?$")
+_HEX = re.compile(r"^#([0-9a-f]{3,4}|[0-9a-f]{6}|[0-9a-f]{8})$(?!\n)")
+_FUNC = re.compile(r"^(rgba?|hsla?)\((.*)\)$(?!\n)", re.DOTALL)
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?(%|deg|turn|rad|grad)?$(?!\n)")
 
 
 def parse_color(text: str | None) -> str | None:

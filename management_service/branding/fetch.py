@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from aiohttp import ClientConnectorDNSError, ClientError, ClientResponse, ClientSession
 from yarl import URL
 
-from management_service.branding.ssrf import BlockedError, EgressPolicy
+from management_service.branding.ssrf import BlockedError, EgressPolicy, NoSuchHostError
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
@@ -24,11 +24,20 @@ class FetchError(Exception):
 
 
 class Blocked(FetchError):
-    """The egress policy refused a destination (first URL, a redirect hop, or the peer)."""
+    """The egress policy refused a destination (first URL, a redirect hop, or the peer).
+    ``redirected``: refused at a redirect hop, i.e. the site itself was allowed."""
+
+    def __init__(self, message: str, redirected: bool = False) -> None:
+        super().__init__(message)
+        self.redirected = redirected
 
 
 class Unreachable(FetchError):
     """No HTTP answer: the name did not resolve, the connection or TLS failed, or it dropped."""
+
+
+class NoSuchHost(Unreachable):
+    """The name does not exist (or has no addresses): nothing there to read."""
 
 
 class Unusable(FetchError):
@@ -93,7 +102,7 @@ class Fetcher:
 
     async def get(self, url: URL, accept: Accept) -> Fetched:
         """GET ``url`` following redirects; raises a FetchError (or TimeoutError)."""
-        for _ in range(self.max_redirects + 1):
+        for hop in range(self.max_redirects + 1):
             try:
                 self.policy.check_url(url)
                 async with self.session.get(
@@ -105,10 +114,12 @@ class Fetcher:
                         continue
                     return await self._read(url, resp, accept)
             except BlockedError as exc:
-                raise Blocked(str(exc)) from None
+                raise Blocked(str(exc), redirected=hop > 0) from None
             except ClientConnectorDNSError as exc:
                 if isinstance(exc.os_error, BlockedError):
-                    raise Blocked(str(exc.os_error)) from None
+                    raise Blocked(str(exc.os_error), redirected=hop > 0) from None
+                if isinstance(exc.os_error, NoSuchHostError) and hop == 0:
+                    raise NoSuchHost(f"{url.host} does not exist") from None
                 raise Unreachable(f"{url.host} could not be resolved") from None
             except TimeoutError:
                 raise

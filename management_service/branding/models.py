@@ -11,8 +11,11 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
-Hex = Annotated[str, Meta(pattern=r"^#[0-9a-f]{6}$", description="Colour as `#rrggbb`")]
-Outcome = Literal["found", "not_found", "blocked", "unreachable", "unusable", "timeout"]
+Hex = Annotated[str, Meta(pattern=r"^#[0-9a-f]{6}$(?!\n)", description="Colour as `#rrggbb`")]
+Outcome = Literal[
+    "found", "not_found", "no_such_domain", "blocked", "redirect_blocked", "unreachable",
+    "unusable", "timeout",
+]
 
 
 class AutoBrandRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -25,7 +25,7 @@ _MAX_JSON_LD = 256 * 1024
 _MAX_NODES = 2000
 _SCHEME = re.compile(r"prefers-color-scheme\s*:\s*(light|dark)")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([a-zA-Z0-9_.:-]+)""", re.IGNORECASE)
-_SIZE = re.compile(r"^(\d{1,5})x(\d{1,5})$")
+_SIZE = re.compile(r"^(\d{1,5})x(\d{1,5})$(?!\n)")
 _ICON_RELS = ("apple-touch-icon", "apple-touch-icon-precomposed", "mask-icon", "icon")
 _ORG_TYPES = frozenset(
     {"organization", "corporation", "brand", "localbusiness", "store", "onlinestore", "ngo"}

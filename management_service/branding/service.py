@@ -1,10 +1,11 @@
 """The auto-brand lookup: cache first, else read the site within one deadline and cache the outcome.
 
 Reading a site: the home page (``https://`` then ``http://``, the bare host then ``www.``, moving
-on only when there was no HTTP answer at all), then its web app manifest, then ``/favicon.ico``
-when nothing declared an icon. A manifest or favicon that cannot be used is skipped; the home
-page failing, or the deadline passing anywhere, fails the whole lookup, so a half-read brand is
-never returned. Concurrent lookups of one domain in this process share one fetch.
+on only when there was no HTTP answer at all; a domain none of whose names exist is "no brand"),
+then its web app manifest, then ``/favicon.ico`` when nothing declared an icon. A manifest or
+favicon that cannot be used is skipped; the home page failing, or the deadline passing anywhere,
+fails the whole lookup, so a half-read brand is never returned. Concurrent lookups of one domain
+in this process share one fetch.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from management_service.branding.fetch import (
     Fetched,
     Fetcher,
     FetchError,
+    NoSuchHost,
     Unreachable,
     Unusable,
 )
@@ -99,7 +101,14 @@ class BrandService:
             detail = f"The site did not answer within {self.timeout:g} seconds"
             return Lookup(outcome="timeout", detail=detail)
         except Blocked as exc:
-            return Lookup(outcome="blocked", detail=f"The site cannot be fetched safely: {exc}")
+            if exc.redirected:
+                detail = f"The site redirected to a destination that cannot be fetched: {exc}"
+                return Lookup(outcome="redirect_blocked", detail=detail)
+            detail = f"The domain cannot be looked up: {exc}; auto-brand only reads public sites"
+            return Lookup(outcome="blocked", detail=detail)
+        except NoSuchHost:
+            detail = "No brand found: the domain does not exist"
+            return Lookup(outcome="no_such_domain", detail=detail)
         except Unreachable as exc:
             return Lookup(outcome="unreachable", detail=f"The site could not be reached: {exc}")
         except Unusable as exc:
@@ -121,14 +130,20 @@ class BrandService:
         return build_brand(target.domain, page.url, info, manifest, favicon, iso_from_ms(now_ms()))
 
     async def _home_page(self, target: Target) -> Fetched:
+        # A name that does not exist only when no variant exists (``www.`` may, when the bare
+        # name does not); otherwise the first real failure is the answer.
         first: Unreachable | None = None
+        missing: NoSuchHost | None = None
         for url in target.urls():
             try:
                 return await self.fetcher.get(url, HTML)
+            except NoSuchHost as exc:
+                missing = missing or exc
             except Unreachable as exc:
                 first = first or exc
-        assert first is not None
-        raise first
+        failure = first or missing
+        assert failure is not None
+        raise failure
 
     async def _manifest(self, url: URL) -> Manifest | None:
         try:

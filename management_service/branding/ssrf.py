@@ -31,6 +31,18 @@ class BlockedError(OSError):
     """A destination the egress policy refuses (an OSError so aiohttp's connector passes it on)."""
 
 
+class NoSuchHostError(OSError):
+    """The name does not exist or has no addresses (NXDOMAIN / NODATA), as opposed to a lookup
+    that failed (a resolver time-out or outage)."""
+
+
+# getaddrinfo's "this name has no addresses" answers; anything else is a failed lookup.
+_NO_SUCH_HOST = frozenset(
+    code for code in (getattr(socket, "EAI_NONAME", None), getattr(socket, "EAI_NODATA", None))
+    if code is not None
+)
+
+
 def is_public_address(ip: IPAddress) -> bool:
     """True only for globally routable unicast addresses, looking inside IPv6 forms that embed
     an IPv4 address (mapped, 6to4, Teredo, NAT64)."""
@@ -114,7 +126,14 @@ class SafeResolver(AbstractResolver):
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
-        results = await self.inner.resolve(host, port, family)
+        try:
+            results = await self.inner.resolve(host, port, family)
+        except socket.gaierror as exc:
+            if exc.errno in _NO_SUCH_HOST:
+                raise NoSuchHostError(f"{host} does not exist") from None
+            raise
+        if not results:
+            raise NoSuchHostError(f"{host} does not exist")
         allowed = [r for r in results if self.policy.allows_address(_address(r["host"]))]
         if not allowed:
             raise BlockedError(f"{host} resolves only to addresses that are not public")

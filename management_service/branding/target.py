@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 from yarl import URL
 
+from common.domains import DomainError, to_ascii_host
 from management_service.branding.ssrf import EgressPolicy, literal_address
 
-_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$(?!\n)")
 _DEFAULT_PORTS = frozenset({80, 443})
 
 
@@ -87,8 +88,8 @@ def _split_port(hostport: str) -> tuple[str, int | None]:
 
 def _to_ascii(host: str) -> str:
     try:
-        ascii_host = host.encode("idna").decode("ascii")
-    except UnicodeError:
+        ascii_host = to_ascii_host(host)  # IDNA 2008 + UTS #46, as browsers and allowed domains
+    except DomainError:
         raise TargetError("Invalid domain name") from None
     labels = ascii_host.split(".")
     if len(ascii_host) > 253 or not all(_LABEL.match(label) for label in labels):

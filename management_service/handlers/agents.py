@@ -14,6 +14,7 @@ from common.http import json_response, read_json
 from common.models.agent import AgentCreate, AgentVersionCreate, AgentVersionUpdate
 from management_service.appkeys import AGENTS
 from management_service.auth import MANAGE_AGENTS, READ_AGENTS, Principal
+from management_service.idempotency import idempotent, planned
 
 _AGENT_CREATE = msgspec.json.Decoder(AgentCreate)
 _VERSION_CREATE = msgspec.json.Decoder(AgentVersionCreate)
@@ -28,9 +29,10 @@ def _path(request: web.Request) -> tuple[str, str]:
 
 
 @MANAGE_AGENTS
+@idempotent
 async def create_agent(request: web.Request, principal: Principal) -> web.Response:
     body = await read_json(request, _AGENT_CREATE)
-    agent = await request.app[AGENTS].create_agent(principal.org_id, body)
+    agent = await request.app[AGENTS].create_agent(principal.org_id, body, planned(request))
     return json_response(agent, status=201)
 
 
@@ -43,13 +45,16 @@ async def get_agent(request: web.Request, principal: Principal) -> web.Response:
 
 
 @MANAGE_AGENTS
+@idempotent
 async def create_version(request: web.Request, principal: Principal) -> web.Response:
     body = await read_json(request, _VERSION_CREATE)
     store = request.app[AGENTS]
     agent = await store.get_agent(principal.org_id, request.match_info["id"])
     if agent is None:
         raise not_found(_AGENT_NOT_FOUND)
-    version = await store.create_version(principal.org_id, agent.id, body.config)
+    version = await store.create_version(
+        principal.org_id, agent.id, body.config, planned(request)
+    )
     return json_response(version, status=201)
 
 

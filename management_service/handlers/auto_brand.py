@@ -1,8 +1,10 @@
 """POST /core/web-widgets/{id}/auto-brand: brand data for a domain, to pre-fill ``config.v1``.
 
-Only returns data; the widget is not written. Statuses: 200 brand, 404 unknown widget or no
-brand, 422 bad domain, 502 the site could not be reached, refused a safe fetch, or answered
-unusably, 504 the site did not answer in time. Outcomes are cached per domain (see
+Only returns data; the widget is not written. Statuses: 200 brand; 404 unknown widget, no brand,
+or a domain that does not exist; 422 a bad domain, or one that resolves only to addresses
+auto-brand will not fetch (the client's input, never a 5xx); 502 a site that exists but could not
+be reached, redirected somewhere refused, or answered unusably; 504 the site did not answer in
+time. Outcomes are cached per domain (see
 ``branding.cache``), failures included.
 """
 
@@ -11,7 +13,7 @@ from __future__ import annotations
 import msgspec
 from aiohttp import web
 
-from common.errors import ApiError, not_found
+from common.errors import ApiError, ValidationIssue, not_found
 from common.http import json_response, read_json
 from common.validation import invalid
 from management_service.appkeys import BRANDS, WIDGETS
@@ -24,7 +26,9 @@ _NO_STORE = {"Cache-Control": "no-store"}
 STATUSES = {
     "found": 200,
     "not_found": 404,
-    "blocked": 502,
+    "no_such_domain": 404,
+    "blocked": 422,
+    "redirect_blocked": 502,
     "unreachable": 502,
     "unusable": 502,
     "timeout": 504,
@@ -49,4 +53,7 @@ def respond(lookup: Lookup) -> web.Response:
         return json_response(lookup.brand, headers=_NO_STORE)
     if lookup.outcome == "not_found":
         raise not_found("No brand found for this domain")
+    if lookup.outcome == "blocked":
+        issue = ValidationIssue(["body", "domain"], lookup.detail, "value_error")
+        raise ApiError(422, [issue], _NO_STORE)
     raise ApiError(STATUSES.get(lookup.outcome, 502), lookup.detail, _NO_STORE)

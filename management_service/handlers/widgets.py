@@ -18,12 +18,14 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from common.appkeys import REDIS, SETTINGS
 from common.errors import not_found
 from common.http import error_response, json_response, read_json
+from common.models.types import UUID_MESSAGE
 from common.models.widget import WidgetCreate, WidgetUpdate
 from common.pagination import decode_cursor, parse_limit
 from common.timeutil import is_uuid
 from common.validation import invalid
 from management_service.appkeys import WIDGETS
 from management_service.auth import MANAGE_WIDGETS, READ_WIDGETS, Principal
+from management_service.idempotency import idempotent, planned
 from management_service.widgets_store import WidgetFilter
 
 _CREATE = msgspec.json.Decoder(WidgetCreate)
@@ -37,7 +39,7 @@ _BOOLEANS = {"true": True, "false": False}
 def _uuid_filter(query: MultiMapping[str], name: str) -> str | None:
     value = query.get(name)
     if value is not None and not is_uuid(value):
-        raise invalid(["query", name], "Expected a UUID")
+        raise invalid(["query", name], UUID_MESSAGE)
     return value
 
 
@@ -64,9 +66,10 @@ async def list_widgets(request: web.Request, principal: Principal) -> web.Respon
 
 
 @MANAGE_WIDGETS
+@idempotent
 async def create_widget(request: web.Request, principal: Principal) -> web.Response:
     body = await read_json(request, _CREATE)
-    widget = await request.app[WIDGETS].create(principal.org_id, body)
+    widget = await request.app[WIDGETS].create(principal.org_id, body, planned(request))
     return json_response(widget, status=201)
 
 

@@ -7,11 +7,32 @@ loader's client-side domain check on the server side.
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+log = logging.getLogger(__name__)
+# What a normalized origin looks like (common.domains): a source expression that cannot carry
+# ";", "," or whitespace. Anything else read from storage (written before zone ids were refused,
+# or by hand) is left out of the policy rather than copied into it.
+_SAFE_SOURCE = re.compile(
+    r"^(?:https?|wss?)://(?:[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?$(?!\n)"
+)
+
 # A ws:// URL also needs its http:// twin: livekit-client validates over HTTP after a failure.
 _TWINS = {"ws": "http", "wss": "https", "http": "ws", "https": "wss"}
+
+
+def safe_sources(sources: Iterable[str]) -> list[str]:
+    """``sources`` without any value that is not a plain origin (logged, never copied)."""
+    safe = []
+    for source in sources:
+        if _SAFE_SOURCE.match(source):
+            safe.append(source)
+        else:
+            log.warning("left out of a Content-Security-Policy, not an origin: %r", source[:100])
+    return safe
 
 
 def livekit_sources(livekit_url: str) -> list[str]:
@@ -21,13 +42,17 @@ def livekit_sources(livekit_url: str) -> list[str]:
     if scheme not in _TWINS or not parts.netloc:
         return []
     host = parts.netloc.rsplit("@", 1)[-1].lower()
-    return [f"{scheme}://{host}", f"{_TWINS[scheme]}://{host}"]
+    return safe_sources([f"{scheme}://{host}", f"{_TWINS[scheme]}://{host}"])
 
 
 def frame_ancestors(domains: Iterable[str]) -> str:
-    """The widget's allowed origins, or ``*`` when the list is empty (any site, as documented)."""
-    allowed = sorted(domains)
-    return " ".join(allowed) if allowed else "*"
+    """The widget's allowed origins, or ``*`` when the list is empty (any site, as documented).
+    A list whose every entry is unsafe is ``'none'``, never ``*``: leaving entries out must not
+    widen what may frame the widget."""
+    listed = sorted(domains)
+    if not listed:
+        return "*"
+    return " ".join(safe_sources(listed)) or "'none'"
 
 
 def frame_policy(domains: Iterable[str], livekit_url: str) -> str:

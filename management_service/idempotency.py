@@ -1,0 +1,183 @@
+"""``Idempotency-Key`` on the management API's creating POSTs: a retry never creates twice.
+
+The first request with a key reserves it (in the organization's hash slot, so keys are per
+organization) together with the identity the new resource will get: its id and creation time.
+A 2xx answer is remembered for ``ttl_ms`` (24 h) and any later request with the same key and the
+same method, path and body gets it again, marked ``Idempotent-Replayed: true``. Another body or
+route under the key is a 422; a request while the first is still running is a 409.
+
+Only 2xx answers are remembered. A 4xx (nothing was written) releases the key entirely. A 5xx or
+an error whose outcome is unknown (a 503 after the write may have been applied) keeps the key's
+identity: the retry creates with the same id, and the stores treat an existing resource with that
+id as the one being created, so exactly one exists.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import re
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+import msgspec
+from aiohttp import web
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from common.errors import ApiError
+from common.http import JSON_HEADERS, read_json
+from common.redis_client import read_script, register
+from common.redis_keys import RedisKeys
+from common.timeutil import new_id, now_ms
+from common.validation import invalid
+from management_service.appkeys import IDEMPOTENCY
+from management_service.auth import Principal
+
+log = logging.getLogger(__name__)
+
+HEADER = "Idempotency-Key"
+REPLAYED = "Idempotent-Replayed"
+# The same regex in Python and ECMA-262 (the OpenAPI document's), refusing a trailing newline.
+IdempotencyKey = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9._:+/=-]{1,255}$(?!\n)")]
+KEY_PATTERN = re.compile(IdempotencyKey.__metadata__[0].pattern)
+KEY_RULE = "1 to 255 characters: letters, digits and . _ : + / = -"
+TTL_MS = 24 * 3600 * 1000
+# How long an attempt holds its key: past it, a process that died mid-request no longer blocks
+# the retry (which gets 409 until then).
+LEASE_MS = 60_000
+SCRIPT = read_script(__file__, "idempotency.lua")
+_ANY_JSON = msgspec.json.Decoder(msgspec.Raw)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """The identity a created resource gets: the same on every attempt under one key."""
+
+    id: str
+    created_ms: int
+
+
+PLANNED = web.RequestKey("idempotency_planned", Planned)
+
+
+def planned(request: web.Request) -> Planned | None:
+    """The identity to create with, when the request carries an ``Idempotency-Key``."""
+    return request.get(PLANNED)
+
+
+@dataclass(frozen=True)
+class Done:
+    """A remembered 2xx answer."""
+
+    status: int
+    body: bytes
+
+
+class IdempotencyStore:
+    def __init__(self, redis: Redis, keys: RedisKeys) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.ttl_ms = TTL_MS
+        self.lease_ms = LEASE_MS
+        self._script = register(redis, SCRIPT)
+
+    async def reserve(
+        self, org_id: str, key: str, fingerprint: str, token: str
+    ) -> Planned | Done:
+        """Hold ``key`` for this attempt (the identity to create with), or the remembered
+        answer; 422 when the key was used for another request, 409 while another attempt
+        holds it."""
+        reply = await self._script(
+            keys=[self.keys.idempotency(org_id, key)],
+            args=["reserve", fingerprint, token, self.lease_ms, new_id(), now_ms(), self.ttl_ms],
+        )
+        outcome = reply[0].decode()
+        if outcome == "reserved":
+            return Planned(reply[1].decode(), int(reply[2]))
+        if outcome == "done":
+            return Done(int(reply[1]), bytes(reply[2]))
+        if outcome == "busy":
+            raise ApiError(
+                409, "A request with this Idempotency-Key is still in progress; retry later",
+                {"Retry-After": "1"},
+            )
+        raise invalid(
+            ["header", HEADER],
+            "This Idempotency-Key was already used for another request (another body or route)",
+        )
+
+    async def finish(self, org_id: str, key: str, token: str, status: int, body: bytes) -> None:
+        await self._script(
+            keys=[self.keys.idempotency(org_id, key)],
+            args=["finish", token, status, body, self.ttl_ms],
+        )
+
+    async def release(self, org_id: str, key: str, token: str, *, written: bool) -> None:
+        await self._script(
+            keys=[self.keys.idempotency(org_id, key)],
+            args=["release", token, "keep" if written else "forget"],
+        )
+
+
+def fingerprint(request: web.Request, body: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in (request.method.encode(), request.path.encode(), body):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+def replay(done: Done) -> web.Response:
+    headers = JSON_HEADERS.copy()
+    headers[REPLAYED] = "true"
+    return web.Response(body=done.body, status=done.status, headers=headers)
+
+
+Handler = Callable[[web.Request, Principal], Awaitable[web.StreamResponse]]
+
+
+def idempotent(handler: Handler) -> Handler:
+    """Honour ``Idempotency-Key`` on a creating handler (inside the auth decorator)."""
+
+    @functools.wraps(handler)
+    async def wrapper(request: web.Request, principal: Principal) -> web.StreamResponse:
+        key = request.headers.get(HEADER)
+        if key is None:
+            return await handler(request, principal)
+        if not KEY_PATTERN.match(key):
+            raise invalid(["header", HEADER], f"Idempotency-Key must be {KEY_RULE}")
+        await read_json(request, _ANY_JSON)  # the body's own refusals come first
+        body = await request.read()  # already read: aiohttp keeps it
+        store = request.app[IDEMPOTENCY]
+        org_id, token = principal.org_id, secrets.token_hex(16)
+        held = await store.reserve(org_id, key, fingerprint(request, body), token)
+        if isinstance(held, Done):
+            return replay(held)
+        request[PLANNED] = held
+        try:
+            response = await handler(request, principal)
+        except BaseException as exc:
+            # A client error wrote nothing; anything else may have written.
+            written = not (isinstance(exc, ApiError) and exc.status < 500)
+            try:
+                await store.release(org_id, key, token, written=written)
+            except RedisError:  # the lease runs out on its own
+                log.warning("could not release an Idempotency-Key")
+            raise
+        if 200 <= response.status < 300 and isinstance(response.body, bytes):
+            try:
+                await store.finish(org_id, key, token, response.status, response.body)
+            except RedisError:
+                # The resource exists: a retry after the lease creates with the same id, which
+                # the stores answer with the existing resource.
+                log.warning("could not remember an Idempotency-Key's answer")
+        else:
+            await store.release(org_id, key, token, written=response.status >= 500)
+        return response
+
+    return wrapper
+
