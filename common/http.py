@@ -15,7 +15,6 @@ from time import perf_counter
 from typing import Any, TypeVar
 
 import msgspec
-import redis.exceptions
 from aiohttp import hdrs, web
 from aiohttp.http_exceptions import PayloadEncodingError
 from multidict import CIMultiDict, istr
@@ -24,6 +23,7 @@ from common.appkeys import METRICS, SETTINGS
 from common.errors import ApiError, Detail, error_body
 from common.logs import request_id_var
 from common.metrics import METHODS, Observe
+from common.redis_client import REDIS_UNAVAILABLE
 from common.validation import decode_json, invalid
 
 T = TypeVar("T")
@@ -35,6 +35,7 @@ ENCODER = msgspec.json.Encoder()
 UNROUTED = "unrouted"
 # istr: looked up without case-folding the name on every request.
 _X_REQUEST_ID, _NOSNIFF = istr("X-Request-ID"), istr("X-Content-Type-Options")
+_CONTENT_ENCODING = istr("Content-Encoding")
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,64}$(?!\n)")
 _JSON_TYPES = ("application/json", "application/problem+json")
 _CODINGS = frozenset({"identity", "gzip", "deflate", "br", "zstd"})
@@ -132,6 +133,13 @@ def request_ids() -> Callable[[], str]:
 def failure_response(request: web.Request, exc: Exception) -> web.Response | None:
     """The ``{"detail": ...}`` answer for what a handler raised (nothing internal leaks into a
     500), or None for a non-error HTTPException (a redirect), which is sent as it is."""
+    response = _failure(request, exc)
+    if response is not None:
+        _drop_broken_body(request, response)
+    return response
+
+
+def _failure(request: web.Request, exc: Exception) -> web.Response | None:
     if isinstance(exc, ApiError):
         return error_response(exc.status, exc.detail, exc.headers)
     if isinstance(exc, web.HTTPException):
@@ -139,12 +147,23 @@ def failure_response(request: web.Request, exc: Exception) -> web.Response | Non
             return None
         headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
         return error_response(exc.status, _detail_for(exc), headers)
-    if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
-        # Includes BusyLoadingError; a dependency outage is the client's 503, never a 500.
+    if isinstance(exc, REDIS_UNAVAILABLE):
+        # A dependency outage is the client's 503, never a 500.
         log.warning("redis unavailable: %s %s: %r", request.method, request.path, exc)
         return error_response(503, "Service temporarily unavailable", {"Retry-After": "1"})
     log.error("unhandled error: %s %s", request.method, request.path, exc_info=exc)
     return error_response(500, "Internal server error")
+
+
+def _drop_broken_body(request: web.Request, response: web.StreamResponse) -> None:
+    """A body aiohttp failed to decode (a corrupt gzip) or to frame holds its error: after the
+    response aiohttp would read what is left of it, meet the error again and log it as an
+    "Unhandled exception" ERROR with a traceback, for the client's own mistake. Nothing more of
+    it is read, and the connection closes after the response (its parser state is unknown)."""
+    content = request.content
+    if content.exception() is not None and not content.is_eof():
+        content.feed_eof()
+        response.force_close()
 
 
 async def render_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -212,6 +231,8 @@ def edge(
                 response = failure
             status = response.status
             _finish_headers(response.headers, request_id)
+            if _CONTENT_ENCODING in headers:  # only what a client compressed can be undecodable
+                _drop_broken_body(request, response)
             return response
         finally:
             request_id_var.reset(token)

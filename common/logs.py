@@ -8,6 +8,7 @@ import sys
 import time
 
 import msgspec
+from aiohttp.http_exceptions import HttpProcessingError
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 _ENCODER = msgspec.json.Encoder()
@@ -28,9 +29,32 @@ class JsonFormatter(logging.Formatter):
         return _ENCODER.encode(entry).decode()
 
 
+class ClientMistakes(logging.Filter):
+    """aiohttp answers a request it cannot parse (broken framing, a compressed body whose stream
+    ends early, an oversized header) with its own 400 and logs it as an ERROR with a traceback.
+    That is the client's mistake, not the service's: logged as a WARNING, without the traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError) and 400 <= exc.code < 500:
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            # Formatted here: the client's bytes in the error may hold a "%".
+            record.msg, record.args = f"{record.getMessage()}: {exc!r}", ()
+            record.exc_info = record.exc_text = None
+        return True
+
+
+def quiet_client_mistakes() -> None:
+    """Install ClientMistakes on aiohttp's server logger (once)."""
+    server = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, ClientMistakes) for f in server.filters):
+        server.addFilter(ClientMistakes())
+
+
 def setup_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    quiet_client_mistakes()

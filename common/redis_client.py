@@ -17,6 +17,12 @@ from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
+from redis.exceptions import (
+    ClusterDownError,
+    RedisClusterUnreachableError,
+    SlotNotCoveredError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -24,6 +30,19 @@ from common.appkeys import REDIS, SETTINGS
 from common.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# Redis cannot answer now: the client's 503 with Retry-After, never a 500. A broken, refused or
+# reset connection (BusyLoadingError is one), a time-out, and a cluster that cannot serve: no
+# node reachable, CLUSTERDOWN or MASTERDOWN, a slot no reachable node covers, TRYAGAIN. Not
+# any RedisError: a wrong command or a cross-slot operation is the code's bug, a 500.
+REDIS_UNAVAILABLE: tuple[type[Exception], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    RedisClusterUnreachableError,
+    ClusterDownError,
+    SlotNotCoveredError,
+    TryAgainError,
+)
 
 
 def read_script(package_file: str, name: str) -> str:

@@ -12,7 +12,8 @@ the client's response callbacks applied.
 
 Failures keep the service's rules: connecting and each round trip are bounded by the timeout
 (``redis.exceptions.TimeoutError``, and the connection is dropped, since late replies would
-answer the wrong callers); a broken connection is ``ConnectionError``, retried once on a new
+answer the wrong callers); a broken connection is ``ConnectionError`` (also one reset before it
+is written on: its transport is closed before ``connection_lost`` runs), retried once on a new
 connection as redis-py's client does (repeating a batched command is harmless: the writes are
 idempotent, feedback carries its submission id, a rate limit at worst counts a request twice).
 """
@@ -52,7 +53,16 @@ class _Protocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
 
+    @property
+    def open(self) -> bool:
+        """Whether a write can still reach Redis. A reset connection's transport is closed
+        before ``connection_lost`` runs (on uvloop, writing to it then raises RuntimeError)."""
+        return not self.lost and self.transport is not None and not self.transport.is_closing()
+
     def send(self, packed: bytes, replies: int, done: Callable[[Outcome], None]) -> None:
+        if not self.open:  # reset since it was handed out: nothing would ever answer
+            done(RedisConnectionError("Connection closed by server."))
+            return
         assert self.transport is not None
         self.waiting.append(([], replies, done, self.loop.time() + self.timeout))
         if self._timer is None:
@@ -132,7 +142,7 @@ class RedisWire:
     @property
     def ready(self) -> bool:
         """Whether a connection is open, so ``send`` can write at once."""
-        return self._protocol is not None and not self._protocol.lost
+        return self._protocol is not None and self._protocol.open
 
     def send(self, commands: Sequence[Sequence[Any]], done: Callable[[Outcome], None]) -> None:
         """Write ``commands`` on the open connection (only when ``ready``); ``done`` hears every
@@ -201,7 +211,7 @@ class RedisWire:
             protocol.send(packed, len(commands) - len(refused), replied)
 
     async def _connection(self) -> _Protocol:
-        if self._protocol is not None and not self._protocol.lost:
+        if self._protocol is not None and self._protocol.open:
             return self._protocol
         if self._connecting is None:
             self._connecting = asyncio.get_running_loop().create_task(self._connect())

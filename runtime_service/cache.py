@@ -33,13 +33,14 @@ from common.appkeys import KEYS, REDIS, SETTINGS
 from common.http import SECURITY_HEADERS, strong_etag
 from common.models.widget import Widget
 from common.models.widget_config import feedback_fields, stored_v1
+from common.redis_client import REDIS_UNAVAILABLE
 from common.redis_keys import RedisKeys
 from common.timeutil import is_uuid
 from runtime_service.appkeys import WIDGET_SOURCE
 from runtime_service.public_widget import PublicWidget, route_headers
 
 Loader = Callable[[str], Awaitable[PublicWidget | None]]
-REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
+REDIS_DOWN = REDIS_UNAVAILABLE
 
 _WIDGET = msgspec.json.Decoder(Widget)
 

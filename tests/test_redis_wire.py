@@ -10,11 +10,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import uvloop
 from redis.asyncio import Redis
 from redis.exceptions import AuthenticationError, DataError, NoScriptError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from common import redis_wire
+from common.redis_batch import RedisBatch
 from common.redis_process import RedisProcess
 from common.redis_wire import RedisWire
 
@@ -158,3 +161,57 @@ async def test_a_server_that_never_answers_the_handshake_is_left_in_time() -> No
 )
 def test_only_plain_tcp_urls_without_options_use_the_wire(url: str, supported: bool) -> None:
     assert RedisWire.supports(url) is supported
+
+
+# --- a connection reset as soon as it is made -------------------------------------------------
+# What a proxy whose backend is down does (tests/tcp_proxy.py "reset"): the connection is made,
+# then reset before the caller writes on it. Made deterministic here: the transport is aborted
+# as soon as it exists, as the loop does when it reads the RST. Run on both loops the services
+# use: asyncio's drops the write silently (a timeout instead of a ConnectionError), uvloop's
+# raises RuntimeError, which is not a Redis error and so was a 500.
+
+LOOPS = {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
+
+
+class _ResetOnConnect(redis_wire._Protocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        transport.abort()
+
+
+def _on(loop: str, scenario: Any) -> None:
+    with asyncio.Runner(loop_factory=LOOPS[loop]) as runner:
+        runner.run(asyncio.wait_for(scenario, 30))
+
+
+async def _reset_then_recovered(url: str, password: str | None) -> None:
+    admin = Redis.from_url(url)
+    if password:  # admin's connection stays authenticated as it was
+        await admin.config_set("requirepass", password)
+        url = url.replace("redis://", f"redis://:{password}@")
+    wire = RedisWire(url, TIMEOUT, admin.response_callbacks)
+    batch = RedisBatch(admin, wire)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(redis_wire, "_Protocol", _ResetOnConnect)
+            start = time.monotonic()
+            with pytest.raises(RedisConnectionError):
+                await wire.pipeline([("PING",)])
+            with pytest.raises(RedisConnectionError):  # through the batch, retry and all
+                await batch.execute("PING")
+            assert time.monotonic() - start < TIMEOUT  # at once, not at the timeout
+        assert await wire.pipeline([("SET", "k", "v"), ("GET", "k")]) == [True, b"v"]
+        assert await batch.execute("GET", "k") == b"v"
+    finally:
+        await wire.aclose()
+        if password:
+            await admin.config_set("requirepass", "")
+        await admin.aclose()
+
+
+@pytest.mark.parametrize("password", [None, "s3cret"], ids=["no-handshake", "handshake"])
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_connection_reset_as_it_is_made_is_a_connection_error(
+    loop: str, password: str | None, redis_proc: RedisProcess
+) -> None:
+    _on(loop, _reset_then_recovered(redis_proc.url, password))

@@ -13,7 +13,6 @@ import msgspec
 from aiohttp import web
 from multidict import MultiMapping
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from common.appkeys import REDIS, SETTINGS
 from common.errors import not_found
@@ -21,6 +20,7 @@ from common.http import error_response, json_response, read_json
 from common.models.types import UUID_MESSAGE
 from common.models.widget import WidgetCreate, WidgetUpdate
 from common.pagination import decode_cursor, parse_limit
+from common.redis_client import REDIS_UNAVAILABLE
 from common.timeutil import is_uuid
 from common.validation import invalid
 from management_service.appkeys import WIDGETS
@@ -106,6 +106,6 @@ async def readyz(request: web.Request) -> web.Response:
                 await redis.ping()
             except RedisConnectionError:  # a pooled connection that predates a Redis restart
                 await redis.ping()
-    except (RedisConnectionError, RedisTimeoutError, TimeoutError):
+    except (*REDIS_UNAVAILABLE, TimeoutError):
         return error_response(503, "Redis is not reachable", _UNAVAILABLE)
     return json_response({"status": "ok"}, headers=_NO_STORE)

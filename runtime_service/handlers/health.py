@@ -6,10 +6,10 @@ import asyncio
 
 from aiohttp import web
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from common.appkeys import REDIS, SETTINGS
 from common.http import error_response, healthz, json_response
+from common.redis_client import REDIS_UNAVAILABLE
 from runtime_service.appkeys import LISTENER
 
 __all__ = ["healthz", "readyz"]
@@ -28,7 +28,7 @@ async def readyz(request: web.Request) -> web.Response:
                 await redis.ping()
             except RedisConnectionError:  # a pooled connection that predates a Redis restart
                 await redis.ping()
-    except (RedisConnectionError, RedisTimeoutError, TimeoutError):
+    except (*REDIS_UNAVAILABLE, TimeoutError):
         return error_response(503, "Redis is not reachable", _UNAVAILABLE)
     if not request.app[LISTENER].live:
         return error_response(503, "Widget cache invalidation is not subscribed", _UNAVAILABLE)
