@@ -13,7 +13,7 @@ from aiohttp.http_exceptions import PayloadEncodingError
 from multidict import CIMultiDict
 
 from common.appkeys import SETTINGS
-from common.errors import ApiError
+from common.errors import ApiError, Detail, error_body
 from common.validation import decode_json, invalid
 
 T = TypeVar("T")
@@ -59,8 +59,10 @@ def json_response(
     return web.Response(body=ENCODER.encode(obj), status=status, headers=base)
 
 
-def error_response(status: int, detail: Any, headers: dict[str, str] | None = None) -> web.Response:
-    return json_response({"detail": detail}, status=status, headers=headers)
+def error_response(
+    status: int, detail: Detail, headers: dict[str, str] | None = None
+) -> web.Response:
+    return json_response(error_body(detail), status=status, headers=headers)
 
 
 async def read_json(request: web.Request, decoder: msgspec.json.Decoder[T]) -> T:

@@ -1,15 +1,43 @@
-"""The one error type handlers raise; the HTTP edge (common.http) renders it as
-``{"detail": ...}``."""
+"""The one error type handlers raise, and the bodies the HTTP edge (common.http) encodes it as:
+``{"detail": str}``, or for a 422 ``{"detail": [{loc, msg, type}]}``. Both OpenAPI documents'
+error schemas are generated from these Structs (common.openapi)."""
 
 from __future__ import annotations
 
-from typing import Any
+import msgspec
+
+
+class ValidationIssue(msgspec.Struct):
+    """One problem: where (`loc`, e.g. `["body", "domains", 0]`), what (`msg`), its kind."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorDetail(msgspec.Struct):
+    """An error: `detail` says what went wrong."""
+
+    detail: str
+
+
+class ValidationErrorDetail(msgspec.Struct):
+    """Invalid path, query or body: `detail` lists each problem."""
+
+    detail: list[ValidationIssue]
+
+
+Detail = str | list[ValidationIssue]
+
+
+def error_body(detail: Detail) -> ErrorDetail | ValidationErrorDetail:
+    return ErrorDetail(detail) if isinstance(detail, str) else ValidationErrorDetail(detail)
 
 
 class ApiError(Exception):
     """An HTTP status with a client-facing ``detail`` (a string, or a list of 422 issues)."""
 
-    def __init__(self, status: int, detail: Any, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, status: int, detail: Detail, headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
@@ -21,7 +49,7 @@ def not_found(what: str = "Not found") -> ApiError:
 
 
 def validation_error(loc: list[str | int], msg: str, type_: str = "value_error") -> ApiError:
-    return ApiError(422, [{"loc": loc, "msg": msg, "type": type_}])
+    return ApiError(422, [ValidationIssue(loc, msg, type_)])
 
 
 class Unavailable(ApiError):

@@ -34,14 +34,6 @@ _CONTENT_ENCODING = istr("Content-Encoding")
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,64}$(?!\n)")
 
 
-# What read_json's own refusals mean (common/bodies.py), as both services' OpenAPI documents
-# describe them.
-READ_JSON_ERRORS = {
-    "408": "The request body did not arrive in full within `REQUEST_BODY_TIMEOUT` seconds; "
-    "the connection is closed",
-    "415": "Content-Type is not application/json, or a Content-Encoding other than gzip, "
-    "deflate, br or zstd (or a body it cannot decode)",
-}
 
 
 def _detail_for(exc: web.HTTPException) -> str:

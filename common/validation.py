@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from common.errors import ApiError
+from common.errors import ApiError, ValidationIssue
 from common.models.types import PATTERN_MESSAGES
 
 T = TypeVar("T")
@@ -28,7 +28,7 @@ def _pattern_message(msg: str) -> str:
     return msg
 
 
-def issue_from_error(exc: msgspec.ValidationError, root: list[str | int]) -> dict[str, Any]:
+def issue_from_error(exc: msgspec.ValidationError, root: list[str | int]) -> ValidationIssue:
     """One ``{loc, msg, type}`` issue from msgspec's message (which carries a ``$.a[0].b`` path)."""
     match = _PATH.match(str(exc))
     assert match is not None  # the pattern matches any string
@@ -50,11 +50,11 @@ def issue_from_error(exc: msgspec.ValidationError, root: list[str | int]) -> dic
         type_ = "type_error"
     elif msg.startswith(_MATCHING):
         msg = _pattern_message(msg)
-    return {"loc": loc, "msg": msg, "type": type_}
+    return ValidationIssue(loc, msg, type_)
 
 
 def invalid(loc: list[str | int], msg: str, type_: str = "value_error") -> ApiError:
-    return ApiError(422, [{"loc": loc, "msg": msg, "type": type_}])
+    return ApiError(422, [ValidationIssue(loc, msg, type_)])
 
 
 # Free-form values (config, custom_metadata, feedback data) are stored and handed to other

@@ -10,7 +10,6 @@ from typing import Any
 
 import msgspec
 
-from common.http import READ_JSON_ERRORS
 from common.models.agent import (
     Agent,
     AgentCreate,
@@ -20,39 +19,36 @@ from common.models.agent import (
 )
 from common.models.widget import Widget, WidgetCreate, WidgetUpdate
 from common.models.widget_config import ConfigV1
+from common.openapi import (
+    METRICS_OK,
+    READ_JSON_ERRORS,
+    REF,
+    STATUS_OK,
+    UUID,
+    error_schemas,
+    json_content,
+    operation,
+    path_param,
+    query_param,
+    ref,
+    responses,
+)
 from common.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from management_service.auth import ORG_HEADER
 from management_service.branding.models import AutoBrandRequest, Brand
 from management_service.idempotency import KEY_PATTERN
 
-_REF = "#/components/schemas/{name}"
 WIDGETS = "/core/web-widgets"
 AGENTS = "/core/agents"
 
-_ISSUE = {
-    "type": "object",
-    "properties": {
-        "loc": {"type": "array", "items": {"oneOf": [{"type": "string"}, {"type": "integer"}]}},
-        "msg": {"type": "string"},
-        "type": {"type": "string"},
-    },
-    "required": ["loc", "msg", "type"],
-}
-_ERROR_DETAIL = {
-    "title": "ErrorDetail",
-    "type": "object",
-    "properties": {"detail": {"oneOf": [{"type": "string"}, {"type": "array", "items": _ISSUE}]}},
-    "required": ["detail"],
-}
 _WIDGET_CONFIG = {
     "title": "WidgetConfig",
     "type": "object",
     "description": "The widget's configuration, stored as sent, at most 64 KiB as JSON. Known "
     "keys under `v1` are validated; unknown keys (at any level) are kept.",
-    "properties": {"v1": {"$ref": _REF.format(name="ConfigV1")}},
+    "properties": {"v1": ref("ConfigV1")},
     "additionalProperties": True,
 }
-_STATUS_OK = {"type": "object", "properties": {"status": {"const": "ok"}}, "required": ["status"]}
 
 _ERRORS = {
     **READ_JSON_ERRORS,
@@ -69,6 +65,10 @@ _ERRORS = {
     "destination the SSRF controls refuse, or answered unusably",
     "503": "A dependency (Redis) is unavailable; retry after `Retry-After` seconds",
     "504": "The looked-up site did not answer in time",
+}
+_ERROR_HEADERS = {
+    401: {"WWW-Authenticate": {"schema": {"type": "string"}}},
+    503: {"Retry-After": {"schema": {"type": "integer"}}},
 }
 
 _EXAMPLE_AGENT_ID = "6f1c2a9e-5b1d-4c8e-9a57-3d2f0e8b7c14"
@@ -93,21 +93,10 @@ _EXAMPLE_WIDGET = {
 }
 
 
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": _REF.format(name=name)}
-
-
-def _json(schema: dict[str, Any], example: Any = None) -> dict[str, Any]:
-    media: dict[str, Any] = {"schema": schema}
-    if example is not None:
-        media["example"] = example
-    return {"application/json": media}
-
-
 def _ok(status: int, description: str, schema: dict[str, Any] | None, **extra: Any) -> dict:
     response: dict[str, Any] = {"description": description, **extra}
     if schema is not None:
-        response["content"] = _json(schema, response.pop("example", None))
+        response["content"] = json_content(schema, response.pop("example", None))
     return {str(status): response}
 
 
@@ -116,47 +105,21 @@ def _operation(
     params: list[dict[str, Any]] | None = None, body: str | None = None, description: str = "",
     public: bool = False, body_example: Any = None,
 ) -> dict[str, Any]:
-    responses = dict(ok)
-    for code in errors:
-        key = str(code)
-        responses[key] = {"description": _ERRORS[key], "content": _json(_ref("ErrorDetail"))}
-        if code == 401:
-            responses[key]["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
-        if code == 503:
-            responses[key]["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
-    operation: dict[str, Any] = {"operationId": op_id, "summary": summary}
-    if description:
-        operation["description"] = description
+    """Public operations need no credential; the others take the organization header."""
     parameters = list(params or [])
-    if public:
-        operation["security"] = []
-    else:
+    if not public:
         parameters.append({"$ref": "#/components/parameters/OrgHeader"})
-    if parameters:
-        operation["parameters"] = parameters
-    if body is not None:
-        operation["requestBody"] = {"required": True, "content": _json(_ref(body), body_example)}
-    operation["responses"] = responses
-    return operation
+    return operation(
+        op_id, summary, responses(ok, errors, _ERRORS, _ERROR_HEADERS),
+        description=description, security=[] if public else None, parameters=parameters,
+        body=body, body_example=body_example,
+    )
 
 
-def _path(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {
-        "name": name, "in": "path", "required": True, "description": description,
-        "schema": schema or {"type": "string", "format": "uuid"},
-    }
-
-
-def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "schema": schema,
-            "description": description}
-
-
-_WIDGET_ID = _path("id", "The widget id")
-_AGENT_ID = _path("id", "The agent id")
-_VERSION = _path("version", "The version's number, `latest`, or the version id",
-                 {"type": "string"})
-_UUID = {"type": "string", "format": "uuid"}
+_WIDGET_ID = path_param("id", "The widget id")
+_AGENT_ID = path_param("id", "The agent id")
+_VERSION = path_param("version", "The version's number, `latest`, or the version id",
+                      {"type": "string"})
 _READ = (401, 403, 404, 503)
 
 
@@ -195,31 +158,31 @@ _IDEMPOTENT = (
 
 
 def _widget_paths() -> dict[str, Any]:
-    widget = _ok(200, "The widget", _ref("Widget"), example=_EXAMPLE_WIDGET)
+    widget = _ok(200, "The widget", ref("Widget"), example=_EXAMPLE_WIDGET)
     listing = _operation(
         "listWidgets", "List widgets", _ok(
             200, "One page of widgets, newest first",
-            {"type": "array", "items": _ref("Widget")},
+            {"type": "array", "items": ref("Widget")},
             headers={"X-Next-Cursor": {
                 "schema": {"type": "string"},
                 "description": "Cursor of the next page; absent on the last page",
             }},
         ), (401, 403, 422, 503),
         params=[
-            _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
-                             "default": DEFAULT_LIMIT}, "Page size"),
-            _query("cursor", {"type": "string"}, "`X-Next-Cursor` of the previous page (a "
-                   "Base64-encoded `created_at` is accepted too)"),
-            _query("agent_id", _UUID, "Only widgets serving this agent"),
-            _query("agent_version_id", _UUID, "Only widgets pinned to this agent version"),
-            _query("published", {"type": "boolean"}, "Only published (`true`) or unpublished "
-                   "(`false`) widgets"),
+            query_param("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
+                                  "default": DEFAULT_LIMIT}, "Page size"),
+            query_param("cursor", {"type": "string"}, "`X-Next-Cursor` of the previous page (a "
+                        "Base64-encoded `created_at` is accepted too)"),
+            query_param("agent_id", UUID, "Only widgets serving this agent"),
+            query_param("agent_version_id", UUID, "Only widgets pinned to this agent version"),
+            query_param("published", {"type": "boolean"}, "Only published (`true`) or "
+                        "unpublished (`false`) widgets"),
         ],
         description="Scope `web_widgets:read` or `web_widgets:manage`.",
     )
     create = _operation(
         "createWidget", "Create a widget",
-        _ok(201, "The created widget", _ref("Widget"), example=_EXAMPLE_WIDGET,
+        _ok(201, "The created widget", ref("Widget"), example=_EXAMPLE_WIDGET,
             links=_WIDGET_LINKS, headers=_REPLAYED),
         (401, 403, 408, 409, 413, 415, 422, 503), body="WidgetCreate", body_example=_EXAMPLE_CREATE,
         params=[_IDEMPOTENCY_KEY],
@@ -244,7 +207,7 @@ def _widget_paths() -> dict[str, Any]:
     )
     auto_brand = _operation(
         "autoBrand", "Fetch brand data for a domain",
-        _ok(200, "The resolved brand", _ref("Brand")),
+        _ok(200, "The resolved brand", ref("Brand")),
         (401, 403, 404, 408, 413, 415, 422, 502, 503, 504),
         params=[_WIDGET_ID], body="AutoBrandRequest", body_example={"domain": "example.com"},
         description="Scope `web_widgets:manage`. The widget must exist. Returns the brand so "
@@ -266,12 +229,12 @@ def _widget_paths() -> dict[str, Any]:
 
 
 def _agent_paths() -> dict[str, Any]:
-    agent = _ok(200, "The agent", _ref("Agent"))
-    version = _ok(200, "The version", _ref("AgentVersion"))
+    agent = _ok(200, "The agent", ref("Agent"))
+    version = _ok(200, "The version", ref("AgentVersion"))
     return {
         AGENTS: {"post": _operation(
             "createAgent", "Create an agent",
-            _ok(201, "The created agent", _ref("Agent"), links=_AGENT_LINKS, headers=_REPLAYED),
+            _ok(201, "The created agent", ref("Agent"), links=_AGENT_LINKS, headers=_REPLAYED),
             (401, 403, 408, 409, 413, 415, 422, 503), body="AgentCreate",
             params=[_IDEMPOTENCY_KEY], description="Scope `agents:manage`." + _IDEMPOTENT,
         )},
@@ -281,7 +244,7 @@ def _agent_paths() -> dict[str, Any]:
         )},
         AGENTS + "/{id}/versions": {"post": _operation(
             "createAgentVersion", "Create an agent version",
-            _ok(201, "The created (unpublished) version", _ref("AgentVersion"),
+            _ok(201, "The created (unpublished) version", ref("AgentVersion"),
                 links=_VERSION_LINKS, headers=_REPLAYED),
             (401, 403, 404, 408, 409, 413, 415, 422, 503), params=[_AGENT_ID, _IDEMPOTENCY_KEY],
             body="AgentVersionCreate",
@@ -309,20 +272,16 @@ def _agent_paths() -> dict[str, Any]:
 
 
 def _probe_paths() -> dict[str, Any]:
-    metrics = {"200": {
-        "description": "Prometheus text exposition format",
-        "content": {"text/plain": {"schema": {"type": "string"}}},
-    }}
     return {
         "/metrics": {"get": _operation(
-            "metrics", "Prometheus metrics of this process", metrics, (), public=True,
+            "metrics", "Prometheus metrics of this process", METRICS_OK, (), public=True,
         )},
         "/healthz": {"get": _operation(
-            "healthz", "Liveness: the process is up", _ok(200, "Alive", _STATUS_OK), (),
+            "healthz", "Liveness: the process is up", _ok(200, "Alive", STATUS_OK), (),
             public=True,
         )},
         "/readyz": {"get": _operation(
-            "readyz", "Readiness: Redis answers", _ok(200, "Ready", _STATUS_OK), (503,),
+            "readyz", "Readiness: Redis answers", _ok(200, "Ready", STATUS_OK), (503,),
             public=True,
         )},
         "/openapi.json": {"get": _operation(
@@ -336,11 +295,11 @@ def _components() -> dict[str, Any]:
     _, schemas = msgspec.json.schema_components(
         [Widget, WidgetCreate, WidgetUpdate, ConfigV1, Agent, AgentCreate, AgentVersion,
          AgentVersionCreate, AgentVersionUpdate, Brand, AutoBrandRequest],
-        ref_template=_REF,
+        ref_template=REF,
     )
     for name in ("Widget", "WidgetCreate", "WidgetUpdate"):
         properties = schemas[name]["properties"]
-        config = _ref("WidgetConfig")
+        config = ref("WidgetConfig")
         if "default" in properties["config"]:
             config["default"] = properties["config"]["default"]
         properties["config"] = config
@@ -350,9 +309,7 @@ def _components() -> dict[str, Any]:
                 properties[field] = {"type": "string", "format": fmt}
             else:
                 properties[field] = {"readOnly": True, "description": "Ignored if sent"}
-    schemas.update(
-        WidgetConfig=_WIDGET_CONFIG, ErrorDetail=_ERROR_DETAIL,
-    )
+    schemas.update(WidgetConfig=_WIDGET_CONFIG, **error_schemas())
     return {
         "schemas": schemas,
         "securitySchemes": {"bearerAuth": {

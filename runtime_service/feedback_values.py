@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from common.errors import ApiError
+from common.errors import ApiError, ValidationIssue
 from common.models.forms import RATING_MAX, RATING_MIN, FormField
 
 # Characters, not bytes; the whole `data` is capped at 16 KiB of JSON anyway.
@@ -117,12 +117,12 @@ def _check_value(field: FormField, value: Any) -> None:
 def check_feedback(data: dict[str, Any], fields: Sequence[FormField]) -> dict[str, Any]:
     """The submitted values of the form's fields, each checked; 422 naming every bad field."""
     kept: dict[str, Any] = {}
-    issues: list[dict[str, Any]] = []
+    issues: list[ValidationIssue] = []
     for field in fields:
         loc: list[str | int] = ["body", "data", field.id]
         if field.id not in data or _is_empty(field, data[field.id]):
             if field.required:
-                issues.append({"loc": loc, "msg": "Field required", "type": "missing"})
+                issues.append(ValidationIssue(loc, "Field required", "missing"))
                 continue
             if field.id not in data:
                 continue
@@ -130,7 +130,7 @@ def check_feedback(data: dict[str, Any], fields: Sequence[FormField]) -> dict[st
         try:
             _check_value(field, value)
         except _Bad as bad:
-            issues.append({"loc": loc, "msg": bad.msg, "type": bad.type})
+            issues.append(ValidationIssue(loc, bad.msg, bad.type))
             continue
         kept[field.id] = value
     if issues:

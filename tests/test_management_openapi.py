@@ -10,8 +10,15 @@ import pytest
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate
 
+from common.errors import ErrorDetail, ValidationErrorDetail
 from common.http import UNROUTED
 from management_service.openapi import DOCUMENT
+from tests.openapi_checks import (
+    assert_errors_are_the_structs,
+    decode_exactly,
+    references,
+    served_document,
+)
 
 METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}
 WIDGETS = "/core/web-widgets"
@@ -19,10 +26,7 @@ WIDGETS = "/core/web-widgets"
 
 @pytest.fixture
 async def document(management_client: Any) -> dict[str, Any]:
-    resp = await management_client.get("/openapi.json")
-    assert resp.status == 200
-    assert resp.content_type == "application/json"
-    return await resp.json()
+    return await served_document(management_client)
 
 
 def operations(document: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -54,19 +58,7 @@ async def test_paths_and_methods_equal_the_registered_routes(
 
 
 async def test_every_reference_resolves(document: dict[str, Any]) -> None:
-    refs: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if isinstance(node.get("$ref"), str):
-                refs.append(node["$ref"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(document)
+    refs = references(document)
     assert len(refs) > 20
     for ref in refs:
         section, name = ref.removeprefix("#/components/").split("/")
@@ -131,9 +123,25 @@ async def test_schemas_follow_the_models(document: dict[str, Any]) -> None:
         assert schemas[name]["properties"]["id"]["readOnly"] is True
     theme = schemas["ConfigV1"]["properties"]["theme"]
     assert set(theme["enum"]) == {"system", "light", "dark"}
-    detail = schemas["ErrorDetail"]["properties"]["detail"]["oneOf"]
-    assert {"type": "string"} in detail
-    assert detail[1]["items"]["required"] == ["loc", "msg", "type"]
+
+
+async def test_error_schemas_are_generated_from_the_error_structs(
+    document: dict[str, Any],
+) -> None:
+    assert_errors_are_the_structs(document)
+
+
+async def test_error_answers_are_exactly_the_error_structs(
+    management_client: Any, org_with_key: Any
+) -> None:
+    unauthenticated = await management_client.get(WIDGETS)
+    assert unauthenticated.status == 401
+    decode_exactly(await unauthenticated.read(), ErrorDetail)
+    _, headers = await org_with_key()
+    invalid = await management_client.get(WIDGETS, params={"limit": "0"}, headers=headers)
+    assert invalid.status == 422
+    issues = decode_exactly(await invalid.read(), ValidationErrorDetail).detail
+    assert issues[0].loc == ["query", "limit"]
 
 
 async def test_examples_match_their_schemas(document: dict[str, Any]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 
+import msgspec
 import pytest
 from redis.asyncio import Redis
 
@@ -29,7 +30,7 @@ def test_bad_cursor_is_422(cursor: str) -> None:
     with pytest.raises(ApiError) as info:
         decode_cursor(cursor)
     assert info.value.status == 422
-    assert info.value.detail[0]["loc"] == ["query", "cursor"]
+    assert msgspec.to_builtins(info.value.detail)[0]["loc"] == ["query", "cursor"]
 
 
 async def _walk(redis: Redis, key: str, limit: int, keep=lambda item: True) -> list[str]:

@@ -236,7 +236,7 @@ def test_a_refusal_says_what_is_expected_not_the_regex(type_: Any, value: str) -
     with pytest.raises(ApiError) as caught:
         convert(value + "\n", type_, ["body"])
     (problem,) = caught.value.detail
-    assert problem["msg"].startswith("Expected ") and "regex" not in problem["msg"]
+    assert problem.msg.startswith("Expected ") and "regex" not in problem.msg
 
 
 def _compiled() -> list[tuple[str, re.Pattern[str], str]]:

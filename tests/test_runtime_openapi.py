@@ -11,6 +11,7 @@ from openapi_spec_validator import validate
 from common.http import UNROUTED
 from common.settings import Settings
 from runtime_service.app import create_app
+from tests.openapi_checks import assert_errors_are_the_structs, references, served_document
 
 METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}
 
@@ -22,10 +23,7 @@ async def client(aiohttp_client: Any, runtime_settings: Settings) -> Any:
 
 @pytest.fixture
 async def document(client: Any) -> dict[str, Any]:
-    resp = await client.get("/openapi.json")
-    assert resp.status == 200
-    assert resp.content_type == "application/json"
-    return await resp.json()
+    return await served_document(client)
 
 
 def registered_routes(app: Any) -> set[tuple[str, str]]:
@@ -58,19 +56,7 @@ async def test_paths_and_methods_equal_the_registered_routes(
 
 async def test_every_reference_resolves(document: dict[str, Any]) -> None:
     schemas = document["components"]["schemas"]
-    refs: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if isinstance(node.get("$ref"), str):
-                refs.append(node["$ref"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(document)
+    refs = references(document)
     assert refs
     for ref in refs:
         assert ref.startswith("#/components/schemas/")
@@ -89,10 +75,12 @@ async def test_models_and_error_shape(document: dict[str, Any]) -> None:
         "config", "created_at", "updated_at",
     ]  # fmt: skip
     assert "custom_metadata" not in schemas["ConversationSummary"]["properties"]
-    detail = schemas["ErrorDetail"]["properties"]["detail"]["oneOf"]
-    assert {"type": "string"} in detail
-    issue = next(option for option in detail if option.get("type") == "array")["items"]
-    assert issue["required"] == ["loc", "msg", "type"]
+
+
+async def test_error_schemas_are_generated_from_the_error_structs(
+    document: dict[str, Any],
+) -> None:
+    assert_errors_are_the_structs(document)
 
 
 async def test_operations_declare_the_contracts_statuses(document: dict[str, Any]) -> None:

@@ -14,7 +14,7 @@ import msgspec
 from aiohttp import web
 
 from common.bodies import json_response, read_json
-from common.errors import ApiError, not_found
+from common.errors import ApiError, ValidationIssue, not_found
 from common.validation import invalid
 from management_service.appkeys import BRANDS, WIDGETS
 from management_service.auth import MANAGE_WIDGETS, Principal
@@ -54,6 +54,6 @@ def respond(lookup: Lookup) -> web.Response:
     if lookup.outcome == "not_found":
         raise not_found("No brand found for this domain")
     if lookup.outcome == "blocked":
-        raise ApiError(422, [{"loc": ["body", "domain"], "msg": lookup.detail,
-                              "type": "value_error"}], _NO_STORE)
+        issue = ValidationIssue(["body", "domain"], lookup.detail, "value_error")
+        raise ApiError(422, [issue], _NO_STORE)
     raise ApiError(STATUSES.get(lookup.outcome, 502), lookup.detail, _NO_STORE)
