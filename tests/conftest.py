@@ -1,26 +1,22 @@
-"""Shared fixtures: a private real redis-server per test, settings pointing at it, app clients,
-and credential helpers. Nothing here touches a Redis server the tests did not start."""
+"""Fixtures every group shares: a private real redis-server per test, settings pointing at it,
+app clients, credential helpers and the session's 3-master cluster. Nothing here touches a Redis
+server the tests did not start. Plain helpers (settings, seeding, waiting) are in tests/support/."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
 from common.redis_keys import RedisKeys
 from common.redis_process import RedisProcess
 from common.settings import Settings
+from common.timeutil import new_id
 from management_service.credentials import CredentialStore
-
-RATE_LIMITED = ("START", "LIST", "FEEDBACK", "FEEDBACK_PER_CONVERSATION")
-LIVEKIT_KEY = "test-livekit-key"
-LIVEKIT_SECRET = "test-livekit-secret-0123456789abcdef0123456789"
-
-
-# What a module sets as REDIS_ARGS is passed to its redis-server, e.g. DURABLE.
-DURABLE = ("--appendonly", "yes", "--appendfsync", "always")
+from tests.support.settings import ALL_SCOPES, OrgFactory, make_settings
 
 
 @pytest.fixture
@@ -30,21 +26,6 @@ def redis_proc(request: pytest.FixtureRequest) -> Iterator[RedisProcess]:
         yield proc
     finally:
         proc.cleanup()
-
-
-def make_settings(service: str, redis_url: str, **overrides: Any) -> Settings:
-    env = {
-        "REDIS_URL": redis_url,
-        "REDIS_KEY_PREFIX": "test",
-        "LIVEKIT_URL": "wss://livekit.test",
-        "LIVEKIT_API_KEY": LIVEKIT_KEY,
-        "LIVEKIT_API_SECRET": LIVEKIT_SECRET,
-        "PUBLIC_ORIGIN": "https://widgets.test",
-        # Functional tests send bursts from one address; tests of the limits turn them on.
-        **{f"RATE_LIMIT_{name}": "off" for name in RATE_LIMITED},
-    }
-    env.update({key.upper(): str(value) for key, value in overrides.items()})
-    return Settings.from_env(service, env)
 
 
 @pytest.fixture
@@ -89,11 +70,6 @@ async def management_client(aiohttp_client: Any, management_settings: Settings) 
     return await aiohttp_client(create_app(management_settings))
 
 
-ALL_SCOPES = ["web_widgets:read", "web_widgets:manage", "agents:read", "agents:manage"]
-
-OrgFactory = Callable[..., Awaitable[tuple[str, dict[str, str]]]]
-
-
 @pytest.fixture
 def org_with_key(credentials: CredentialStore) -> OrgFactory:
     """Create an org and an ``ak_`` key; returns ``(org_id, auth_headers)``."""
@@ -116,10 +92,46 @@ async def runtime_client(aiohttp_client: Any, runtime_settings: Settings) -> Any
 @pytest.fixture(scope="session")
 def redis_cluster() -> Iterator[Any]:
     """A real 3-master Redis Cluster shared by the session; tests isolate by key prefix."""
-    from tests.redis_cluster import LocalCluster
+    from tests.support.redis_cluster import LocalCluster
 
     cluster = LocalCluster()
     try:
         yield cluster.start()
     finally:
         cluster.cleanup()
+
+
+@pytest.fixture
+def prefix() -> str:
+    return "t" + new_id()[:8]  # the cluster is shared by the session: one key space per test
+
+
+@pytest.fixture
+def cluster_settings(redis_cluster: Any, prefix: str) -> Callable[[str], Settings]:
+    def factory(service: str) -> Settings:
+        return make_settings(
+            service, redis_cluster.url, redis_mode="cluster", redis_key_prefix=prefix
+        )
+
+    return factory
+
+
+@pytest.fixture
+async def cluster(redis_cluster: Any) -> Any:
+    client = RedisCluster.from_url(redis_cluster.url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def stack(aiohttp_client: Any, cluster_settings: Any, cluster: Any, prefix: str) -> Any:
+    """Both services on the cluster and an ``ak_`` key: ``(management, runtime, headers)``."""
+    from management_service.app import create_app as create_management
+    from runtime_service.app import create_app as create_runtime
+
+    management = await aiohttp_client(create_management(cluster_settings("management")))
+    runtime = await aiohttp_client(create_runtime(cluster_settings("runtime")))
+    credentials = CredentialStore(cluster, RedisKeys(prefix))
+    org = await credentials.create_org("Acme")
+    token, _ = await credentials.issue("ak", ALL_SCOPES, org_id=org.id)
+    return management, runtime, {"Authorization": f"Bearer {token}"}

@@ -1,0 +1,2 @@
+"""Helpers the test groups share. Test modules import from here (or get fixtures from a
+conftest.py), never from another test module."""

@@ -1,0 +1,99 @@
+"""The management and runtime flows on a real 3-master Redis Cluster (REDIS_MODE=cluster): every
+script and multi-key operation stays in one hash slot, and invalidation events published by a
+script on any node reach a runtime pod subscribed on another."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+from common.redis_client import subscriber_factory
+from common.redis_keys import RedisKeys
+from tests.support.polling import eventually
+from tests.support.widget_helpers import create_widget, expect, make_version
+
+PREFIX = "/core/public/web-widgets"
+FEEDBACK_FORM = {"enabled": True, "form": {"id": "fb", "fields": [
+    {"id": "rating", "type": "rating", "label": "Rating"}]}}
+
+
+async def test_widget_lifecycle_and_invalidation_across_nodes(
+    stack: Any, cluster: Any, prefix: str
+) -> None:
+    management, runtime, headers = stack
+    pair = await make_version(management, headers, published=True)
+    keys = RedisKeys(prefix)
+    # Widgets whose keys live on every node, so events are published by scripts on each node.
+    owners: dict[str, str] = {}
+    while len(set(owners.values())) < 3:
+        widget = await create_widget(management, headers, pair, published=True)
+        owners[widget["id"]] = cluster.get_node_from_key(keys.widget(widget["id"])).name
+    for widget_id in owners:
+        assert (await runtime.get(f"{PREFIX}/{widget_id}")).status == 200  # now cached
+    listed = await expect(await management.get("/core/web-widgets?limit=200", headers=headers), 200)
+    assert {item["id"] for item in listed} == set(owners)
+    for widget_id in owners:
+        resp = await management.put(
+            f"/core/web-widgets/{widget_id}", json={"config": {"v1": {"theme": "dark"}}},
+            headers=headers,
+        )
+        await expect(resp, 200)
+
+        async def served_dark(widget_id: str = widget_id) -> bool:
+            body = await (await runtime.get(f"{PREFIX}/{widget_id}")).json()
+            return body["config"].get("v1", {}).get("theme") == "dark"
+
+        await eventually(served_dark, within=2.0)
+    first = next(iter(owners))
+    assert (await management.delete(f"/core/web-widgets/{first}", headers=headers)).status == 204
+
+    async def gone() -> bool:
+        return (await runtime.get(f"{PREFIX}/{first}")).status == 404
+
+    await eventually(gone, within=2.0)
+
+
+async def test_conversations_and_concurrent_feedback(stack: Any) -> None:
+    management, runtime, headers = stack
+    pair = await make_version(management, headers, published=True)
+    widget = await create_widget(
+        management, headers, pair, published=True,
+        config={"v1": {"post_conversation_feedback": FEEDBACK_FORM}},
+    )
+    url = f"{PREFIX}/{widget['id']}/conversations"
+    started = await expect(await runtime.post(url, json={"user_id": "u1"}), 200)
+    cid = started["conversation"]["id"]
+    resumed = await expect(
+        await runtime.post(url, json={"user_id": "u1", "conversation_id": cid}), 200
+    )
+    assert resumed["connection_details"]["room"] != started["connection_details"]["room"]
+    for _ in range(4):
+        await expect(await runtime.post(url, json={"user_id": "u2"}), 200)
+    mine = await expect(await runtime.get(f"{url}?user_id=u1"), 200)
+    assert [item["id"] for item in mine] == [cid]
+    page = await runtime.get(f"{url}?user_id=u2&limit=3")
+    assert len(await page.json()) == 3 and page.headers["X-Next-Cursor"]
+
+    async def submit(i: int) -> int:
+        resp = await runtime.post(f"{url}/{cid}/feedback", json={"data": {"rating": 1 + i % 5}})
+        return resp.status
+
+    statuses = Counter(await asyncio.gather(*(submit(i) for i in range(100))))
+    assert statuses == {200: 1, 409: 99}
+
+
+async def test_subscriber_goes_round_the_cluster_nodes(
+    cluster_settings: Any, cluster: Any, redis_cluster: Any
+) -> None:
+    await cluster.initialize()
+    connect = subscriber_factory(cluster_settings("runtime"), cluster)
+    ports = []
+    for _ in range(4):
+        client = connect()
+        ports.append(client.connection_pool.connection_kwargs["port"])
+        assert await client.ping()
+        await client.aclose()
+    assert ports[0] == redis_cluster.nodes[0].port  # the seed first
+    assert set(ports[:3]) == {node.port for node in redis_cluster.nodes}
+    assert ports[3] == ports[0]
