@@ -506,7 +506,7 @@ async def test_credential_matrix(world: World, kind: str, method: str, template:
     assert await b_state(world) == before
 
 
-# --- revocation and expiry: what the matrix and tests/test_auth.py do not already show ----------
+# --- revocation and expiry: what the matrix and tests/management/test_auth.py do not show ------
 
 
 @pytest.mark.parametrize("kind", ["ak", "pat"])

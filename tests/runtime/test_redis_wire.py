@@ -197,11 +197,11 @@ def test_the_installed_redis_py_has_the_parser() -> None:
 
 
 # --- a connection reset as soon as it is made -------------------------------------------------
-# What a proxy whose backend is down does (tests/tcp_proxy.py "reset"): the connection is made,
-# then reset before the caller writes on it. Made deterministic here: the transport is aborted
-# as soon as it exists, as the loop does when it reads the RST. Run on both loops the services
-# use: asyncio's drops the write silently (a timeout instead of a ConnectionError), uvloop's
-# raises RuntimeError, which is not a Redis error and so was a 500.
+# What a proxy whose backend is down does (tests/support/tcp_proxy.py "reset"): the connection
+# is made, then reset before the caller writes on it. Made deterministic here: the transport is
+# aborted as soon as it exists, as the loop does when it reads the RST. Run on both loops the
+# services use: asyncio's drops the write silently (a timeout instead of a ConnectionError),
+# uvloop's raises RuntimeError, which is not a Redis error and so was a 500.
 
 LOOPS = {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
 

@@ -5,7 +5,7 @@ Every answer (200, 204, 304, 4xx, 500, 503, with and without ``Origin``) carries
 and iframe page) carry a strict Content-Security-Policy on 200 and 304 alike. The sweep is checked
 against the app's own route table, so a new route without a case fails here; management's
 answers share the same wrapper and are sampled. What each header's value means for one route is
-tested beside the route (tests/test_embed.py, test_cors_origins.py).
+tested beside the route (tests/runtime/test_embed.py, test_cors_origins.py).
 """
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ def load_all(path: Path) -> list[Resource]:
 def render(directory: Path) -> list[Resource]:
     (kustomization,) = load_all(directory / "kustomization.yaml")
     unsupported = set(kustomization) - _SUPPORTED
-    assert not unsupported, f"tests/test_deploy.py's renderer lacks {sorted(unsupported)}"
+    assert not unsupported, f"tests/system/test_deploy.py's renderer lacks {sorted(unsupported)}"
     resources: list[Resource] = []
     for entry in kustomization.get("resources", []):
         path = directory / entry

@@ -1,5 +1,5 @@
 """Both services behind a TCP proxy to a real redis-server that resets, refuses or black-holes
-every connection (tests/tcp_proxy.py): every route that touches Redis answers 503 JSON with
+every connection (tests/support/tcp_proxy.py): every route that touches Redis answers 503 JSON with
 Retry-After within a bound, never a 500, and all of them succeed again soon after the proxy
 forwards again, without restarting either app.
 
@@ -54,7 +54,7 @@ PATHS = {"wire": "", "redis-py": "?protocol=2"}
 
 @pytest.fixture(autouse=True)
 def bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The stand-in bundle of tests/test_embed.py, so the iframe page answers without npm."""
+    """The stand-in bundle of tests/support/bundle.py, so the iframe page answers without npm."""
     (tmp_path / JS_NAME).write_text("console.log('widget');\n")
     (tmp_path / CSS_NAME).write_text("body { margin: 0; }\n")
     manifest = {"widget.js": JS_NAME, "widget.css": CSS_NAME}

@@ -230,7 +230,7 @@ async def test_management_refuses_values_with_a_trailing_newline(
 )
 def test_a_refusal_says_what_is_expected_not_the_regex(type_: Any, value: str) -> None:
     # The brand's Hex is only ever an answer, and the Idempotency-Key header has its own message
-    # (tests/test_idempotency.py); every other pattern checks client input.
+    # (tests/management/test_idempotency.py); every other pattern checks client input.
     with pytest.raises(ApiError) as caught:
         convert(value + "\n", type_, ["body"])
     (problem,) = caught.value.detail
