@@ -1,5 +1,6 @@
 """What the management API's tests share: the app client and an organization with an ``ak_``
-key holding every scope."""
+key holding every scope, and an
+agent version of it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.support.settings import OrgFactory
+from tests.support.widget_helpers import make_version
 
 
 @pytest.fixture
@@ -19,3 +21,9 @@ def client(management_client: Any) -> Any:
 async def org(org_with_key: OrgFactory) -> tuple[str, dict[str, str]]:
     """``(org_id, auth_headers)``."""
     return await org_with_key()
+
+
+@pytest.fixture
+async def pair(client: Any, org: tuple[str, dict[str, str]]) -> tuple[str, str]:
+    """``(agent_id, version_id)``: an (unpublished) version of a new agent of ``org``."""
+    return await make_version(client, org[1])

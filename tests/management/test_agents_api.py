@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from common.timeutil import is_uuid, ms_from_iso, new_id
+from tests.support.widget_helpers import expect
 
 READ_ONLY = ["agents:read"]
 MANAGE = ["agents:manage"]
@@ -23,15 +24,6 @@ CONFIG = {
 @pytest.fixture
 async def org(org_with_key: Any) -> tuple[str, dict[str, str]]:
     return await org_with_key(MANAGE)
-
-
-async def expect(resp: Any, status: int) -> Any:
-    body = await resp.json()
-    assert resp.status == status, body
-    assert resp.content_type == "application/json"
-    if status >= 400:
-        assert set(body) == {"detail"}
-    return body
 
 
 async def create_agent(client: Any, headers: dict[str, str], **body: Any) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from common.models.events import EVENT_DECODER
 from common.redis_process import RedisProcess
 from common.timeutil import new_id
 from management_service.widgets_store import WidgetStore
-from tests.support.widget_helpers import create_widget, expect, make_version
+from tests.support.widget_helpers import create_widget, expect
 
 URL = "/core/web-widgets"
 
@@ -62,11 +62,6 @@ async def events(redis_proc: RedisProcess, keys: Any) -> AsyncIterator[Subscribe
     finally:
         await subscriber.pubsub.aclose()
         await client.aclose()
-
-
-@pytest.fixture
-async def pair(client: Any, org: Any) -> tuple[str, str]:
-    return await make_version(client, org[1])
 
 
 async def test_channel_name_uses_the_key_prefix(keys: Any) -> None:

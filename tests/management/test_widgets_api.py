@@ -21,11 +21,6 @@ from tests.support.widget_helpers import (
 URL = "/core/web-widgets"
 
 
-@pytest.fixture
-async def pair(client: Any, org: Any) -> tuple[str, str]:
-    return await make_version(client, org[1])
-
-
 # --- create, get, delete ------------------------------------------------------------------------
 
 

@@ -15,11 +15,6 @@ from tests.support.widget_helpers import create_widget, expect, make_version
 URL = "/core/web-widgets"
 
 
-@pytest.fixture
-async def pair(client: Any, org: Any) -> tuple[str, str]:
-    return await make_version(client, org[1])
-
-
 def _requests(widget_id: str) -> list[tuple[str, str, Any]]:
     return [
         ("GET", URL, None),

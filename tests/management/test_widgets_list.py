@@ -19,11 +19,6 @@ T0 = 1_700_000_000_000
 
 
 @pytest.fixture
-async def pair(client: Any, org: Any) -> tuple[str, str]:
-    return await make_version(client, org[1])
-
-
-@pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The store's clock: ``clock[0]`` is now; it advances by ``clock[1]`` ms per reading."""
     state = [T0, 1]

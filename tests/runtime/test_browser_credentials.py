@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from common.redis_keys import RedisKeys
 from common.timeutil import new_id
 from runtime_service.browser_credentials import DETAIL
-from tests.support.seed import seed_agent_version, seed_widget
+from tests.support.seed import seed_widget
 
 PREFIX = "/core/public/web-widgets"
 KEY_ID, PAT_ID = secrets.token_hex(16), secrets.token_hex(16)
@@ -34,8 +34,7 @@ SENT = [
 
 
 @pytest.fixture
-async def widget(redis: Redis, keys: RedisKeys) -> Any:
-    version = await seed_agent_version(redis, keys, new_id())
+async def widget(redis: Redis, keys: RedisKeys, version: Any) -> Any:
     return await seed_widget(redis, keys, version, domains=["https://shop.example"])
 
 

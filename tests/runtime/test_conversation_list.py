@@ -28,8 +28,7 @@ WIDGET_LIST = {"v1": {"conversation_list": "widget"}}
 
 
 @pytest.fixture
-async def widget(redis: Redis, keys: RedisKeys) -> Any:
-    version = await seed_agent_version(redis, keys, new_id())
+async def widget(redis: Redis, keys: RedisKeys, version: Any) -> Any:
     return await seed_widget(redis, keys, version, config=WIDGET_LIST)
 
 

@@ -23,8 +23,7 @@ PREFIX = "/core/public/web-widgets"
 
 
 @pytest.fixture
-async def widget(redis: Redis, keys: RedisKeys) -> Any:
-    version = await seed_agent_version(redis, keys, new_id())
+async def widget(redis: Redis, keys: RedisKeys, version: Any) -> Any:
     return await seed_widget(redis, keys, version, config=FEEDBACK_CONFIG)
 
 

@@ -34,7 +34,7 @@ from management_service.app import create_app as create_management
 from management_service.credentials import CredentialStore
 from runtime_service.app import create_app as create_runtime
 from runtime_service.embed import assets as embed_assets
-from tests.support.bundle import CSS_NAME, JS_NAME
+from tests.support.bundle import write_stand_in_bundle
 from tests.support.seed import FEEDBACK_CONFIG, seed_agent_version, seed_widget
 from tests.support.settings import ALL_SCOPES, make_settings
 from tests.support.tcp_proxy import TcpProxy
@@ -54,12 +54,8 @@ PATHS = {"wire": "", "redis-py": "?protocol=2"}
 
 @pytest.fixture(autouse=True)
 def bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The stand-in bundle of tests/support/bundle.py, so the iframe page answers without npm."""
-    (tmp_path / JS_NAME).write_text("console.log('widget');\n")
-    (tmp_path / CSS_NAME).write_text("body { margin: 0; }\n")
-    manifest = {"widget.js": JS_NAME, "widget.css": CSS_NAME}
-    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
-    monkeypatch.setattr(embed_assets, "STATIC_DIR", tmp_path)
+    """A stand-in bundle, so the iframe page answers without npm."""
+    monkeypatch.setattr(embed_assets, "STATIC_DIR", write_stand_in_bundle(tmp_path))
 
 
 @pytest.fixture
