@@ -12,6 +12,7 @@ import msgspec
 from redis.asyncio import Redis
 
 from common.errors import ApiError
+from common.ids import is_uuid, new_id
 from common.models.agent import (
     Agent,
     AgentConfigKnown,
@@ -20,7 +21,7 @@ from common.models.agent import (
 )
 from common.redis_client import read_script, register
 from common.redis_keys import RedisKeys
-from common.timeutil import is_uuid, iso_from_ms, new_id, now_ms
+from common.timeutil import iso_from_ms, now_ms
 from common.validation import convert, invalid
 
 if TYPE_CHECKING:

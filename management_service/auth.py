@@ -14,7 +14,7 @@ import msgspec
 from aiohttp import web
 
 from common.errors import ApiError
-from common.timeutil import is_uuid
+from common.ids import is_uuid
 from management_service.appkeys import CREDENTIALS
 
 ORG_HEADER = "X-Anyreach-Org"

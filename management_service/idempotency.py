@@ -30,9 +30,10 @@ from redis.exceptions import RedisError
 
 from common.bodies import JSON_HEADERS, read_json
 from common.errors import ApiError
+from common.ids import new_id
 from common.redis_client import read_script, register
 from common.redis_keys import RedisKeys
-from common.timeutil import new_id, now_ms
+from common.timeutil import now_ms
 from common.validation import invalid
 from management_service.appkeys import IDEMPOTENCY
 from management_service.auth import Principal

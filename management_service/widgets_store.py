@@ -23,13 +23,14 @@ from redis.asyncio import Redis
 
 from common.domains import DomainError, normalize_domains, normalize_origin
 from common.errors import ApiError
+from common.ids import is_uuid, new_id
 from common.models.events import EVENT_ENCODER, WidgetChanged
 from common.models.widget import Widget, WidgetCreate, WidgetUpdate
 from common.models.widget_config import validate_config
 from common.pagination import collect_page, index_member
 from common.redis_client import read_script, register
 from common.redis_keys import RedisKeys
-from common.timeutil import is_uuid, iso_from_ms, ms_from_iso, new_id, now_ms
+from common.timeutil import iso_from_ms, ms_from_iso, now_ms
 from common.validation import invalid
 from management_service.agents_store import AgentStore
 

@@ -27,11 +27,11 @@ from multidict import CIMultiDict
 from redis.asyncio import Redis
 
 from common.bodies import SECURITY_HEADERS, strong_etag
+from common.ids import is_uuid
 from common.models.widget import Widget
 from common.models.widget_config import feedback_fields, stored_v1
 from common.redis_client import REDIS_UNAVAILABLE, call_with_retry
 from common.redis_keys import RedisKeys
-from common.timeutil import is_uuid
 from runtime_service.public_widget import PublicWidget
 
 Loader = Callable[[str], Awaitable[PublicWidget | None]]

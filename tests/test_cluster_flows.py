@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from redis.asyncio.cluster import RedisCluster
 
+from common.ids import new_id
 from common.redis_client import subscriber_factory
 from common.redis_keys import RedisKeys
-from common.timeutil import new_id
 from management_service.app import create_app as create_management
 from management_service.credentials import CredentialStore
 from runtime_service.app import create_app as create_runtime

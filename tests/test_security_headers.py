@@ -20,9 +20,9 @@ import redis.exceptions
 from redis.asyncio import Redis
 
 from common.http import UNROUTED
+from common.ids import new_id
 from common.redis_keys import RedisKeys
 from common.settings import Settings
-from common.timeutil import new_id
 from runtime_service.app import create_app
 from runtime_service.conversation_start import ConversationStarter
 from tests.seed import FEEDBACK_CONFIG, seed_agent_version, seed_widget

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
-from common.timeutil import new_id
+from common.ids import new_id
 from tests.browser.harness import Stack, chromium_path, missing_requirement
 from tests.seed import seed_agent_version, seed_widget
 
