@@ -73,7 +73,9 @@ async def authenticate(request: web.Request) -> Principal:
 Handler = Callable[[web.Request, Principal], Awaitable[web.StreamResponse]]
 
 
-def requires(*scopes: str) -> Callable[[Handler], Callable[[web.Request], Awaitable]]:
+def requires(
+    *scopes: str,
+) -> Callable[[Handler], Callable[[web.Request], Awaitable[web.StreamResponse]]]:
     """Authenticate, then require at least one of ``scopes`` (the reference's any-of rule)."""
 
     def decorate(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
