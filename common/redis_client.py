@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import ConnectKwargs, parse_url
 from redis.asyncio.retry import Retry
-from redis.asyncio.sentinel import Sentinel
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import (
@@ -119,7 +119,9 @@ class _SentinelMaster(Redis):
 
     async def aclose(self, close_connection_pool: bool | None = None) -> None:
         await super().aclose(close_connection_pool)
-        for sentinel in self.connection_pool.sentinel_manager.sentinels:  # type: ignore[attr-defined]
+        pool = self.connection_pool
+        assert isinstance(pool, SentinelConnectionPool)  # master_for's pool
+        for sentinel in pool.sentinel_manager.sentinels:
             await sentinel.aclose()
 
 

@@ -86,7 +86,6 @@ def requires(
                 raise ApiError(403, f"Missing required scope: one of {', '.join(scopes)}")
             return await handler(request, principal)
 
-        wrapper.required_scopes = scopes  # type: ignore[attr-defined]
         return wrapper
 
     return decorate

@@ -325,7 +325,9 @@ def _attr(node: LexborNode | None, name: str) -> str:
 
 def _scheme(media: str) -> Scheme | None:
     match = _SCHEME.search(media.lower())
-    return match.group(1) if match else None  # type: ignore[return-value]
+    if match is None:
+        return None
+    return "dark" if match.group(1) == "dark" else "light"
 
 
 def image_format(mime: str | None, url: str) -> str | None:
