@@ -1,6 +1,6 @@
 # Developer commands. On a fresh machine with Python 3.11+: `make run` starts both services with a
-# private Redis and development data; `make test` lints and runs the whole suite. The virtual
-# environment is created on first use and re-synced whenever pyproject.toml changes.
+# private Redis and development data; `make test` lints, type-checks and runs the whole suite. The
+# virtual environment is created on first use and re-synced whenever pyproject.toml changes.
 #
 # Variables: VENV (default .venv), PYTHON (interpreter that creates the venv), PYTEST_ARGS
 # (e.g. make test PYTEST_ARGS="-k widgets -x").
@@ -14,7 +14,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install embed browser run test bench lint fmt clean distclean
+.PHONY: help install embed browser run test bench lint typecheck fmt clean distclean
 
 # The widget iframe app (livekit-client bundled with esbuild), built when npm exists: without it
 # the loader still works and the iframe page answers 503.
@@ -66,8 +66,9 @@ browser: ## Install chromium for the browser tests when missing (as root, with a
 run: $(STAMP) $(EMBED_BUNDLE) ## Run both services with a private Redis and development data (Ctrl-C stops)
 	$(PY) deploy/dev_run.py
 
-test: $(STAMP) $(EMBED_BUNDLE) browser ## Lint (ruff), then run the whole test suite (pytest)
+test: $(STAMP) $(EMBED_BUNDLE) browser ## Lint (ruff), type-check (mypy), then run the whole suite (pytest)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The load generator is wrk, from the system's packages: installed here as root with apt-get,
@@ -82,11 +83,14 @@ bench: $(STAMP) ## Benchmark the hot paths against bare aiohttp (about 2 minutes
 lint: $(STAMP) ## Lint only
 	$(VENV)/bin/ruff check .
 
+typecheck: $(STAMP) ## Type-check only (mypy --strict on common/ and the services; pyproject.toml)
+	$(VENV)/bin/mypy
+
 fmt: $(STAMP) ## Apply ruff's safe fixes (import order, modern syntax)
 	$(VENV)/bin/ruff check --fix .
 
 clean: ## Remove caches, build output and make run's data (.run/); keeps the virtual environment
-	rm -rf .run build dist test-artifacts .pytest_cache .ruff_cache *.egg-info
+	rm -rf .run build dist test-artifacts .pytest_cache .ruff_cache .mypy_cache *.egg-info
 	rm -rf $(EMBED_STATIC) $(EMBED_WEB)/node_modules
 	find . \( -name '.venv*' -o -name .git \) -prune -o -name __pycache__ -type d -prune \
 		-exec rm -rf {} +

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from common.ids import new_id
 from common.models.conversation import ConversationSummary
 from common.models.widget import WidgetCreate
 from common.redis_client import create_redis
 from common.redis_keys import RedisKeys
 from common.settings import Settings
-from common.timeutil import iso_from_ms, new_id, now_ms
+from common.timeutil import iso_from_ms, now_ms
 from deploy.dev_run import WIDGET_CONFIG, ensure_dev_data
 from management_service.agents_store import AgentStore
 from management_service.widgets_store import WidgetStore

@@ -15,7 +15,6 @@ from urllib.parse import urlsplit
 import idna
 
 MAX_DOMAINS = 100
-MAX_DOMAIN_LENGTH = 253 + len("https://") + len(":65535")
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$(?!\n)")
 _CODEPOINT = re.compile(r"U\+[0-9A-F]{4,6}")

@@ -46,12 +46,3 @@ class ApiError(Exception):
 
 def not_found(what: str = "Not found") -> ApiError:
     return ApiError(404, what)
-
-
-def validation_error(loc: list[str | int], msg: str, type_: str = "value_error") -> ApiError:
-    return ApiError(422, [ValidationIssue(loc, msg, type_)])
-
-
-class Unavailable(ApiError):
-    def __init__(self, detail: str = "Service temporarily unavailable") -> None:
-        super().__init__(503, detail, {"Retry-After": "1"})

@@ -7,6 +7,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping
 from itertools import accumulate
+from typing import overload
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import (
@@ -25,11 +26,15 @@ _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0
 _BOUNDS = [*(str(bound) for bound in _BUCKETS), "+Inf"]
 
 
+# What a read returns: one value, or a value per label value (a label is then given).
+Reading = float | Mapping[str, float]
+
+
 class _Read(Collector):
     """A metric family read at scrape time from a callable."""
 
     def __init__(
-        self, kind: str, name: str, doc: str, label: str | None, read: Callable[[], object]
+        self, kind: str, name: str, doc: str, label: str | None, read: Callable[[], Reading]
     ) -> None:
         self.kind, self.name, self.doc, self.label, self.read = kind, name, doc, label, read
 
@@ -37,6 +42,7 @@ class _Read(Collector):
         family_type = CounterMetricFamily if self.kind == "counter" else GaugeMetricFamily
         value = self.read()
         if self.label is None:
+            assert not isinstance(value, Mapping)
             yield family_type(self.name, self.doc, value=value)
             return
         family = family_type(self.name, self.doc, labels=[self.label])
@@ -102,8 +108,14 @@ class Metrics:
         self.registry.register(self._requests)
         self.observe = self._requests.observe
 
+    @overload
+    def counter(self, name: str, doc: str, read: Callable[[], float]) -> None: ...
+    @overload
     def counter(
-        self, name: str, doc: str, read: Callable[[], object], label: str | None = None
+        self, name: str, doc: str, read: Callable[[], Mapping[str, float]], label: str
+    ) -> None: ...
+    def counter(
+        self, name: str, doc: str, read: Callable[[], Reading], label: str | None = None
     ) -> None:
         """Expose a count the code keeps itself (an int, or a mapping label -> int)."""
         self.registry.register(_Read("counter", name, doc, label, read))

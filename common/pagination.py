@@ -12,9 +12,8 @@ import base64
 import binascii
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Annotated, TypeVar
+from typing import TypeVar
 
-from msgspec import Meta
 from multidict import MultiMapping
 
 from common.timeutil import ms_from_iso
@@ -24,7 +23,6 @@ T = TypeVar("T")
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
-Limit = Annotated[int, Meta(ge=1, le=MAX_LIMIT)]
 _MEMBER = re.compile(r"^\d{13}:[0-9a-f-]{36}$(?!\n)")
 # Upper bound on index entries inspected for one filtered page, so a rare filter cannot make
 # one request walk an unbounded index; the page then ends early with a cursor to continue.

@@ -7,14 +7,14 @@ import itertools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar, cast, overload
 
 from aiohttp import web
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
-from redis.asyncio.connection import parse_url
+from redis.asyncio.connection import ConnectKwargs, parse_url
 from redis.asyncio.retry import Retry
-from redis.asyncio.sentinel import Sentinel
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import (
@@ -119,21 +119,25 @@ class _SentinelMaster(Redis):
 
     async def aclose(self, close_connection_pool: bool | None = None) -> None:
         await super().aclose(close_connection_pool)
-        for sentinel in self.connection_pool.sentinel_manager.sentinels:  # type: ignore[attr-defined]
+        pool = self.connection_pool
+        assert isinstance(pool, SentinelConnectionPool)  # master_for's pool
+        for sentinel in pool.sentinel_manager.sentinels:
             await sentinel.aclose()
 
 
 def _master(settings: Settings, options: dict[str, Any]) -> Redis:
     sentinel = _sentinel(settings, options)
-    return sentinel.master_for(settings.redis_sentinel_master, redis_class=_SentinelMaster)
+    # master_for is unannotated in redis-py: it returns an instance of redis_class.
+    master: Redis = sentinel.master_for(settings.redis_sentinel_master, redis_class=_SentinelMaster)
+    return master
 
 
 def _sentinel(settings: Settings, options: dict[str, Any]) -> Sentinel:
     # REDIS_URL gives what the master connections need (database, credentials, TLS).
     from_url = parse_url(settings.redis_url)
-    for name in ("host", "port"):
-        from_url.pop(name, None)
-    sentinel_options = {
+    from_url.pop("host", None)
+    from_url.pop("port", None)
+    sentinel_options: dict[str, float | str] = {
         "socket_timeout": settings.redis_timeout,
         "socket_connect_timeout": settings.redis_timeout,
     }
@@ -172,7 +176,9 @@ def subscriber_factory(settings: Settings, client: Redis) -> Callable[[], Redis]
         attempts = itertools.count()
 
         def next_node() -> Redis:
-            known = [(node.host, node.port) for node in cast(RedisCluster, client).get_nodes()]
+            known = [
+                (node.host, int(node.port)) for node in cast(RedisCluster, client).get_nodes()
+            ]
             nodes = [(seed.get("host", "127.0.0.1"), int(seed.get("port", 6379)))]
             nodes += [node for node in known if node not in nodes]
             host, port = nodes[next(attempts) % len(nodes)]
@@ -182,7 +188,7 @@ def subscriber_factory(settings: Settings, client: Redis) -> Callable[[], Redis]
     return lambda: Redis.from_url(settings.redis_url, **options)
 
 
-def _without_db(parsed: dict[str, Any]) -> dict[str, Any]:
+def _without_db(parsed: ConnectKwargs) -> dict[str, Any]:
     return {k: v for k, v in parsed.items() if k in ("username", "password", "connection_class")}
 
 
@@ -207,6 +213,17 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await client.aclose()
+
+
+@overload
+def as_bytes(reply: bytes | str) -> bytes: ...
+@overload
+def as_bytes(reply: bytes | str | None) -> bytes | None: ...
+def as_bytes(reply: bytes | str | None) -> bytes | None:
+    """A string reply as what it is here: bytes. redis-py annotates replies ``bytes | str``
+    because a client may set decode_responses; no client of this project does."""
+    assert reply is None or isinstance(reply, bytes), "a client with decode_responses"
+    return reply
 
 
 def register(client: Redis, source: str) -> AsyncScript:

@@ -41,9 +41,6 @@ class RedisKeys:
         """Lex-ordered index of the org's widgets: member ``<created_ms>:<id>``."""
         return f"{self.prefix}:{{o:{org_id}}}:widgets"
 
-    def org_agents(self, org_id: str) -> str:
-        return f"{self.prefix}:{{o:{org_id}}}:agents"
-
     def idempotency(self, org_id: str, key: str) -> str:
         """An ``Idempotency-Key`` record: per organization, so another org's key never clashes."""
         return f"{self.prefix}:{{o:{org_id}}}:idem:{key}"

@@ -196,14 +196,14 @@ def supervise(factory: AppFactory, settings: Settings) -> int:
 
     failed = False
     deadline: float | None = None
-    exited: set[int] = set()
+    exited: set[multiprocessing.process.BaseProcess] = set()
     while len(exited) < len(workers):
         # The timeout bounds how late a re-sent stop signal or the kill deadline is acted on.
         wait([proc.sentinel for proc in workers if proc.exitcode is None], timeout=1.0)
         for proc in workers:
-            if proc.exitcode is None or proc.pid in exited:
+            if proc.exitcode is None or proc in exited:
                 continue
-            exited.add(proc.pid)
+            exited.add(proc)
             if stop_signal is None:
                 log.error(
                     "worker %s (pid %d) exited unexpectedly with code %s: stopping the others",

@@ -89,11 +89,17 @@ async def _require_user(store: CredentialStore, user_id: str) -> None:
         raise CliError(f"unknown user: {user_id}")
 
 
+def _record(record: msgspec.Struct) -> dict[str, Any]:
+    """A stored record as the JSON object the command prints."""
+    fields: dict[str, Any] = msgspec.to_builtins(record)
+    return fields
+
+
 async def _execute(store: CredentialStore, args: argparse.Namespace) -> dict[str, Any]:
     if args.command == "create-org":
-        return msgspec.to_builtins(await store.create_org(args.name))
+        return _record(await store.create_org(args.name))
     if args.command == "create-user":
-        return msgspec.to_builtins(await store.create_user(args.name))
+        return _record(await store.create_user(args.name))
     if args.command == "add-member":
         await _require_org(store, args.org)
         await _require_user(store, args.user)

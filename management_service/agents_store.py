@@ -12,15 +12,16 @@ import msgspec
 from redis.asyncio import Redis
 
 from common.errors import ApiError
+from common.ids import is_uuid, new_id
 from common.models.agent import (
     Agent,
     AgentConfigKnown,
     AgentCreate,
     AgentVersion,
 )
-from common.redis_client import read_script, register
+from common.redis_client import as_bytes, read_script, register
 from common.redis_keys import RedisKeys
-from common.timeutil import is_uuid, iso_from_ms, new_id, now_ms
+from common.timeutil import iso_from_ms, now_ms
 from common.validation import convert, invalid
 
 if TYPE_CHECKING:
@@ -109,17 +110,18 @@ class AgentStore:
 
     async def _version_raw(self, agent_id: str, ref: str) -> bytes | None:
         if is_uuid(ref):
-            return await self.redis.get(self.keys.agent_version(agent_id, ref))
+            return as_bytes(await self.redis.get(self.keys.agent_version(agent_id, ref)))
         numbers = self.keys.agent_version_numbers(agent_id)
         if ref == "latest":
-            ref = (await self.redis.hget(numbers, "seq") or b"").decode()
+            ref = (as_bytes(await self.redis.hget(numbers, "seq")) or b"").decode()
         # ASCII only: str.isdigit() also accepts digits like "²" that int() rejects.
         if not (ref.isascii() and ref.isdigit()) or len(ref) > 9:
             return None
-        version_id = await self.redis.hget(numbers, str(int(ref)))
+        version_id = as_bytes(await self.redis.hget(numbers, str(int(ref))))
         if version_id is None:
             return None
-        return await self.redis.get(self.keys.agent_version(agent_id, version_id.decode()))
+        key = self.keys.agent_version(agent_id, version_id.decode())
+        return as_bytes(await self.redis.get(key))
 
     async def get_version(self, org_id: str, agent_id: str, ref: str) -> AgentVersion | None:
         """A version by number, ``latest`` or id; None when unknown or in another org."""

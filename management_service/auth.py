@@ -14,7 +14,7 @@ import msgspec
 from aiohttp import web
 
 from common.errors import ApiError
-from common.timeutil import is_uuid
+from common.ids import is_uuid
 from management_service.appkeys import CREDENTIALS
 
 ORG_HEADER = "X-Anyreach-Org"
@@ -73,7 +73,9 @@ async def authenticate(request: web.Request) -> Principal:
 Handler = Callable[[web.Request, Principal], Awaitable[web.StreamResponse]]
 
 
-def requires(*scopes: str) -> Callable[[Handler], Callable[[web.Request], Awaitable]]:
+def requires(
+    *scopes: str,
+) -> Callable[[Handler], Callable[[web.Request], Awaitable[web.StreamResponse]]]:
     """Authenticate, then require at least one of ``scopes`` (the reference's any-of rule)."""
 
     def decorate(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -84,7 +86,6 @@ def requires(*scopes: str) -> Callable[[Handler], Callable[[web.Request], Awaita
                 raise ApiError(403, f"Missing required scope: one of {', '.join(scopes)}")
             return await handler(request, principal)
 
-        wrapper.required_scopes = scopes  # type: ignore[attr-defined]
         return wrapper
 
     return decorate

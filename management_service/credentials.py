@@ -16,8 +16,9 @@ import msgspec
 from redis.asyncio import Redis
 
 from common.credential_tokens import parse_token
+from common.ids import new_id
 from common.redis_keys import RedisKeys
-from common.timeutil import iso_from_ms, new_id, now_ms
+from common.timeutil import iso_from_ms, now_ms
 
 KNOWN_SCOPES = frozenset(
     {"web_widgets:read", "web_widgets:manage", "agents:read", "agents:manage"}

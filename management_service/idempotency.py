@@ -30,9 +30,10 @@ from redis.exceptions import RedisError
 
 from common.bodies import JSON_HEADERS, read_json
 from common.errors import ApiError
+from common.ids import new_id
 from common.redis_client import read_script, register
 from common.redis_keys import RedisKeys
-from common.timeutil import new_id, now_ms
+from common.timeutil import now_ms
 from common.validation import invalid
 from management_service.appkeys import IDEMPOTENCY
 from management_service.auth import Principal
@@ -42,8 +43,9 @@ log = logging.getLogger(__name__)
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
 # The same regex in Python and ECMA-262 (the OpenAPI document's), refusing a trailing newline.
-IdempotencyKey = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9._:+/=-]{1,255}$(?!\n)")]
-KEY_PATTERN = re.compile(IdempotencyKey.__metadata__[0].pattern)
+_KEY_REGEX = r"^[A-Za-z0-9._:+/=-]{1,255}$(?!\n)"
+IdempotencyKey = Annotated[str, msgspec.Meta(pattern=_KEY_REGEX)]
+KEY_PATTERN = re.compile(_KEY_REGEX)
 KEY_RULE = "1 to 255 characters: letters, digits and . _ : + / = -"
 TTL_MS = 24 * 3600 * 1000
 # How long an attempt holds its key: past it, a process that died mid-request no longer blocks
@@ -168,7 +170,11 @@ def idempotent(handler: Handler) -> Handler:
             except RedisError:  # the lease runs out on its own
                 log.warning("could not release an Idempotency-Key")
             raise
-        if 200 <= response.status < 300 and isinstance(response.body, bytes):
+        if (
+            200 <= response.status < 300
+            and isinstance(response, web.Response)
+            and isinstance(response.body, bytes)
+        ):
             try:
                 await store.finish(org_id, key, token, response.status, response.body)
             except RedisError:

@@ -93,7 +93,9 @@ _EXAMPLE_WIDGET = {
 }
 
 
-def _ok(status: int, description: str, schema: dict[str, Any] | None, **extra: Any) -> dict:
+def _ok(
+    status: int, description: str, schema: dict[str, Any] | None, **extra: Any
+) -> dict[str, Any]:
     response: dict[str, Any] = {"description": description, **extra}
     if schema is not None:
         response["content"] = json_content(schema, response.pop("example", None))

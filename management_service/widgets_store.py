@@ -23,13 +23,14 @@ from redis.asyncio import Redis
 
 from common.domains import DomainError, normalize_domains, normalize_origin
 from common.errors import ApiError
+from common.ids import is_uuid, new_id
 from common.models.events import EVENT_ENCODER, WidgetChanged
 from common.models.widget import Widget, WidgetCreate, WidgetUpdate
 from common.models.widget_config import validate_config
 from common.pagination import collect_page, index_member
-from common.redis_client import read_script, register
+from common.redis_client import as_bytes, read_script, register
 from common.redis_keys import RedisKeys
-from common.timeutil import is_uuid, iso_from_ms, ms_from_iso, new_id, now_ms
+from common.timeutil import iso_from_ms, ms_from_iso, now_ms
 from common.validation import invalid
 from management_service.agents_store import AgentStore
 
@@ -126,16 +127,16 @@ class WidgetStore:
         self._writers = KeyedLocks()
 
     async def _write(self, mode: Mode, widget_id: str, expected: bytes, new: bytes) -> bool:
-        op = "delete" if mode == "delete" else "upsert"
+        op: Literal["upsert", "delete"] = "delete" if mode == "delete" else "upsert"
         event = EVENT_ENCODER.encode(WidgetChanged(widget_id=widget_id, op=op))
-        written = await self._write_script(
+        written: int = await self._write_script(
             keys=[self.keys.widget(widget_id)],
             args=[mode, expected, new, self.keys.invalidation_channel(), event],
         )
         return written == 1
 
     async def _read(self, widget_id: str) -> bytes | None:
-        return await self.redis.get(self.keys.widget(widget_id))
+        return as_bytes(await self.redis.get(self.keys.widget(widget_id)))
 
     async def _load(self, org_id: str, widget_id: str) -> tuple[bytes, Widget] | None:
         """The raw document and the widget, or None when unknown, malformed or another org's."""
@@ -263,7 +264,7 @@ class WidgetStore:
 
         async def fetch(bound: str, count: int) -> list[tuple[str, Widget | None]]:
             found = await self.redis.zrevrangebylex(index, bound, "-", start=0, num=count)
-            members = [member.decode() for member in found]
+            members = [as_bytes(member).decode() for member in found]
             if not members:
                 return []
             # One GET per key in a pipeline, not MGET: the keys are in different slots.

@@ -17,9 +17,9 @@ from aiohttp import hdrs, web
 from multidict import istr
 
 from common.bodies import error_response
+from common.cors import add_vary_origin
 from common.credential_tokens import credential_name
 from common.http import Handler
-from runtime_service.origins import add_vary_origin
 
 log = logging.getLogger(__name__)
 

@@ -18,23 +18,25 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
+from typing import Any
 
 import msgspec
 from multidict import CIMultiDict
 from redis.asyncio import Redis
 
 from common.bodies import SECURITY_HEADERS, strong_etag
+from common.ids import is_uuid
 from common.models.widget import Widget
 from common.models.widget_config import feedback_fields, stored_v1
-from common.redis_client import REDIS_UNAVAILABLE, call_with_retry
+from common.redis_client import REDIS_UNAVAILABLE, as_bytes, call_with_retry
 from common.redis_keys import RedisKeys
-from common.timeutil import is_uuid
 from runtime_service.public_widget import PublicWidget
 
-Loader = Callable[[str], Awaitable[PublicWidget | None]]
+# A coroutine, not any awaitable: each load runs as its own task (asyncio.create_task).
+Loader = Callable[[str], Coroutine[Any, Any, PublicWidget | None]]
 REDIS_DOWN = REDIS_UNAVAILABLE
 
 _WIDGET = msgspec.json.Decoder(Widget)
@@ -73,7 +75,7 @@ def redis_loader(
         # quickly; after a Redis restart every pooled connection fails once before it
         # reconnects, and that must not look like an outage.
         raw = await call_with_retry(timeout, redis.get, keys.widget(widget_id))
-        return None if raw is None else to_public(raw, headers)
+        return None if raw is None else to_public(as_bytes(raw), headers)
 
     return load
 

@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 
 from common.errors import ApiError
+from common.ids import new_id, random_hex
 from common.models.conversation import (
     TERMINAL_STATUSES,
     ConnectionDetails,
@@ -14,7 +15,7 @@ from common.models.conversation import (
     ConversationStarted,
     ConversationSummary,
 )
-from common.timeutil import iso_from_ms, new_id, now_ms, random_hex
+from common.timeutil import iso_from_ms, now_ms
 from common.validation import invalid
 from runtime_service.agent_versions import AgentVersionSource, Dispatch
 from runtime_service.conversations import ConversationStore

@@ -12,13 +12,13 @@ from __future__ import annotations
 import secrets
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import msgspec
 
 from common.models.conversation import Conversation, ConversationSummary
 from common.pagination import collect_page, created_bounds, index_member
-from common.redis_client import read_script, register
+from common.redis_client import as_bytes, read_script, register
 from common.redis_keys import RedisKeys
 from runtime_service.redis_batch import RedisBatch
 
@@ -26,6 +26,9 @@ CREATE = read_script(__file__, "conversation_create.lua")
 FEEDBACK = read_script(__file__, "feedback_submit.lua")
 PAGE = read_script(__file__, "conversation_page.lua")
 FeedbackOutcome = Literal["ok", "not_found", "too_large", "duplicate"]
+_OUTCOMES: dict[bytes, FeedbackOutcome] = {
+    name.encode(): name for name in get_args(FeedbackOutcome)
+}
 
 _ENCODE = msgspec.json.Encoder().encode
 _SUMMARY = msgspec.json.Decoder(ConversationSummary)
@@ -106,7 +109,7 @@ class ConversationStore:
 
     async def owner(self, conversation_id: str) -> str | None:
         raw = await self.redis.get(self.keys.conversation_owner(conversation_id))
-        return None if raw is None else raw.decode()
+        return None if raw is None else as_bytes(raw).decode()
 
     async def list_page(
         self, widget_id: str, filters: ConversationFilter, start: str, limit: int
@@ -145,10 +148,10 @@ class ConversationStore:
     ) -> FeedbackOutcome:
         # One id per submission, the same in every retry of this call (see the script).
         submission = secrets.token_hex(8)
-        outcome = await self.batch.script(
+        outcome: bytes = await self.batch.script(
             self._feedback,
             keys=[self.keys.conversation(widget_id, conversation_id)],
             args=[record, size, limit, submission],
         )
         self.feedback_outcomes[outcome.decode()] += 1
-        return outcome.decode()
+        return _OUTCOMES[outcome]

@@ -61,7 +61,9 @@ def _responses(ok: dict[str, Any], codes: tuple[int, ...]) -> dict[str, Any]:
     return responses({"200": ok}, codes, _ERRORS, _ERROR_HEADERS)
 
 
-def _ok(description: str, headers: dict[str, Any], schema: dict[str, Any], **extra: Any) -> dict:
+def _ok(
+    description: str, headers: dict[str, Any], schema: dict[str, Any], **extra: Any
+) -> dict[str, Any]:
     return {"description": description, "headers": headers, "content": json_content(schema),
             **extra}
 

@@ -137,7 +137,8 @@ class RedisWire:
         self,
         url: str,
         timeout: float,
-        callbacks: Mapping[str, Callable[[Any], Any]],
+        # The client's response callbacks: redis-py's defaults, all synchronous.
+        callbacks: Mapping[str | bytes, Callable[..., Any]],
     ) -> None:
         options = parse_url(url)
         self.host = options.get("host", "localhost")

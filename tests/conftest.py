@@ -11,10 +11,10 @@ import pytest
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
+from common.ids import new_id
 from common.redis_keys import RedisKeys
 from common.redis_process import RedisProcess
 from common.settings import Settings
-from common.timeutil import new_id
 from management_service.credentials import CredentialStore
 from tests.support.settings import ALL_SCOPES, OrgFactory, make_settings
 

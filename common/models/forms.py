@@ -46,9 +46,3 @@ class PostConversationFeedback(msgspec.Struct, kw_only=True):
     enabled: bool = False
     thank_you_text: LongText = ""
     form: FormDefinition | None = None
-
-    def field_ids(self) -> frozenset[str]:
-        """The ids feedback may carry; empty means "no feedback form configured"."""
-        if not self.enabled or self.form is None:
-            return frozenset()
-        return frozenset(field.id for field in self.form.fields)

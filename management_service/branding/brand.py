@@ -10,6 +10,8 @@ logo has no usable brand (``None``): a name or a share image alone cannot style 
 
 from __future__ import annotations
 
+from typing import Literal
+
 from yarl import URL
 
 from management_service.branding.colors import contrast_ratio, is_chromatic, readable_text
@@ -143,9 +145,9 @@ def config_fragment(colors: BrandColors, candidates: list[Candidate]) -> BrandCo
     )
 
 
-def _logo(ref: ImageRef, type_: str) -> Logo:
+def _logo(ref: ImageRef, type_: Literal["logo", "icon", "image"]) -> Logo:
     return Logo(
-        type=type_,  # type: ignore[arg-type]
+        type=type_,
         url=ref.url,
         source=ref.source,
         format=ref.format,

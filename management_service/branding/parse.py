@@ -174,8 +174,10 @@ def _annotate_og_image(info: PageInfo, key: str, content: str) -> None:
     last = info.images[-1]
     if key == "og:image:type":
         updated = replace(last, format=_FORMATS.get(content.lower(), last.format))
+    elif content.isdigit() and len(content) <= 5 and key == "og:image:width":
+        updated = replace(last, width=int(content))
     elif content.isdigit() and len(content) <= 5:
-        updated = replace(last, **{key.rsplit(":", 1)[1]: int(content)})
+        updated = replace(last, height=int(content))
     else:
         return
     info.images[-1] = updated
@@ -323,7 +325,9 @@ def _attr(node: LexborNode | None, name: str) -> str:
 
 def _scheme(media: str) -> Scheme | None:
     match = _SCHEME.search(media.lower())
-    return match.group(1) if match else None  # type: ignore[return-value]
+    if match is None:
+        return None
+    return "dark" if match.group(1) == "dark" else "light"
 
 
 def image_format(mime: str | None, url: str) -> str | None:

@@ -14,11 +14,11 @@ from multidict import MultiMapping
 from common.appkeys import REDIS, SETTINGS
 from common.bodies import error_response, json_response, read_json
 from common.errors import not_found
+from common.ids import is_uuid
 from common.models.types import UUID_MESSAGE
 from common.models.widget import WidgetCreate, WidgetUpdate
 from common.pagination import decode_cursor, parse_limit
 from common.redis_client import REDIS_UNAVAILABLE, call_with_retry
-from common.timeutil import is_uuid
 from common.validation import invalid
 from management_service.appkeys import WIDGETS
 from management_service.auth import MANAGE_WIDGETS, READ_WIDGETS, Principal

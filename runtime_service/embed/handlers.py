@@ -31,7 +31,11 @@ def _cached(request: web.Request, etag: str, headers: dict[str, str]) -> web.Res
 
 
 def _page(
-    request: web.Request, etag: str, policy: str, content_type: str, render_body: Callable[[], str]
+    request: web.Request,
+    etag: str,
+    policy: str,
+    content_type: str,
+    render_body: Callable[[], bytes],
 ) -> web.Response:
     """A widget's loader or frame: short public caching, its CSP, 304 on a matching ETag."""
     headers = {

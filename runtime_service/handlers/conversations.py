@@ -15,6 +15,7 @@ from runtime_service.client_address import client_address
 from runtime_service.conversation_query import parse_list_query
 from runtime_service.handlers.widget import published_or_404, resolved_widget
 from runtime_service.public_widget import PublicWidget
+from runtime_service.rate_limits import Action
 
 _START = msgspec.json.Decoder(ConversationStart)
 
@@ -34,7 +35,7 @@ async def start_conversation(request: web.Request) -> web.Response:
     app = request.app
     widget = await widget_or_404(app, request)
     body = await read_json(request, _START)
-    action = "start" if body.conversation_id is None else "resume"
+    action: Action = "start" if body.conversation_id is None else "resume"
     limits = app[RATE_LIMITS]
     await limits.hit(partial(client_address, request, limits.trusted_proxies), action, widget.id)
     starter = app[STARTER]

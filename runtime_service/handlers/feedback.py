@@ -9,8 +9,8 @@ from aiohttp import web
 
 from common.bodies import NO_STORE_JSON_HEADERS, json_response, read_json
 from common.errors import ApiError
+from common.ids import is_uuid
 from common.models.conversation import FeedbackSubmit, OkStatus
-from common.timeutil import is_uuid
 from runtime_service.appkeys import CONVERSATIONS, RATE_LIMITS
 from runtime_service.client_address import client_address
 from runtime_service.feedback import submit_feedback as submit

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from common.ids import is_uuid, new_id
 from common.redis_process import RedisProcess, free_port
-from common.timeutil import is_uuid, ms_from_iso, new_id, now_ms
+from common.timeutil import ms_from_iso, now_ms
 from tests.support.paths import ROOT
 
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from common.timeutil import is_uuid, ms_from_iso, new_id
+from common.ids import is_uuid, new_id
+from common.timeutil import ms_from_iso
 from tests.support.widget_helpers import expect
 
 READ_ONLY = ["agents:read"]

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from common.timeutil import new_id, now_ms
+from common.ids import new_id
+from common.timeutil import now_ms
 from management_service.auth import EXPECTED_AUTHORIZATION
 from management_service.credentials import CredentialStore
 

@@ -10,8 +10,8 @@ import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from common.errors import ApiError
+from common.ids import new_id
 from common.redis_keys import RedisKeys
-from common.timeutil import new_id
 from management_service.appkeys import AGENTS, IDEMPOTENCY, WIDGETS
 
 # The cluster fixtures (a 3-master cluster, one key prefix per test).

@@ -32,7 +32,8 @@ import pytest
 from redis.asyncio import Redis
 
 from common.http import UNROUTED
-from common.timeutil import new_id, now_ms
+from common.ids import new_id
+from common.timeutil import now_ms
 from management_service.app import create_app
 from management_service.branding.models import Brand, BrandColors, BrandConfigV1, Lookup
 from management_service.branding.service import BrandService

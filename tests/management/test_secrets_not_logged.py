@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 
 import management_service.credentials as credentials_module
+from common.ids import new_id
 from common.logs import JsonFormatter
 from common.redis_process import RedisProcess
 from common.settings import Settings
-from common.timeutil import new_id, now_ms
+from common.timeutil import now_ms
 from management_service import admin
 from management_service.credentials import CredentialStore, hash_secret
 from management_service.widgets_store import WidgetStore

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from common.ids import new_id
 from common.models.events import EVENT_DECODER
 from common.redis_process import RedisProcess
-from common.timeutil import new_id
 from management_service.widgets_store import WidgetStore
 from tests.support.widget_helpers import create_widget, expect
 

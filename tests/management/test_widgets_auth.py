@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from common.ids import new_id
 from common.redis_process import RedisProcess
-from common.timeutil import new_id
 from tests.support.widget_helpers import create_widget, expect, make_version
 
 URL = "/core/web-widgets"

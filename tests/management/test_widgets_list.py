@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from common.ids import new_id
 from common.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from common.timeutil import iso_from_ms, new_id
+from common.timeutil import iso_from_ms
 from management_service import widgets_store
 from tests.support.widget_helpers import create_widget, expect, issue, make_version
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from common.timeutil import new_id
+from common.ids import new_id
 from management_service import widgets_store
 from management_service.widgets_store import WidgetStore
 from tests.support.widget_helpers import create_widget, expect, issue, make_version

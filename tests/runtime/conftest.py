@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from common.ids import new_id
 from common.redis_keys import RedisKeys
-from common.timeutil import new_id
 from runtime_service.embed import assets as embed_assets
 from tests.support.bundle import write_stand_in_bundle
 from tests.support.seed import seed_agent_version

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from common.ids import new_id
 from common.redis_keys import RedisKeys
-from common.timeutil import new_id
 from runtime_service.browser_credentials import DETAIL
 from tests.support.seed import seed_widget
 

@@ -10,9 +10,9 @@ import pytest
 from livekit.api import TokenVerifier
 from redis.asyncio import Redis
 
+from common.ids import new_id
 from common.models.conversation import TERMINAL_STATUSES
 from common.redis_keys import RedisKeys
-from common.timeutil import new_id
 from management_service.agents_store import AgentStore
 from tests.support.seed import seed_agent_version, seed_widget
 from tests.support.settings import LIVEKIT_KEY, LIVEKIT_SECRET

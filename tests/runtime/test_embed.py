@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from common.ids import new_id
 from common.redis_keys import RedisKeys
 from common.settings import Settings
-from common.timeutil import new_id
 from runtime_service.app import create_app
 from runtime_service.embed import assets as embed_assets
 from runtime_service.embed.csp import frame_ancestors, livekit_sources

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from common.ids import new_id
 from common.models.conversation import ConversationSummary
 from common.redis_keys import RedisKeys
-from common.timeutil import iso_from_ms, new_id, now_ms
+from common.timeutil import iso_from_ms, now_ms
 from runtime_service import conversations
 from runtime_service.conversations import ConversationStore
 from runtime_service.redis_batch import RedisBatch

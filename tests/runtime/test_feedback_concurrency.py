@@ -10,8 +10,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from common.ids import new_id
 from common.redis_keys import RedisKeys
-from common.timeutil import new_id
 from tests.support.seed import FEEDBACK_CONFIG, seed_agent_version, seed_widget
 
 PREFIX = "/core/public/web-widgets"

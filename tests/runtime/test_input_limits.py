@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
+from common.ids import new_id
 from common.redis_process import RedisProcess
-from common.timeutil import new_id
 from management_service.agents_store import AgentStore
 from management_service.app import CLIENT_MAX_SIZE as MANAGEMENT_MAX_SIZE
 from runtime_service.app import CLIENT_MAX_SIZE as RUNTIME_MAX_SIZE

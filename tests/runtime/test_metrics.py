@@ -9,9 +9,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
+from common.ids import new_id
 from common.metrics import Metrics
 from common.redis_keys import RedisKeys
-from common.timeutil import new_id
 from tests.support.paths import ROOT
 from tests.support.polling import eventually
 from tests.support.seed import FEEDBACK_CONFIG, seed_agent_version, seed_widget

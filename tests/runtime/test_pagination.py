@@ -10,8 +10,9 @@ import pytest
 from redis.asyncio import Redis
 
 from common.errors import ApiError
+from common.ids import new_id
 from common.pagination import collect_page, decode_cursor, encode_cursor, index_member
-from common.timeutil import iso_from_ms, new_id
+from common.timeutil import iso_from_ms
 
 
 def test_cursor_round_trip() -> None:

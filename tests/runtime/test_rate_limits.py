@@ -11,8 +11,8 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 from redis.asyncio import Redis
 
+from common.ids import new_id
 from common.redis_keys import RedisKeys
-from common.timeutil import new_id
 from runtime_service.app import create_app
 from runtime_service.client_address import client_address
 from runtime_service.rate_limits import Rate, RateLimitedError, RateLimiter

@@ -11,8 +11,8 @@ import msgspec
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from common.ids import new_id
 from common.models.widget import Widget
-from common.timeutil import new_id
 from runtime_service.cache import WidgetSource, to_public
 from runtime_service.public_widget import PublicWidget
 

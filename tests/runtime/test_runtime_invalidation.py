@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from common.ids import new_id
 from common.models.events import EVENT_ENCODER, WidgetChanged
 from common.redis_client import subscriber_factory
 from common.redis_keys import RedisKeys
 from common.redis_process import RedisProcess
 from common.settings import Settings
-from common.timeutil import new_id
 from runtime_service.app import create_app
 from runtime_service.appkeys import LISTENER
 from runtime_service.cache import WidgetSource

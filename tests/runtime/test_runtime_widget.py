@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from common.ids import new_id
 from common.redis_keys import RedisKeys
 from common.settings import Settings
-from common.timeutil import new_id
 from tests.support.seed import seed_widget
 
 PREFIX = "/core/public/web-widgets"

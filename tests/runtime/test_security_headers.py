@@ -19,8 +19,8 @@ import redis.exceptions
 from redis.asyncio import Redis
 
 from common.http import UNROUTED
+from common.ids import new_id
 from common.redis_keys import RedisKeys
-from common.timeutil import new_id
 from runtime_service.conversation_start import ConversationStarter
 from tests.support.bundle import JS_NAME
 from tests.support.seed import FEEDBACK_CONFIG, seed_agent_version, seed_widget

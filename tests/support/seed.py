@@ -7,11 +7,12 @@ from typing import Any
 import msgspec
 from redis.asyncio import Redis
 
+from common.ids import new_id
 from common.models.agent import AgentCreate, AgentVersion
 from common.models.events import EVENT_ENCODER, WidgetChanged
 from common.models.widget import Widget
 from common.redis_keys import RedisKeys
-from common.timeutil import iso_from_ms, new_id, now_ms
+from common.timeutil import iso_from_ms, now_ms
 from management_service.agents_store import AgentStore
 
 FEEDBACK_CONFIG = {

@@ -37,9 +37,9 @@ from schemathesis.checks import (
 )
 from schemathesis.engine import events
 
+from common.ids import new_id
 from common.redis_keys import RedisKeys
 from common.redis_process import RedisProcess
-from common.timeutil import new_id
 from management_service import openapi as management_openapi
 from management_service.agents_store import AgentStore
 from management_service.credentials import CredentialStore

@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from common.ids import new_id
 from common.redis_keys import RedisKeys
 from common.redis_process import RedisProcess
 from common.settings import Settings
-from common.timeutil import new_id
 from management_service.app import create_app as create_management
 from management_service.appkeys import WIDGETS
 from runtime_service.app import create_app as create_runtime

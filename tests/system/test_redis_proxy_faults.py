@@ -27,9 +27,9 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
 from common import redis_client
+from common.ids import new_id
 from common.redis_keys import RedisKeys
 from common.redis_process import RedisProcess
-from common.timeutil import new_id
 from management_service.app import create_app as create_management
 from management_service.credentials import CredentialStore
 from runtime_service.app import create_app as create_runtime

@@ -15,11 +15,11 @@ import pytest
 from redis.asyncio import Redis
 
 from common.errors import ApiError
+from common.ids import new_id
 from common.models.agent import AgentName
 from common.models.conversation import UserId
 from common.models.types import UUID_MESSAGE, Color, FieldId, UUIDStr
 from common.redis_keys import RedisKeys
-from common.timeutil import new_id
 from common.validation import convert
 from management_service.branding.models import Hex
 from management_service.idempotency import IdempotencyKey

@@ -8,7 +8,8 @@ import re
 import uuid
 from datetime import UTC, datetime
 
-from common.timeutil import is_uuid, iso_from_ms, ms_from_iso, new_id, random_hex
+from common.ids import is_uuid, new_id, random_hex
+from common.timeutil import iso_from_ms, ms_from_iso
 
 
 def test_new_ids_are_canonical_version_4_uuids() -> None:

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
-from common.timeutil import new_id
+from common.ids import new_id
 from tests.support.paths import ROOT
 from tests.support.seed import seed_agent_version, seed_widget
 from tests.system.browser.harness import Stack, chromium_path, missing_requirement
