@@ -35,6 +35,13 @@ JSON_HEADERS: CIMultiDict[str] = CIMultiDict(
 )
 
 
+class CachedResponse(web.Response):
+    """An answer served from this process's cache (a hit, no Redis read): when it is publicly
+    cacheable the edge counts it by route and status without timing it (common/http.py)."""
+
+    __slots__ = ()
+
+
 def strong_etag(data: bytes) -> str:
     """A quoted ETag for ``data``: 128 bits of its SHA-256."""
     return '"' + hashlib.sha256(data).hexdigest()[:32] + '"'

@@ -17,10 +17,10 @@ from multidict import istr
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from common.appkeys import METRICS
-from common.bodies import SECURITY_HEADERS, error_response, json_response
+from common.bodies import SECURITY_HEADERS, CachedResponse, error_response, json_response
 from common.errors import ApiError
-from common.logs import request_id_var
-from common.metrics import METHODS, Observe
+from common.logs import current_request_id, request_id_var
+from common.metrics import METHODS, CountHit, Observe
 from common.redis_client import REDIS_UNAVAILABLE
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -30,11 +30,10 @@ log = logging.getLogger(__name__)
 UNROUTED = "unrouted"
 # istr: looked up without case-folding the name on every request.
 _X_REQUEST_ID, _NOSNIFF = istr("X-Request-ID"), istr("X-Content-Type-Options")
-_CONTENT_ENCODING = istr("Content-Encoding")
+_CONTENT_ENCODING, _CACHE_CONTROL = istr("Content-Encoding"), istr("Cache-Control")
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,64}$(?!\n)")
-
-
-
+# The statuses a shared cache keeps and serves again (with Cache-Control: public).
+_CACHEABLE = frozenset({200, 304})
 
 def _detail_for(exc: web.HTTPException) -> str:
     if exc.status == 413:
@@ -97,15 +96,25 @@ async def render_errors(request: web.Request, handler: Handler) -> web.StreamRes
         return response
 
 
-def _finish_headers(headers: MutableMapping[str, str], request_id: str) -> None:
-    headers[_X_REQUEST_ID] = request_id
+def _finish_headers(headers: MutableMapping[str, str], request_id: str | None) -> None:
+    if request_id is not None:
+        headers[_X_REQUEST_ID] = request_id
     if _NOSNIFF not in headers:  # json_response and friends have them already
         headers.update(SECURITY_HEADERS)
+
+
+def publicly_cacheable(response: web.StreamResponse) -> bool:
+    """A 200 or 304 that any cache may keep and hand to other clients."""
+    if response.status not in _CACHEABLE:
+        return False
+    cache_control = response.headers.get(_CACHE_CONTROL)
+    return cache_control is not None and cache_control.startswith("public")
 
 
 def edge(
     handler: Handler,
     observe: Observe,
+    count_hit: CountHit,
     new_id: Callable[[], str],
     route: str,
     cross_origin: Handler | None = None,
@@ -115,6 +124,13 @@ def edge(
     headers, and the request's metrics under the route's template ``route``. Browser requests
     that carry ``Origin`` go to ``cross_origin`` instead, when given (the handler behind the
     route's origin policy).
+
+    A publicly cacheable response (``publicly_cacheable``) carries the caller's id when it sent
+    a sane one and none otherwise: a shared cache would hand one visitor's id to every later
+    visitor. So the id of a request without one is made only when something needs it (a log
+    line, any other response: ``logs.current_request_id``). A publicly cacheable
+    ``CachedResponse`` (a cache hit) is counted by route and status but not timed; everything
+    else is timed in the latency histogram.
 
     A wrapper added at registration (``add_routes``) rather than aiohttp middlewares, with all
     it can know bound in advance: the cached public GET is measured against bare aiohttp, and
@@ -127,13 +143,15 @@ def edge(
     @functools.wraps(handler)
     async def edged(request: web.Request) -> web.StreamResponse:
         start = perf_counter()
-        # The caller's X-Request-ID when sane, else a new one (inline: the measured hot path).
+        # The caller's X-Request-ID when sane (inline: the measured hot path); else the log
+        # context holds new_id, and an id is made when first needed.
         headers = request.headers
         request_id = headers.get(_X_REQUEST_ID)
-        if request_id is None or not _REQUEST_ID_OK.match(request_id):
-            request_id = new_id()
-        token = request_id_var.set(request_id)
+        if request_id is not None and not _REQUEST_ID_OK.match(request_id):
+            request_id = None
+        token = request_id_var.set(new_id if request_id is None else request_id)
         status = 500
+        hit = False
         try:
             # render_errors' work, inline: one coroutine less per request, and a redirect's
             # status is known here.
@@ -147,18 +165,27 @@ def edge(
                 if failure is None:  # a redirect: sent as raised
                     assert isinstance(exc, web.HTTPException)
                     status = exc.status
-                    _finish_headers(exc.headers, request_id)
+                    _finish_headers(exc.headers, request_id or current_request_id())
                     raise
                 response = failure
             status = response.status
-            _finish_headers(response.headers, request_id)
+            if publicly_cacheable(response):
+                _finish_headers(response.headers, request_id)
+                hit = type(response) is CachedResponse
+            else:
+                _finish_headers(response.headers, request_id or current_request_id())
             if _CONTENT_ENCODING in headers:  # only what a client compressed can be undecodable
                 _drop_broken_body(request, response)
             return response
         finally:
             request_id_var.reset(token)
             method = request.method
-            observe(route, method if method in METHODS else "OTHER", status, perf_counter() - start)
+            if method not in METHODS:
+                method = "OTHER"
+            if hit:
+                count_hit(route, method, status)
+            else:
+                observe(route, method, status, perf_counter() - start)
 
     # The mark check_routes_edged looks for: the function itself, so a wrapper that copies
     # attributes from an edged handler (functools.wraps) does not pass for one.
@@ -207,11 +234,14 @@ def add_routes(
 ) -> None:
     """Register ``routes``, each inside ``edge`` (and, for requests with ``Origin``, behind
     ``cross_origin``'s policy when given)."""
-    observe, new_id = app[METRICS].observe, request_ids()
+    metrics, new_id = app[METRICS], request_ids()
     app.router.add_routes([
         web.RouteDef(
             r.method, r.path,
-            edge(r.handler, observe, new_id, r.path, cross_origin and cross_origin(r.handler)),
+            edge(
+                r.handler, metrics.observe, metrics.count_hit, new_id, r.path,
+                cross_origin and cross_origin(r.handler),
+            ),
             r.kwargs,
         )
         for r in routes
@@ -226,7 +256,7 @@ def add_unrouted(
     app.router.add_route(
         "*", "/{path:.*}",
         edge(
-            handler, app[METRICS].observe, request_ids(), "unmatched",
+            handler, app[METRICS].observe, app[METRICS].count_hit, request_ids(), "unmatched",
             cross_origin and cross_origin(handler),
         ),
         name=UNROUTED,

@@ -6,11 +6,26 @@ import contextvars
 import logging
 import sys
 import time
+from collections.abc import Callable
 
 import msgspec
 from aiohttp.http_exceptions import HttpProcessingError
 
-request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+# The request's id, or the function that makes one: the edge (common/http.py) leaves the id of
+# a request that brought none to be made by the first log line or response that needs it.
+request_id_var: contextvars.ContextVar[str | Callable[[], str]] = contextvars.ContextVar(
+    "request_id", default="-"
+)
+
+
+def current_request_id() -> str:
+    """The current request's id, made now (and kept for the rest of the request) if deferred."""
+    value = request_id_var.get()
+    if isinstance(value, str):
+        return value
+    made = value()
+    request_id_var.set(made)
+    return made
 _ENCODER = msgspec.json.Encoder()
 
 
@@ -22,7 +37,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "msg": record.getMessage(),
-            "request_id": request_id_var.get(),
+            "request_id": current_request_id(),
         }
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)

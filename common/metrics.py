@@ -55,6 +55,8 @@ class _Read(Collector):
 # observe(route template, method, status, seconds): never a raw path, whose ids would explode
 # the label set.
 Observe = Callable[[str, str, int, float], None]
+# count_hit(route template, method, status): a cache hit, counted but not timed.
+CountHit = Callable[[str, str, int], None]
 
 
 class _Requests(Collector):
@@ -62,11 +64,19 @@ class _Requests(Collector):
 
     Kept as plain lists and turned into metric families only when scraped: prometheus_client's
     labelled children take a lock and validate on every call, a measurable share of a cached GET.
+    Cache hits (the edge's ``CachedResponse``) are only counted: their handler time is
+    microseconds, and latency objectives come from the load balancer (docs/operations.md). They
+    are in ``http_requests`` and ``http_cache_hits``, not in the histogram.
     """
 
     def __init__(self) -> None:
         # (route, method, status) -> [sum of seconds, count per bucket..., count above the last]
         self.series: dict[tuple[str, str, int], list[float]] = {}
+        self.hits: dict[tuple[str, str, int], int] = {}
+
+    def count_hit(self, route: str, method: str, status: int) -> None:
+        key = (route, method, status)
+        self.hits[key] = self.hits.get(key, 0) + 1
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         series = self.series.get((route, method, status))
@@ -80,10 +90,23 @@ class _Requests(Collector):
             "http_requests", "HTTP requests answered, by route template, method and status",
             labels=["route", "method", "status"],
         )
+        hits = CounterMetricFamily(
+            "http_cache_hits",
+            "Answers served from the process's cache (counted, not timed), by route template, "
+            "method and status",
+            labels=["route", "method", "status"],
+        )
+        for (route, method, status), count in sorted(self.hits.items()):
+            hits.add_metric([route, method, str(status)], count)
         # The histogram is by route and method: statuses are summed into one series.
         merged: dict[tuple[str, str], list[float]] = {}
-        for (route, method, status), series in sorted(self.series.items()):
-            requests.add_metric([route, method, str(status)], sum(series[1:]))
+        for key in sorted(self.series.keys() | self.hits.keys()):
+            route, method, status = key
+            series = self.series.get(key)
+            timed = 0.0 if series is None else sum(series[1:])
+            requests.add_metric([route, method, str(status)], timed + self.hits.get(key, 0))
+            if series is None:
+                continue
             total = merged.setdefault((route, method), [0.0] * len(series))
             for index, value in enumerate(series):
                 total[index] += value
@@ -98,6 +121,7 @@ class _Requests(Collector):
                 sum_value=series[0],
             )
         yield requests
+        yield hits
         yield latency
 
 
@@ -107,6 +131,7 @@ class Metrics:
         self._requests = _Requests()
         self.registry.register(self._requests)
         self.observe = self._requests.observe
+        self.count_hit = self._requests.count_hit
 
     @overload
     def counter(self, name: str, doc: str, read: Callable[[], float]) -> None: ...

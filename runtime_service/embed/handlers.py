@@ -8,6 +8,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from common.appkeys import SETTINGS
+from common.bodies import CachedResponse
 from common.errors import ApiError
 from runtime_service.appkeys import EMBED_ASSETS, WIDGET_SOURCE
 from runtime_service.embed import render
@@ -19,14 +20,23 @@ from runtime_service.public_widget import PublicWidget
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 
-async def published_widget(request: web.Request) -> PublicWidget:
-    return published_or_404(await request.app[WIDGET_SOURCE].get(request.match_info["id"]))
+async def published_widget(request: web.Request) -> tuple[PublicWidget, type[web.Response]]:
+    """The widget, and the response class: a CachedResponse when it came from the pod's cache
+    (the edge counts such hits without timing them)."""
+    source, widget_id = request.app[WIDGET_SOURCE], request.match_info["id"]
+    cached = source.hit(widget_id)
+    if cached is not None:
+        return published_or_404(cached), CachedResponse
+    return published_or_404(await source.get(widget_id)), web.Response
 
 
-def _cached(request: web.Request, etag: str, headers: dict[str, str]) -> web.Response | None:
+def _cached(
+    request: web.Request, etag: str, headers: dict[str, str],
+    answer: type[web.Response] = web.Response,
+) -> web.Response | None:
     headers["ETag"] = etag
     if etag_matches(request, etag):
-        return web.Response(status=304, headers=headers)
+        return answer(status=304, headers=headers)
     return None
 
 
@@ -36,38 +46,39 @@ def _page(
     policy: str,
     content_type: str,
     render_body: Callable[[], bytes],
+    answer: type[web.Response],
 ) -> web.Response:
     """A widget's loader or frame: short public caching, its CSP, 304 on a matching ETag."""
     headers = {
         "Cache-Control": f"public, max-age={request.app[SETTINGS].public_cache_max_age}",
         "Content-Security-Policy": policy,
     }
-    not_modified = _cached(request, etag, headers)
+    not_modified = _cached(request, etag, headers, answer)
     if not_modified is not None:
         return not_modified
-    return web.Response(
+    return answer(
         body=render_body(), content_type=content_type, charset="utf-8", headers=headers
     )
 
 
 async def loader(request: web.Request) -> web.Response:
-    widget = await published_widget(request)
+    widget, answer = await published_widget(request)
     base = request.app[SETTINGS].public_origin.rstrip("/")
     return _page(
         request, render.loader_etag(widget, base), LOADER_POLICY, "application/javascript",
-        lambda: render.render_loader(widget, base),
+        lambda: render.render_loader(widget, base), answer,
     )
 
 
 async def frame(request: web.Request) -> web.Response:
-    widget = await published_widget(request)
+    widget, answer = await published_widget(request)
     assets = request.app[EMBED_ASSETS]
     if not assets.built:
         raise ApiError(503, "The widget app is not built on this server (run `make embed`)")
     policy = frame_policy(widget.domains, request.app[SETTINGS].livekit_url)
     return _page(
         request, render.frame_etag(widget, assets, policy), policy, "text/html",
-        lambda: render.render_frame(widget, assets),
+        lambda: render.render_frame(widget, assets), answer,
     )
 
 

@@ -4,15 +4,21 @@ every response carries a request id (the caller's, when it is sane)."""
 from __future__ import annotations
 
 import functools
+import io
+import json
+import logging
 from typing import Any
 
 import pytest
 import redis.exceptions
 from aiohttp import web
+from prometheus_client.parser import text_string_to_metric_families
 
 from common.appkeys import METRICS
+from common.bodies import CachedResponse
 from common.errors import ApiError
 from common.http import add_routes, add_unrouted, check_routes_edged
+from common.logs import JsonFormatter
 from common.metrics import Metrics
 from common.settings import Settings
 from management_service import app as management_app
@@ -181,3 +187,119 @@ async def test_errors_render_the_same_inside_a_cross_origin_policy(
         answers.append((resp.status, await resp.read(), kept))
     assert answers[0][0] >= 400
     assert answers[0] == answers[1]
+
+
+# Publicly cacheable answers: the caller's request id only, and hits counted but not timed.
+
+_PUBLIC = {"Cache-Control": "public, max-age=30"}
+
+
+async def _hit(request: web.Request) -> web.Response:
+    return CachedResponse(body=b"{}", headers=_PUBLIC)
+
+
+async def _hit_304(request: web.Request) -> web.Response:
+    return CachedResponse(status=304, headers=_PUBLIC)
+
+
+async def _miss(request: web.Request) -> web.Response:
+    logging.getLogger("tests.edge").warning("read from Redis")
+    return web.Response(body=b"{}", headers=_PUBLIC)
+
+
+async def _private_hit(request: web.Request) -> web.Response:
+    # Served from a cache but not publicly cacheable: today's behaviour.
+    return CachedResponse(body=b"{}", headers={"Cache-Control": "no-store"})
+
+
+async def _public_error(request: web.Request) -> web.Response:
+    logging.getLogger("tests.edge").warning("about to fail")
+    raise ApiError(404, "Widget not found")
+
+
+def _cache_app() -> tuple[web.Application, Metrics]:
+    app = web.Application()
+    metrics = app[METRICS] = Metrics()
+    add_routes(app, [
+        web.get("/hit", _hit), web.get("/hit304", _hit_304), web.get("/miss", _miss),
+        web.get("/private", _private_hit), web.get("/gone", _public_error), web.get("/ok", _ok),
+    ])
+    add_unrouted(app)
+    return app, metrics
+
+
+@pytest.mark.parametrize("path", ["/hit", "/hit304", "/miss"])
+async def test_a_publicly_cacheable_answer_echoes_a_valid_id_and_generates_none(
+    aiohttp_client: Any, path: str
+) -> None:
+    app, _ = _cache_app()
+    client = await aiohttp_client(app)
+    resp = await client.get(path, headers={"X-Request-ID": "visitor-1"})
+    assert resp.headers["X-Request-ID"] == "visitor-1"
+    for headers in ({}, {"X-Request-ID": "bad id\twith spaces"}):
+        resp = await client.get(path, headers=headers)
+        assert resp.status in (200, 304)
+        assert "X-Request-ID" not in resp.headers
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"  # the rest is unchanged
+
+
+@pytest.mark.parametrize("path", ["/gone", "/private", "/ok", "/no/such/route"])
+async def test_other_answers_still_get_a_generated_id(aiohttp_client: Any, path: str) -> None:
+    app, _ = _cache_app()
+    client = await aiohttp_client(app)
+    resp = await client.get(path)
+    assert len(resp.headers["X-Request-ID"]) == 32
+    resp = await client.get(path, headers={"X-Request-ID": "visitor-1"})
+    assert resp.headers["X-Request-ID"] == "visitor-1"
+
+
+async def test_a_deferred_id_is_the_one_in_the_log_lines_and_on_the_error(
+    aiohttp_client: Any, caplog: Any
+) -> None:
+    """On a public route the id is made when first needed, and then it is one id."""
+    app, _ = _cache_app()
+    client = await aiohttp_client(app)
+    handler = logging.StreamHandler(io.StringIO())
+    handler.setFormatter(JsonFormatter())
+    logging.getLogger("tests.edge").addHandler(handler)
+    try:
+        resp = await client.get("/gone")
+    finally:
+        logging.getLogger("tests.edge").removeHandler(handler)
+    assert isinstance(handler.stream, io.StringIO)
+    logged = json.loads(handler.stream.getvalue().splitlines()[-1])
+    assert resp.status == 404
+    assert logged["request_id"] == resp.headers["X-Request-ID"]
+    assert len(logged["request_id"]) == 32
+
+
+async def test_cache_hits_are_counted_not_timed_and_misses_timed(aiohttp_client: Any) -> None:
+    app, metrics = _cache_app()
+    client = await aiohttp_client(app)
+    for path in ("/hit", "/hit", "/hit304", "/miss", "/gone", "/private"):
+        await client.get(path)
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(metrics.exposition().decode())
+        for sample in family.samples
+    }
+
+    def labels(route: str, status: int | None = None) -> tuple[tuple[str, str], ...]:
+        pairs = {"route": route, "method": "GET"} | ({"status": str(status)} if status else {})
+        return tuple(sorted(pairs.items()))
+
+    assert samples[("http_cache_hits_total", labels("/hit", 200))] == 2
+    assert samples[("http_cache_hits_total", labels("/hit304", 304))] == 1
+    # Hits are still answered requests...
+    assert samples[("http_requests_total", labels("/hit", 200))] == 2
+    # ...but not in the histogram; misses, errors and non-public answers are timed.
+    count = "http_request_duration_seconds_count"
+    assert (count, labels("/hit")) not in samples
+    assert (count, labels("/hit304")) not in samples
+    assert samples[(count, labels("/miss"))] == 1
+    assert samples[(count, labels("/gone"))] == 1
+    assert samples[(count, labels("/private"))] == 1
+    assert not any(
+        name == "http_cache_hits_total" and dict(key)["route"] in ("/miss", "/gone", "/private")
+        for name, key in samples
+    )

@@ -52,9 +52,13 @@ async def test_requests_are_counted_by_route_template(
     assert requests(samples, "unmatched", "GET", "404") == 1
     assert requests(samples, "unmatched", "PATCH", "405") == 1  # no route for the method
     assert not any(widget.id in str(key) for key in samples)  # no ids in labels
+    # The first 200 read Redis (timed); the next two were cache hits (counted, not timed).
+    hits = samples[("http_cache_hits_total", (("method", "GET"), ("route", template),
+                                              ("status", "200")))]
+    assert hits == 2
     count = samples[("http_request_duration_seconds_count",
                      (("method", "GET"), ("route", template)))]
-    assert count == 5
+    assert count == 3
 
 
 def test_latency_histogram_buckets_are_cumulative_and_inclusive() -> None:
@@ -184,3 +188,34 @@ async def test_every_exposed_metric_is_in_the_operations_table(
         exposed = await _exposed_series(client)
         assert exposed, "nothing exposed"
         assert exposed <= documented, sorted(exposed - documented)
+
+
+async def test_cached_public_answers_carry_only_the_callers_id_and_hits_are_not_timed(
+    runtime_client: Any, redis: Redis, keys: RedisKeys
+) -> None:
+    """The widget GET (200 and 304) and the embed loader, on the real app."""
+    version = await seed_agent_version(redis, keys, new_id())
+    answers = []
+    for path in (PREFIX + "/{}", "/public/embed/{}"):
+        path = path.format((await seed_widget(redis, keys, version)).id)  # a widget each
+        first = await runtime_client.get(path)  # a miss: read from Redis
+        etag = first.headers["ETag"]
+        for headers in ({}, {"If-None-Match": etag}, {"X-Request-ID": "visitor-7"}):
+            answers.append(await runtime_client.get(path, headers=headers))
+        answers.insert(0, first)
+    for resp in answers:
+        assert resp.status in (200, 304)
+        assert resp.headers.get("X-Request-ID") == resp.request_info.headers.get("X-Request-ID")
+    # An error on the same route still gets a generated id.
+    missing = await runtime_client.get(f"{PREFIX}/{new_id()}")
+    assert missing.status == 404 and len(missing.headers["X-Request-ID"]) == 32
+
+    samples = await scrape(runtime_client)
+    for route in (PREFIX + "/{id}", "/public/embed/{id}"):
+        hits = {status: samples.get(("http_cache_hits_total", (
+            ("method", "GET"), ("route", route), ("status", status))), 0.0)
+            for status in ("200", "304")}
+        assert hits == {"200": 2, "304": 1}, route
+        timed = samples[("http_request_duration_seconds_count",
+                         (("method", "GET"), ("route", route)))]
+        assert timed == (1 if route.startswith("/public") else 2), route  # the miss (+ the 404)

@@ -141,7 +141,11 @@ def cases(ids: Ids) -> list[Case]:
 def assert_security_headers(resp: Any, what: str) -> None:
     for name, value in SECURITY.items():
         assert resp.headers.get(name) == value, (what, resp.status, name, dict(resp.headers))
-    assert resp.headers.get("X-Request-ID"), what
+    # A publicly cacheable answer carries only the caller's own id (none was sent here).
+    public = resp.status in (200, 304) and resp.headers.get(
+        "Cache-Control", ""
+    ).startswith("public")
+    assert bool(resp.headers.get("X-Request-ID")) != public, (what, dict(resp.headers))
 
 
 def assert_strict_csp(resp: Any, what: str) -> None:
