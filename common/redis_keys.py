@@ -76,3 +76,7 @@ class RedisKeys:
     # Pub/sub: classic PUBLISH is broadcast to every node of a cluster.
     def invalidation_channel(self) -> str:
         return f"{self.prefix}:widget-events"
+
+    def credential_channel(self) -> str:
+        """Credential revocations, for management's per-process credential cache."""
+        return f"{self.prefix}:credential-events"

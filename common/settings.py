@@ -83,6 +83,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     auto_brand_negative_ttl: Annotated[int, msgspec.Meta(ge=1)] = 300
     # Browser dashboards allowed to call the management API (CORS): comma-separated origins.
     management_cors_origins: str = ""
+    # Verified credentials kept per management process (0 turns the cache off); a revocation
+    # drops them at once through the credential channel, the TTL is the safety net.
+    credential_cache_ttl: Annotated[float, msgspec.Meta(ge=0)] = 30.0
+    credential_cache_size: Annotated[int, msgspec.Meta(ge=0)] = 10_000
 
     def __post_init__(self) -> None:
         # A ValueError here is msgspec's ValidationError in from_env: refused at start.

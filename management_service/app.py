@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
+from contextlib import suppress
 
 from aiohttp import web
 
 from common.appkeys import KEYS, METRICS, REDIS, SETTINGS
 from common.http import check_routes_edged
+from common.invalidation import InvalidationListener
 from common.metrics import Metrics
-from common.redis_client import redis_ctx
+from common.models.events import CREDENTIAL_EVENT_DECODER
+from common.redis_client import redis_ctx, subscriber_factory
 from common.redis_keys import RedisKeys
 from common.settings import Settings
 from management_service.agents_store import AgentStore
 from management_service.appkeys import (
     AGENTS,
     BRANDS,
+    CREDENTIAL_CACHE,
+    CREDENTIAL_LISTENER,
     CREDENTIALS,
     HTTP_SESSION,
     IDEMPOTENCY,
@@ -25,19 +32,60 @@ from management_service.branding.cache import BrandCache
 from management_service.branding.fetch import Fetcher
 from management_service.branding.service import BrandService
 from management_service.branding.session import build_session, egress_policy
+from management_service.credential_cache import CredentialCache
 from management_service.credentials import CredentialStore
 from management_service.idempotency import IdempotencyStore
 from management_service.routes import setup_routes
 from management_service.widgets_store import WidgetStore
+
+log = logging.getLogger(__name__)
 
 # Widget configs are capped at 64 KiB; the rest of a body is small. Larger bodies answer 413
 # before they are buffered.
 CLIENT_MAX_SIZE = 256 * 1024
 
 
+def _credential_id(data: bytes) -> str:
+    return CREDENTIAL_EVENT_DECODER.decode(data).credential_id
+
+
+async def credential_cache_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Verified credentials kept by this process, and the listener that drops them on a
+    revocation (management_service/credential_cache.py)."""
+    settings = app[SETTINGS]
+    cache = app[CREDENTIAL_CACHE] = CredentialCache(
+        max_size=settings.credential_cache_size, ttl=settings.credential_cache_ttl
+    )
+    listener = app[CREDENTIAL_LISTENER] = InvalidationListener(
+        subscriber_factory(settings, app[REDIS]), app[KEYS].credential_channel(), cache,
+        decode=_credential_id, pong_timeout=settings.redis_timeout, what="credential",
+    )
+    metrics = app[METRICS]
+    metrics.counter(
+        "credential_cache_events",
+        "Credential cache: hits, misses (Redis reads), evictions, invalidations, clears",
+        cache.stats.as_dict, "event",
+    )
+    metrics.gauge("credential_cache_entries", "Verified credentials cached now", cache.__len__)
+    metrics.gauge(
+        "credential_subscription_live", "1 while the credential channel's subscription is live",
+        lambda: float(listener.live),
+    )
+    task = asyncio.create_task(listener.run(), name="credential-listener")
+    # Until the subscription is confirmed every request reads Redis: correct, only slower.
+    if not await listener.wait_live(settings.redis_timeout):
+        log.warning("credential subscription not confirmed yet; credentials read from Redis")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+
+
 async def stores_ctx(app: web.Application) -> AsyncIterator[None]:
     redis, keys = app[REDIS], app[KEYS]
-    app[CREDENTIALS] = CredentialStore(redis, keys)
+    app[CREDENTIALS] = CredentialStore(redis, keys, app[CREDENTIAL_CACHE])
     app[AGENTS] = AgentStore(redis, keys)
     app[WIDGETS] = WidgetStore(redis, keys)
     app[IDEMPOTENCY] = IdempotencyStore(redis, keys)
@@ -79,6 +127,7 @@ def create_app(settings: Settings) -> web.Application:
     app[METRICS] = Metrics()
     # Order matters: the stores need the Redis client.
     app.cleanup_ctx.append(redis_ctx)
+    app.cleanup_ctx.append(credential_cache_ctx)
     app.cleanup_ctx.append(stores_ctx)
     app.cleanup_ctx.append(http_session_ctx)
     setup_routes(app)

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 from aiohttp import ClientSession, web
 
+from common.invalidation import InvalidationListener
+from management_service.credential_cache import CredentialCache
 from management_service.credentials import CredentialStore
 
 if TYPE_CHECKING:
@@ -15,6 +17,8 @@ if TYPE_CHECKING:
     from management_service.widgets_store import WidgetStore
 
 CREDENTIALS = web.AppKey("credentials", CredentialStore)
+CREDENTIAL_CACHE = web.AppKey("credential_cache", CredentialCache)
+CREDENTIAL_LISTENER = web.AppKey("credential_listener", InvalidationListener)
 AGENTS: web.AppKey[AgentStore] = web.AppKey("agents")
 WIDGETS: web.AppKey[WidgetStore] = web.AppKey("widgets")
 HTTP_SESSION = web.AppKey("http_session", ClientSession)

@@ -10,15 +10,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import msgspec
 from redis.asyncio import Redis
 
 from common.credential_tokens import parse_token
 from common.ids import new_id
+from common.models.events import EVENT_ENCODER, CredentialChanged
+from common.redis_client import read_script, register
 from common.redis_keys import RedisKeys
 from common.timeutil import iso_from_ms, now_ms
+
+if TYPE_CHECKING:
+    from management_service.credential_cache import CredentialCache
 
 KNOWN_SCOPES = frozenset(
     {"web_widgets:read", "web_widgets:manage", "agents:read", "agents:manage"}
@@ -54,6 +59,7 @@ class Credential(msgspec.Struct, kw_only=True):
 
 
 _CREDENTIAL = msgspec.json.Decoder(Credential)
+CREDENTIAL_REVOKE = read_script(__file__, "credential_revoke.lua")
 
 
 def hash_secret(secret: str) -> str:
@@ -61,9 +67,15 @@ def hash_secret(secret: str) -> str:
 
 
 class CredentialStore:
-    def __init__(self, redis: Redis, keys: RedisKeys) -> None:
+    def __init__(
+        self, redis: Redis, keys: RedisKeys, cache: CredentialCache | None = None
+    ) -> None:
+        """``cache``: verified credentials kept by this process (the management app's; the
+        admin CLI has none)."""
         self.redis = redis
         self.keys = keys
+        self.cache = cache
+        self._revoke_script = register(redis, CREDENTIAL_REVOKE)
 
     def _credential_key(self, kind: str, credential_id: str) -> str:
         return self.keys.api_key(credential_id) if kind == "ak" else self.keys.pat(credential_id)
@@ -122,25 +134,45 @@ class CredentialStore:
         if parsed is None:
             return None
         kind, credential_id, secret = parsed
-        raw = await self.redis.get(self._credential_key(kind, credential_id))
-        if raw is None:
-            return None
-        credential = _CREDENTIAL.decode(raw)
+        cache = self.cache
+        credential = None if cache is None else cache.get(credential_id)
+        read_under = None
+        if credential is None or credential.kind != kind:
+            # Taken before the read: a revocation that arrives during it keeps it uncached.
+            read_under = None if cache is None else cache.generation
+            raw = await self.redis.get(self._credential_key(kind, credential_id))
+            if raw is None:
+                return None
+            credential = _CREDENTIAL.decode(raw)
+        # The secret itself is only hashed, never kept: the cache holds the stored record.
         if not hmac.compare_digest(credential.secret_sha256, hash_secret(secret)):
             return None
+        # Checked on every request, cached or not.
         if credential.expires_at_ms is not None and credential.expires_at_ms <= now_ms():
             return None
+        if cache is not None and read_under is not None:
+            cache.put(credential, read_under)
         return credential
 
+    async def _delete(self, key: str, credential_id: str) -> bool:
+        """Delete one credential key and announce it to every process's cache, atomically."""
+        event = EVENT_ENCODER.encode(CredentialChanged(credential_id=credential_id))
+        deleted: int = await self._revoke_script(
+            keys=[key], args=[self.keys.credential_channel(), event]
+        )
+        return deleted == 1
+
     async def revoke(self, token_or_id: str) -> bool:
-        """Delete a credential named by its full token or its id; True when one was deleted."""
+        """Delete a credential named by its full token or its id; True when one was deleted.
+        Every management process's cached copy is dropped (the event credential_revoke.lua
+        publishes)."""
         parsed = parse_token(token_or_id)
         if parsed is not None:
             kind, credential_id, _ = parsed
-            return bool(await self.redis.delete(self._credential_key(kind, credential_id)))
+            return await self._delete(self._credential_key(kind, credential_id), credential_id)
         credential_id = token_or_id.removeprefix("ak_").removeprefix("pat_")
         # One key per call: the two keys may live in different cluster slots.
-        deleted = [await self.redis.delete(key) for key in (
+        deleted = [await self._delete(key, credential_id) for key in (
             self.keys.api_key(credential_id), self.keys.pat(credential_id)
         )]
         return any(deleted)

@@ -1,40 +1,28 @@
-"""The invalidation listener: keeps this pod's widget cache in step with management's writes.
-
-It holds its own pub/sub connection on the invalidation channel. Every ``WidgetChanged`` event
-drops the named entry (an upsert and a delete both just invalidate: the next read goes to Redis).
-Every subscribe confirmation, the first one included, clears the whole cache, since events
-published while we were not subscribed are lost. When the subscription drops, the cache is
-suspended at once (see ``cache.WidgetSource.suspend``) and the listener reconnects with a short
-capped backoff. A keep-alive PING notices a connection that went silent without closing.
+"""The runtime's invalidation listener: keeps this pod's widget cache in step with management's
+widget writes (the listener itself, shared with management's credential cache, is
+common/invalidation.py). While the subscription is down the cache is suspended (see
+``cache.WidgetSource.suspend``): every request reads Redis.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Callable
-from contextlib import suppress
-from typing import Any
 
-import msgspec
 from redis.asyncio import Redis
-from redis.asyncio.client import PubSub
-from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from common import invalidation
+from common.invalidation import BACKOFF_MAX, BACKOFF_MIN, KEEPALIVE_INTERVAL
 from common.models.events import EVENT_DECODER
 from runtime_service.cache import WidgetSource
 
-log = logging.getLogger(__name__)
-
-BACKOFF_MIN = 0.1
-BACKOFF_MAX = 1.0
-# Silence on the subscription longer than this sends a PING; no answer within the Redis timeout
-# means the connection is dead even if the socket still looks open.
-KEEPALIVE_INTERVAL = 5.0
+__all__ = ["BACKOFF_MAX", "BACKOFF_MIN", "KEEPALIVE_INTERVAL", "InvalidationListener"]
 
 
-class InvalidationListener:
+def _widget_id(data: bytes) -> str:
+    return EVENT_DECODER.decode(data).widget_id
+
+
+class InvalidationListener(invalidation.InvalidationListener):
     def __init__(
         self,
         connect: Callable[[], Redis],
@@ -44,84 +32,7 @@ class InvalidationListener:
         pong_timeout: float,
         keepalive: float = KEEPALIVE_INTERVAL,
     ) -> None:
-        self.connect = connect
-        self.channel = channel
-        self.source = source
-        self.pong_timeout = pong_timeout
-        self.keepalive = keepalive
-        self.live = False
-        # Subscribe confirmations seen so far (each one cleared the cache).
-        self.subscriptions = 0
-        self._became_live = asyncio.Event()
-
-    async def wait_live(self, within: float) -> bool:
-        with suppress(TimeoutError):
-            async with asyncio.timeout(within):
-                await self._became_live.wait()
-        return self.live
-
-    async def run(self) -> None:
-        delay = BACKOFF_MIN
-        while True:
-            confirmed = self.subscriptions
-            try:
-                await self._listen()
-            except asyncio.CancelledError:
-                self._went_down(stopping=True)  # the app is shutting down: not an outage
-                raise
-            except (RedisError, OSError) as exc:
-                # Loud once per outage, quiet for each failed reconnect attempt.
-                log.log(logging.WARNING if self.live else logging.DEBUG, "subscription: %r", exc)
-            except Exception:
-                log.exception("invalidation listener failed; reconnecting")
-            self._went_down()
-            if self.subscriptions > confirmed:
-                delay = BACKOFF_MIN  # a working subscription was lost: retry at once
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, BACKOFF_MAX)
-
-    async def _listen(self) -> None:
-        client = self.connect()
-        pubsub: PubSub = client.pubsub()
-        try:
-            await pubsub.subscribe(self.channel)
-            loop = asyncio.get_running_loop()
-            heard = loop.time()
-            pinged: float | None = None
-            while True:
-                message = await pubsub.get_message(timeout=min(self.keepalive, self.pong_timeout))
-                now = loop.time()
-                if message is not None:
-                    heard, pinged = now, None
-                    self._handle(message)
-                elif pinged is not None and now - pinged >= self.pong_timeout:
-                    raise RedisTimeoutError("no answer to a keep-alive PING")
-                elif pinged is None and now - heard >= self.keepalive:
-                    await pubsub.ping()
-                    pinged = now
-        finally:
-            await pubsub.aclose()
-            await client.aclose()
-
-    def _handle(self, message: dict[str, Any]) -> None:
-        kind = message["type"]
-        if kind == "subscribe":
-            self.source.resume()
-            self.subscriptions += 1
-            self.live = True
-            self._became_live.set()
-            log.info("invalidation subscription confirmed; widget cache cleared")
-        elif kind == "message":
-            try:
-                event = EVENT_DECODER.decode(message["data"])
-            except msgspec.DecodeError as exc:
-                log.warning("ignoring an undecodable invalidation event: %s", exc)
-                return
-            self.source.invalidate(event.widget_id)
-
-    def _went_down(self, *, stopping: bool = False) -> None:
-        if self.live and not stopping:
-            log.warning("invalidation subscription down; serving widgets from Redis only")
-        self.live = False
-        self._became_live.clear()
-        self.source.suspend()
+        super().__init__(
+            connect, channel, source, decode=_widget_id, pong_timeout=pong_timeout,
+            keepalive=keepalive, what="widget",
+        )
