@@ -311,7 +311,7 @@ async def test_stopping_the_listener_suspends_the_cache_without_an_outage_warnin
     )
     task = asyncio.create_task(listener.run())
     assert await listener.wait_live(2.0)
-    with caplog.at_level(logging.DEBUG, logger="runtime_service.invalidation"):
+    with caplog.at_level(logging.DEBUG, logger="common.invalidation"):
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
