@@ -103,14 +103,6 @@ def _finish_headers(headers: MutableMapping[str, str], request_id: str | None) -
         headers.update(SECURITY_HEADERS)
 
 
-def publicly_cacheable(response: web.StreamResponse) -> bool:
-    """A 200 or 304 that any cache may keep and hand to other clients."""
-    if response.status not in _CACHEABLE:
-        return False
-    cache_control = response.headers.get(_CACHE_CONTROL)
-    return cache_control is not None and cache_control.startswith("public")
-
-
 def edge(
     handler: Handler,
     observe: Observe,
@@ -125,7 +117,7 @@ def edge(
     that carry ``Origin`` go to ``cross_origin`` instead, when given (the handler behind the
     route's origin policy).
 
-    A publicly cacheable response (``publicly_cacheable``) carries the caller's id when it sent
+    A publicly cacheable response (a 200 or 304 with ``Cache-Control: public``) carries the caller's id when it sent
     a sane one and none otherwise: a shared cache would hand one visitor's id to every later
     visitor. So the id of a request without one is made only when something needs it (a log
     line, any other response: ``logs.current_request_id``). A publicly cacheable
@@ -170,7 +162,7 @@ def edge(
                 response = failure
             status = response.status
             response_headers = response.headers
-            # publicly_cacheable(response), inline: the measured hot path.
+            # Publicly cacheable: any cache may keep it and hand it to other clients.
             if status in _CACHEABLE and (
                 response_headers.get(_CACHE_CONTROL) or ""
             ).startswith("public"):
