@@ -117,12 +117,12 @@ def edge(
     that carry ``Origin`` go to ``cross_origin`` instead, when given (the handler behind the
     route's origin policy).
 
-    A publicly cacheable response (a 200 or 304 with ``Cache-Control: public``) carries the caller's id when it sent
-    a sane one and none otherwise: a shared cache would hand one visitor's id to every later
-    visitor. So the id of a request without one is made only when something needs it (a log
-    line, any other response: ``logs.current_request_id``). A publicly cacheable
-    ``CachedResponse`` (a cache hit) is counted by route and status but not timed; everything
-    else is timed in the latency histogram.
+    A publicly cacheable response (a 200 or 304 with ``Cache-Control: public``) carries the
+    caller's id when it sent a sane one and none otherwise: a shared cache would hand one
+    visitor's id to every later visitor. So the id of a request without one is made only when
+    something needs it (a log line, any other response: ``logs.current_request_id``). A
+    publicly cacheable ``CachedResponse`` (a cache hit) is counted by route and status but not
+    timed; everything else is timed in the latency histogram.
 
     A wrapper added at registration (``add_routes``) rather than aiohttp middlewares, with all
     it can know bound in advance: the cached public GET is measured against bare aiohttp, and
