@@ -1,6 +1,7 @@
-"""The one error type handlers raise, and the bodies the HTTP edge (common.http) encodes it as:
-``{"detail": str}``, or for a 422 ``{"detail": [{loc, msg, type}]}``. Both OpenAPI documents'
-error schemas are generated from these Structs (common.openapi)."""
+"""The one error type handlers raise, and the bodies every error is encoded as
+(common.bodies ``error_response``, which the edge in common.http calls): ``{"detail": str}``, or
+for a 422 ``{"detail": [{loc, msg, type}]}``. Both OpenAPI documents' error schemas are generated
+from these Structs (common.openapi)."""
 
 from __future__ import annotations
 
