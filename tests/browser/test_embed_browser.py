@@ -1,7 +1,8 @@
 """The embed in a real browser (Debian's chromium through Playwright, headless), against the
 real runtime service and a host page on a second origin: the allowed-domains rule, the
 parentOrigin rule, the launcher and JavaScript API, a conversation up to the LiveKit connection
-attempt, the pre-conversation form's show-once cache, single-submission feedback, and the
+attempt and its error state, the pre-conversation form's show-once cache, single-submission
+feedback after a connected call (a stand-in Room, tests/browser/fake_room.js), and the
 visitor id (a random v4 UUID per widget)."""
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ if _MISSING is None:
     from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+FAKE_ROOM = Path(__file__).resolve().parent / "fake_room.js"
 IFRAME = "iframe[data-anyreach-widget]"
 TIMEOUT = 15_000
 
@@ -283,18 +285,13 @@ def start_with_form(page: Page, frame: Any, name: str) -> tuple[dict[str, Any], 
     return response.json(), response.request
 
 
-def test_conversation_connects_to_livekit_and_feedback_submits_once(
+def test_conversation_connects_to_livekit_and_fails_into_the_error_state(
     page: Page, stack: Stack, widgets: Widgets
 ) -> None:
     sockets: list[str] = []
     page.on("websocket", lambda ws: sockets.append(ws.url))
     console: list[str] = []
     page.on("console", lambda m: console.append(m.text))
-    feedback_posts: list[str] = []
-    page.on(
-        "request",
-        lambda r: feedback_posts.append(r.url) if r.url.endswith("/feedback") else None,
-    )
     visit(page, stack, widgets.allowed)
     frame = open_widget(page)
     frame.locator(".aw-start").click()
@@ -320,6 +317,36 @@ def test_conversation_connects_to_livekit_and_feedback_submits_once(
     assert socket.path in ("/rtc", "/rtc/v1")
     assert parse_qs(socket.query)["access_token"] == [details["token"]]
 
+    # The error state: its message and a retry, no controls that cannot act.
+    expect(frame.locator(".aw-window")).to_have_attribute("data-state", "error")
+    expect(frame.locator(".aw-retry")).to_be_visible()
+    assert frame.locator(".aw-control").count() == 0
+    # A call that never connected asks for no feedback.
+    frame.locator(".aw-cancel").click()
+    wait_event(page, "conversation-ended")
+    expect(frame.locator(".aw-again")).to_be_visible()
+    assert frame.locator(".aw-feedback").count() == 0
+
+    # Nothing the widget or livekit-client did was blocked by the strict policy (the frame's
+    # console is seen: its warning about the failed connection is there).
+    assert any("LiveKit connection failed" in text for text in console)
+    assert [text for text in console if "Content Security Policy" in text] == []
+
+
+def test_after_a_connected_call_feedback_submits_once(
+    context: Any, page: Page, stack: Stack, widgets: Widgets
+) -> None:
+    context.add_init_script(path=str(FAKE_ROOM))  # a stand-in for Room that connects
+    feedback_posts: list[str] = []
+    page.on(
+        "request",
+        lambda r: feedback_posts.append(r.url) if r.url.endswith("/feedback") else None,
+    )
+    visit(page, stack, widgets.allowed)
+    frame = open_widget(page)
+    frame.locator(".aw-start").click()
+    started, _ = start_with_form(page, frame, "Ada")
+    expect(frame.locator(".aw-window")).to_have_attribute("data-state", "connected")
     # Capabilities decide the media buttons.
     expect(frame.locator(".aw-camera")).to_be_visible()
     assert frame.locator(".aw-screen").count() == 0
@@ -341,11 +368,6 @@ def test_conversation_connects_to_livekit_and_feedback_submits_once(
     expect(frame.locator(".aw-thanks")).to_have_text("Thanks for the feedback!")
     assert len(feedback_posts) == 1
     page.screenshot(path=str(ARTIFACTS / "embed-feedback-thanks.png"))
-
-    # Nothing the widget or livekit-client did was blocked by the strict policy (the frame's
-    # console is seen: its warning about the failed connection is there).
-    assert any("LiveKit connection failed" in text for text in console)
-    assert [text for text in console if "Content Security Policy" in text] == []
 
     # A second submission for the same conversation is refused by the server.
     path = (
@@ -646,7 +668,7 @@ def test_without_crypto_random_uuid_the_visitor_id_is_still_a_v4_uuid(
     assert frame.evaluate("typeof crypto.randomUUID") == "undefined"
     ids = {started_user_id(page, widgets.anywhere, frame.locator(".aw-start").click)}
     for _ in range(3):  # more ids: the version and variant bits are set every time
-        frame.locator(".aw-end").click()
+        frame.locator(".aw-cancel").click()  # no LiveKit server: the call is in its error state
         frame.evaluate(f"localStorage.removeItem('anyreach-widget-user-{widgets.anywhere}')")
         page.reload()
         frame = open_widget(page)
@@ -667,6 +689,6 @@ def test_with_storage_blocked_the_visitor_id_lasts_the_page(
     frame = open_widget(page)
     first = started_user_id(page, widgets.anywhere, frame.locator(".aw-start").click)
     assert UUID_V4.match(first), first
-    frame.locator(".aw-end").click()
+    frame.locator(".aw-cancel").click()  # no LiveKit server: the call is in its error state
     frame.locator(".aw-primary", has_text="New conversation").click()
     assert started_user_id(page, widgets.anywhere, frame.locator(".aw-start").click) == first

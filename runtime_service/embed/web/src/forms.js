@@ -1,6 +1,7 @@
 // Form rendering (pre-conversation form and feedback) and the show-once cache.
 import { el } from "./dom.js";
 import { keys } from "./storage.js";
+import { t } from "./strings.js";
 
 const INPUT_TYPES = { text: "text", email: "email", phone: "tel", number: "number" };
 
@@ -40,18 +41,25 @@ function ratingInput(field, initial) {
       type: "button",
       class: "aw-star",
       role: "radio",
-      "aria-label": String(n),
+      "aria-label": t("stars", { n }),
       "data-value": String(n),
       text: "★",
     });
     button.addEventListener("click", () => {
       value = n;
-      buttons.forEach((b, i) => b.setAttribute("aria-checked", String(i < n)));
+      mark();
     });
     buttons.push(button);
     group.append(button);
   }
-  buttons.forEach((b, i) => b.setAttribute("aria-checked", String(value !== null && i < value)));
+  // One radio is checked (the value); the stars up to it are drawn filled.
+  function mark() {
+    buttons.forEach((b, i) => {
+      b.setAttribute("aria-checked", String(value === i + 1));
+      b.dataset.on = String(value !== null && i < value);
+    });
+  }
+  mark();
   return { node: group, value: () => value };
 }
 
@@ -69,7 +77,7 @@ function fieldInput(field, initial) {
     input = el("textarea", { id, name: field.id, rows: "3" });
   } else if (field.type === "select") {
     input = el("select", { id, name: field.id });
-    input.append(el("option", { value: "", text: field.placeholder || "Choose…" }));
+    input.append(el("option", { value: "", text: field.placeholder || t("choose") }));
     for (const option of field.options || []) input.append(el("option", { value: option, text: option }));
   } else {
     input = el("input", { id, name: field.id, type: INPUT_TYPES[field.type] || "text" });
@@ -104,7 +112,7 @@ export function renderForm(definition, initial, onSubmit, className) {
   const submit = el("button", {
     type: "submit",
     class: "aw-primary",
-    text: definition.submit_label || "Submit",
+    text: definition.submit_label || t("submit"),
   });
   form.append(error, submit);
   form.addEventListener("submit", async (event) => {
@@ -115,7 +123,7 @@ export function renderForm(definition, initial, onSubmit, className) {
       const value = input.value();
       const empty = value === null || value === false || value === "";
       if (field.required && empty) {
-        error.textContent = `“${field.label}” is required.`;
+        error.textContent = t("required", { label: field.label });
         return;
       }
       if (!empty || field.type === "checkbox") values[field.id] = value;

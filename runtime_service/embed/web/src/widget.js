@@ -9,6 +9,7 @@ import { createChannel } from "./protocol.js";
 import { keys, openStore } from "./storage.js";
 import { visitorId } from "./visitor.js";
 import * as view from "./view.js";
+import { t } from "./strings.js";
 import "./widget.css";
 
 function createState() {
@@ -29,6 +30,8 @@ function createState() {
     capabilities: { supportsVideoInput: false, supportsScreenShare: false },
     room: null, // the current call's LiveKit room (call.js)
     voice: false,
+    connected: false, // the current call was up at some point (feedback is asked only then)
+    details: null, // the current call's connection details (for "Try again")
   };
 }
 
@@ -56,10 +59,11 @@ function begin(state, firstMessage) {
   if (showOnce && cached && cached.hash === hash) {
     return startConversation(state, cached.values, firstMessage);
   }
+  view.setState(state.ui, "idle", "");
   view.show(
     state.ui,
     renderForm(
-      { ...form, submit_label: form.submit_label || "Start conversation" },
+      { ...form, submit_label: form.submit_label || t("start") },
       showOnce && cached ? cached.values : null,
       async (values) => {
         if (showOnce) writeCachedForm(state.local, state.widgetId, hash, values);
@@ -83,7 +87,8 @@ async function startConversation(state, metadata, firstMessage) {
 
 async function requestConversation(state, metadata, firstMessage) {
   const ui = state.ui;
-  view.connectingView(ui);
+  view.setState(ui, "connecting", t("connecting"));
+  view.show(ui);
   state.visitorId = state.visitorId || visitorId(state.local, state.widgetId);
   const body = { user_id: state.visitorId, custom_metadata: metadata };
   const previousKey = keys.conversation(state.widgetId);
@@ -96,8 +101,12 @@ async function requestConversation(state, metadata, firstMessage) {
   }
   result = result || (await state.api.startConversation(body));
   if (!result.ok) {
-    view.status(ui, "Could not start the conversation: " + detailOf(result));
-    ui.body.append(view.primaryButton("Try again", "", () => begin(state, firstMessage)));
+    view.errorView(
+      ui,
+      t("startFailed", { detail: detailOf(result) }),
+      () => begin(state, firstMessage),
+      () => home(state),
+    );
     return;
   }
   const started = result.data;
@@ -109,23 +118,48 @@ async function requestConversation(state, metadata, firstMessage) {
     conversationId: state.conversation.id,
     status: state.conversation.status,
   });
-  view.callView(ui, state.capabilities, {
+  state.details = started.connection_details;
+  joinCall(state, firstMessage);
+}
+
+const STATE_TEXT = { listening: "listening", thinking: "agentThinking", speaking: "agentSpeaking" };
+
+// The call view, then the room; what the room reports becomes the window's one state.
+function joinCall(state, firstMessage) {
+  state.connected = false;
+  view.callView(state.ui, state.capabilities, {
     onMic: () => setVoice(state, !state.voice),
     onCamera: () => toggleDevice(state, "camera"),
     onScreen: () => toggleDevice(state, "screen"),
     onEnd: () => endConversation(state),
     onSend: (text) => sendText(state, text),
   });
-  connect(state, started.connection_details, firstMessage, () => endConversation(state));
+  connect(state, state.details, firstMessage, {
+    onState: (name, activity) => {
+      if (name === "error") {
+        view.errorView(state.ui, t("connectFailed"), () => joinCall(state, firstMessage), () => endConversation(state));
+      } else if (name === "reconnecting") {
+        view.setState(state.ui, "reconnecting", t("reconnecting"));
+      } else {
+        const wasLive = state.ui.window.dataset.state === "connected";
+        view.setState(state.ui, "connected", t(STATE_TEXT[activity] || "listening"), activity);
+        if (!wasLive) view.focusInto(state.ui);
+      }
+    },
+    onEnded: () => endConversation(state),
+  });
 }
 
 async function endConversation(state) {
   const conversation = state.conversation;
   await leave(state);
   state.session.remove(keys.conversation(state.widgetId));
+  state.conversation = null;
   if (!conversation) return home(state);
   state.channel.post("conversation-ended", { conversationId: conversation.id });
-  feedback(state, conversation);
+  // A call that never connected asks for no feedback.
+  if (state.connected) feedback(state, conversation);
+  else view.endedView(state.ui, () => home(state));
 }
 
 function feedback(state, conversation) {
@@ -138,12 +172,13 @@ function feedback(state, conversation) {
   }
   const thanks = () => {
     state.session.set(doneKey, "1");
-    view.thanksView(state.ui, settings.thank_you_text || "Thank you!", again);
+    view.thanksView(state.ui, settings.thank_you_text || t("thanks"), again);
   };
+  view.setState(state.ui, "ended", t("ended"));
   view.show(
     state.ui,
     renderForm(
-      { ...form, title: form.title || "How was your conversation?", submit_label: form.submit_label || "Send" },
+      { ...form, title: form.title || t("feedbackTitle"), submit_label: form.submit_label || t("feedbackSend") },
       null,
       async (values) => {
         const result = await state.api.sendFeedback(conversation.id, values);

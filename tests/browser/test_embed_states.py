@@ -1,0 +1,278 @@
+"""The widget's states, accessibility and look in a real browser, with a stand-in for
+livekit-client's Room (tests/browser/fake_room.js) injected into the iframe: connecting,
+connected (listening / thinking / agent speaking), the transcript as it arrives, reconnecting,
+ended, an error with a retry; the dialog's focus and keyboard use; axe-core on every state and
+theme (zero violations)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from common.timeutil import new_id
+from tests.browser.harness import Stack, chromium_path, missing_requirement
+from tests.browser.test_embed_browser import open_widget, visit, wait_event, widget_frame
+from tests.seed import seed_agent_version, seed_widget
+
+_MISSING = missing_requirement()
+pytestmark = pytest.mark.skipif(
+    _MISSING is not None, reason=f"BROWSER TESTS SKIPPED: {_MISSING}"
+)
+
+if _MISSING is None:
+    from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+HERE = Path(__file__).resolve().parent
+FAKE_ROOM = HERE / "fake_room.js"
+AXE = HERE.parents[1] / "runtime_service/embed/web/node_modules/axe-core/axe.min.js"
+TIMEOUT = 15_000
+
+FEEDBACK = {
+    "enabled": True,
+    "form": {
+        "id": "fb",
+        "fields": [{"id": "rating", "type": "rating", "label": "Rating", "required": True}],
+    },
+}
+# Each widget's config.v1 by name.
+CONFIGS: dict[str, dict[str, Any]] = {
+    "light": {"theme": "light", "post_conversation_feedback": FEEDBACK},
+    "dark": {"theme": "dark", "post_conversation_feedback": FEEDBACK},
+    # Text colours that would be unreadable on their backgrounds: adjusted in the browser.
+    "clashing": {
+        "theme": "light",
+        "chat": {
+            "light_mode": {
+                "background_color": {"user_message": "#ffff00", "controls_button": "#777"},
+                "text_color": {"user_message": "#ffffff", "controls_button": "#888888"},
+            }
+        },
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    stack = Stack()
+    try:
+
+        async def seed(redis: Any, keys: Any) -> dict[str, str]:
+            vision = {"enabled": True, "video_input": True, "screen_share": False}
+            version = await seed_agent_version(redis, keys, new_id(), vision=vision)
+            ids = {}
+            for name, v1 in CONFIGS.items():
+                widget = await seed_widget(redis, keys, version, domains=[], config={"v1": v1})
+                ids[name] = widget.id
+            return ids
+
+        stack.ids = stack.seed(seed)  # type: ignore[attr-defined]
+        yield stack.start(stack.ids["light"])  # type: ignore[attr-defined]
+    finally:
+        stack.close()
+
+
+@pytest.fixture(scope="module")
+def ids(stack: Stack) -> dict[str, str]:
+    return stack.ids  # type: ignore[attr-defined,no-any-return]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path(), headless=True, args=["--no-sandbox"]
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1200, "height": 800})
+    context.set_default_timeout(TIMEOUT)
+    context.add_init_script(path=str(FAKE_ROOM))
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def page(context: Any) -> Page:
+    return context.new_page()
+
+
+def room(frame: Any, call: str) -> Any:
+    """Runs ``call`` on the newest fake room, e.g. ``speakers(['agent'])``."""
+    return frame.evaluate(f"window.fakeRooms.at(-1).{call}")
+
+
+def state_of(frame: Any) -> tuple[str, str | None]:
+    window = frame.locator(".aw-window")
+    return window.get_attribute("data-state") or "", window.get_attribute("data-activity")
+
+
+def expect_state(frame: Any, name: str, activity: str | None = None) -> None:
+    window = frame.locator(".aw-window")
+    expect(window).to_have_attribute("data-state", name)
+    if activity:
+        expect(window).to_have_attribute("data-activity", activity)
+
+
+def start_call(page: Page, frame: Any) -> None:
+    frame.locator(".aw-start").click()
+    wait_event(page, "conversation-started")
+
+
+# --- the states ------------------------------------------------------------------------------
+
+
+def test_every_state_of_a_call_one_at_a_time(page: Page, stack: Stack, ids: dict[str, str]) -> None:
+    page.add_init_script("window.fakeRoomMode = 'manual'")
+    visit(page, stack, ids["light"])
+    frame = open_widget(page)
+    expect_state(frame, "idle")
+    start_call(page, frame)
+
+    # Connecting: one status; every control but "end" disabled, with the reason.
+    expect_state(frame, "connecting")
+    status = frame.locator(".aw-status")
+    expect(status).to_have_text("Connecting…")
+    for selector in (".aw-mic", ".aw-camera", ".aw-input", ".aw-send"):
+        control = frame.locator(selector)
+        expect(control).to_be_disabled()
+        assert control.get_attribute("title") == "Available once connected"
+        assert control.get_attribute("aria-describedby") == "aw-status"
+    expect(frame.locator(".aw-end")).to_be_enabled()
+
+    # Connected: listening, controls enabled, focus inside the dialog.
+    frame.evaluate("window.fakeRelease()")
+    expect_state(frame, "connected", "listening")
+    expect(status).to_have_text("Connected. Listening")
+    for selector in (".aw-mic", ".aw-camera", ".aw-input", ".aw-send"):
+        expect(frame.locator(selector)).to_be_enabled()
+    assert frame.locator(".aw-mic").get_attribute("title") == "Microphone"
+    assert frame.evaluate("document.querySelector('.aw-window').contains(document.activeElement)")
+
+    # The agent's activity, from the active speakers and from its lk.agent.state attribute.
+    room(frame, "speakers(['agent'])")
+    expect_state(frame, "connected", "speaking")
+    expect(status).to_have_text("Agent is speaking")
+    room(frame, "speakers([])")
+    expect_state(frame, "connected", "listening")
+    room(frame, "speakers(['visitor'])")
+    expect_state(frame, "connected", "listening")
+    room(frame, "agentState('thinking')")
+    expect_state(frame, "connected", "thinking")
+    expect(status).to_have_text("Agent is thinking")
+    room(frame, "agentState('speaking')")
+    expect_state(frame, "connected", "speaking")
+    room(frame, "agentState('listening')")
+    expect_state(frame, "connected", "listening")
+
+    # The transcript as it arrives: one bubble, growing chunk by chunk.
+    frame.evaluate("window.agentText = window.fakeRooms.at(-1).stream('lk.transcription')")
+    frame.evaluate("window.agentText.push('Hello')")
+    bubble = frame.locator(".aw-message.aw-agent")
+    expect(bubble).to_have_text("Hello")
+    frame.evaluate("window.agentText.push(', how can I help?')")
+    expect(bubble).to_have_text("Hello, how can I help?")
+    frame.evaluate("window.agentText.close()")
+    assert bubble.count() == 1
+
+    # Text typed by the visitor goes out on lk.chat.
+    frame.locator(".aw-input").fill("Where is my order?")
+    frame.locator(".aw-input").press("Enter")
+    expect(frame.locator(".aw-message.aw-user")).to_have_text("Where is my order?")
+    sent = frame.evaluate("window.fakeRooms.at(-1).localParticipant.sent")
+    assert sent == [{"text": "Where is my order?", "topic": "lk.chat"}]
+
+    # Reconnecting: controls disabled again; reconnected: back to connected.
+    room(frame, "reconnecting()")
+    expect_state(frame, "reconnecting")
+    expect(status).to_have_text("Connection lost. Reconnecting…")
+    expect(frame.locator(".aw-input")).to_be_disabled()
+    expect(frame.locator(".aw-end")).to_be_enabled()
+    room(frame, "reconnected()")
+    expect_state(frame, "connected", "listening")
+    expect(frame.locator(".aw-input")).to_be_enabled()
+
+    # The room closes on its own (the agent ended the call): ended, and feedback is asked.
+    room(frame, "drop()")
+    wait_event(page, "conversation-ended")
+    expect_state(frame, "ended")
+    expect(frame.locator(".aw-feedback")).to_be_visible()
+    expect(frame.locator(".aw-control")).to_have_count(0)
+
+
+def test_the_visitor_ends_a_connected_call_and_is_asked_for_feedback(
+    page: Page, stack: Stack, ids: dict[str, str]
+) -> None:
+    visit(page, stack, ids["dark"])
+    frame = open_widget(page)
+    start_call(page, frame)
+    expect_state(frame, "connected", "listening")
+    frame.locator(".aw-end").click()
+    wait_event(page, "conversation-ended")
+    expect_state(frame, "ended")
+    expect(frame.locator(".aw-feedback")).to_be_visible()
+
+
+def test_a_call_that_cannot_connect_shows_only_the_error_and_a_retry(
+    page: Page, stack: Stack, ids: dict[str, str]
+) -> None:
+    page.add_init_script("window.fakeRoomMode = 'fail'")
+    visit(page, stack, ids["light"])
+    frame = open_widget(page)
+    start_call(page, frame)
+    expect_state(frame, "error")
+    expect(frame.locator(".aw-status")).to_have_text("Could not connect to the voice service.")
+    assert "Connecting" not in frame.locator(".aw-window").inner_text()
+    expect(frame.locator(".aw-control")).to_have_count(0)
+    expect(frame.locator(".aw-input")).to_have_count(0)
+    expect(frame.locator(".aw-retry")).to_be_focused()
+    # Try again with the server back: connected.
+    frame.evaluate("window.fakeRoomMode = 'connect'")
+    frame.locator(".aw-retry").click()
+    expect_state(frame, "connected", "listening")
+    assert frame.evaluate("window.fakeRooms.length") == 2
+
+
+def test_a_call_that_never_connected_asks_no_feedback(
+    page: Page, stack: Stack, ids: dict[str, str]
+) -> None:
+    page.add_init_script("window.fakeRoomMode = 'fail'")
+    visit(page, stack, ids["light"])
+    frame = open_widget(page)
+    start_call(page, frame)
+    expect_state(frame, "error")
+    frame.locator(".aw-cancel").click()
+    wait_event(page, "conversation-ended")
+    expect_state(frame, "ended")
+    expect(frame.locator(".aw-status")).to_have_text("The conversation has ended.")
+    expect(frame.locator(".aw-feedback")).to_have_count(0)
+    expect(frame.locator(".aw-again")).to_be_visible()
+
+
+def test_a_refused_start_is_an_error_with_a_retry(
+    page: Page, stack: Stack, ids: dict[str, str]
+) -> None:
+    page.route(
+        "**/conversations",
+        lambda route: route.fulfill(
+            status=503, content_type="application/json", body='{"detail": "Try later"}'
+        ),
+    )
+    visit(page, stack, ids["light"])
+    frame = open_widget(page)
+    frame.locator(".aw-start").click()
+    expect_state(frame, "error")
+    expect(frame.locator(".aw-status")).to_have_text("Could not start the conversation: Try later")
+    page.unroute("**/conversations")
+    frame.locator(".aw-retry").click()
+    expect_state(frame, "connected", "listening")
