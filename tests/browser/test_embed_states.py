@@ -18,9 +18,7 @@ from tests.browser.test_embed_browser import open_widget, visit, wait_event, wid
 from tests.seed import seed_agent_version, seed_widget
 
 _MISSING = missing_requirement()
-pytestmark = pytest.mark.skipif(
-    _MISSING is not None, reason=f"BROWSER TESTS SKIPPED: {_MISSING}"
-)
+pytestmark = pytest.mark.skipif(_MISSING is not None, reason=f"BROWSER TESTS SKIPPED: {_MISSING}")
 
 if _MISSING is None:
     from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -276,3 +274,171 @@ def test_a_refused_start_is_an_error_with_a_retry(
     page.unroute("**/conversations")
     frame.locator(".aw-retry").click()
     expect_state(frame, "connected", "listening")
+
+
+# --- accessibility ---------------------------------------------------------------------------
+
+
+def axe_violations(frame: Any) -> list[str]:
+    """axe-core's violations in the frame (WCAG 2 A/AA and best practices), as readable lines.
+    The script is evaluated through the DevTools protocol, which the frame's CSP does not
+    govern: axe-core never enters the shipped bundle."""
+    if not frame.evaluate("typeof window.axe !== 'undefined'"):
+        frame.evaluate(AXE.read_text(encoding="utf-8") + "\n;undefined")
+    result: list[str] = frame.evaluate(
+        """async () => {
+          const r = await axe.run(document, {resultTypes: ['violations']});
+          return r.violations.map(v => v.id + ': ' + v.help + ' -> '
+            + v.nodes.map(n => n.target.join(' ')).join(', '));
+        }"""
+    )
+    return result
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_axe_finds_nothing_in_any_state(
+    page: Page, stack: Stack, ids: dict[str, str], theme: str
+) -> None:
+    page.add_init_script("window.fakeRoomMode = 'manual'")
+    visit(page, stack, ids[theme])
+    frame = widget_frame(page)
+    wait_event(page, "ready")
+    seen: dict[str, list[str]] = {"closed": axe_violations(frame)}
+    frame.locator(".aw-launcher").click()
+    wait_event(page, "opened")
+    seen["idle"] = axe_violations(frame)
+    start_call(page, frame)
+    expect_state(frame, "connecting")
+    seen["connecting"] = axe_violations(frame)
+    frame.evaluate("window.fakeRelease()")
+    expect_state(frame, "connected", "listening")
+    frame.evaluate("window.t = window.fakeRooms.at(-1).stream('lk.transcription')")
+    frame.evaluate("window.t.push('Hello there')")
+    frame.locator(".aw-input").fill("Hi")
+    frame.locator(".aw-input").press("Enter")
+    expect(frame.locator(".aw-message.aw-agent")).to_have_text("Hello there")
+    seen["connected"] = axe_violations(frame)
+    room(frame, "speakers(['agent'])")
+    expect_state(frame, "connected", "speaking")
+    seen["speaking"] = axe_violations(frame)
+    room(frame, "reconnecting()")
+    expect_state(frame, "reconnecting")
+    seen["reconnecting"] = axe_violations(frame)
+    room(frame, "reconnected()")
+    frame.locator(".aw-end").click()
+    expect(frame.locator(".aw-feedback")).to_be_visible()
+    frame.locator('.aw-star[data-value="3"]').click()
+    seen["feedback"] = axe_violations(frame)
+    frame.locator(".aw-feedback button[type=submit]").click()
+    expect(frame.locator(".aw-thanks")).to_be_visible()
+    seen["thanks"] = axe_violations(frame)
+    frame.evaluate("window.fakeRoomMode = 'fail'")
+    frame.locator(".aw-again").click()
+    start_call(page, frame)
+    expect_state(frame, "error")
+    seen["error"] = axe_violations(frame)
+    assert {state: found for state, found in seen.items() if found} == {}
+
+
+def test_the_panel_is_a_labelled_modal_dialog_with_focus_managed(
+    page: Page, stack: Stack, ids: dict[str, str]
+) -> None:
+    visit(page, stack, ids["light"])
+    frame = widget_frame(page)
+    wait_event(page, "ready")
+    dialog = frame.locator(".aw-window")
+    assert dialog.get_attribute("role") == "dialog"
+    assert dialog.get_attribute("aria-modal") == "true"
+    label = frame.locator("#" + (dialog.get_attribute("aria-labelledby") or "missing"))
+    expect(label).to_have_text("Chat")
+    assert frame.locator("[role=status]").count() == 1
+    launcher = frame.locator(".aw-launcher")
+    launcher.click()
+    wait_event(page, "opened")
+    expect(frame.locator(".aw-start")).to_be_focused()
+    assert launcher.get_attribute("aria-expanded") == "true"
+    assert launcher.get_attribute("aria-label") == "Close chat"
+    frame.locator(".aw-close").click()
+    wait_event(page, "closed")
+    expect(launcher).to_be_focused()
+    assert launcher.get_attribute("aria-label") == "Open chat"
+
+
+def test_keyboard_only_use(page: Page, stack: Stack, ids: dict[str, str]) -> None:
+    visit(page, stack, ids["light"])
+    frame = widget_frame(page)
+    wait_event(page, "ready")
+    frame.locator(".aw-launcher").focus()
+    page.keyboard.press("Enter")
+    wait_event(page, "opened")
+    expect(frame.locator(".aw-start")).to_be_focused()
+    # The focused control shows a focus ring.
+    outline = frame.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline == "solid"
+    page.keyboard.press("Enter")
+    expect_state(frame, "connected", "listening")
+    # Tab stays inside the dialog and reaches the composer.
+    for _ in range(12):
+        if frame.evaluate("document.activeElement.classList.contains('aw-input')"):
+            break
+        page.keyboard.press("Tab")
+        assert frame.evaluate(
+            "document.querySelector('.aw-window').contains(document.activeElement)"
+        )
+    page.keyboard.type("Typed only")
+    page.keyboard.press("Enter")
+    expect(frame.locator(".aw-message.aw-user")).to_have_text("Typed only")
+    # Shift+Tab from the first control wraps to the last one.
+    frame.locator(".aw-close").focus()
+    page.keyboard.press("Shift+Tab")
+    expect(frame.locator(".aw-end")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect_state(frame, "ended")
+    page.keyboard.press("Escape")
+    wait_event(page, "closed")
+    expect(frame.locator(".aw-launcher")).to_be_focused()
+
+
+def test_reduced_motion_turns_the_animation_off(
+    page: Page, stack: Stack, ids: dict[str, str]
+) -> None:
+    visit(page, stack, ids["light"])
+    frame = open_widget(page)
+    start_call(page, frame)
+    room(frame, "speakers(['agent'])")
+    expect_state(frame, "connected", "speaking")
+    bar = frame.locator(".aw-visual span").first
+    assert bar.evaluate("el => getComputedStyle(el).animationName") == "aw-pulse"
+    page.emulate_media(reduced_motion="reduce")
+    assert bar.evaluate("el => getComputedStyle(el).animationName") == "none"
+
+
+def test_unreadable_configured_text_colours_are_adjusted(
+    page: Page, stack: Stack, ids: dict[str, str]
+) -> None:
+    visit(page, stack, ids["clashing"])
+    frame = widget_frame(page)
+    wait_event(page, "ready")
+    # White on yellow and #888 on #777 fail AA: black replaces both; the backgrounds stay.
+    launcher = frame.locator(".aw-launcher")
+    colours = launcher.evaluate(
+        "el => { const s = getComputedStyle(el); return [s.backgroundColor, s.color]; }"
+    )
+    assert colours == ["rgb(255, 255, 0)", "rgb(0, 0, 0)"]
+    launcher.click()
+    start = frame.locator(".aw-start")
+    colours = start.evaluate(
+        "el => { const s = getComputedStyle(el); return [s.backgroundColor, s.color]; }"
+    )
+    assert colours == ["rgb(119, 119, 119)", "rgb(0, 0, 0)"]
+    assert axe_violations(frame) == []
+
+
+def test_axe_reports_a_violation_when_there_is_one(
+    page: Page, stack: Stack, ids: dict[str, str]
+) -> None:
+    # The check above can fail: an unlabelled button added to the frame is reported.
+    visit(page, stack, ids["light"])
+    frame = open_widget(page)
+    frame.evaluate("document.querySelector('.aw-body').append(document.createElement('button'))")
+    assert any(line.startswith("button-name") for line in axe_violations(frame))

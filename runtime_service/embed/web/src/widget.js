@@ -38,9 +38,10 @@ function createState() {
 function setOpen(state, open) {
   if (open === state.open) return;
   state.open = open;
+  // The first view is in place before the window shows, so focus lands on its first control.
+  if (open && !state.ui.body.firstChild) home(state);
   view.showWindow(state.ui, open);
   state.channel.post(open ? "opened" : "closed");
-  if (open && !state.ui.body.firstChild) home(state);
 }
 
 function home(state) {
