@@ -198,6 +198,19 @@ async def test_frame_csp_allows_only_self_and_livekit(
     assert "unsafe-eval" not in resp.headers["Content-Security-Policy"]
 
 
+async def test_frame_img_src_adds_only_an_https_avatars_origin(
+    client: Any, redis: Redis, keys: RedisKeys, version: Any
+) -> None:
+    avatar = "https://CDN.example.com:8443/team/ada.png?v=2"
+    widget = await seed_widget(redis, keys, version, config={"v1": {"agent_avatar": avatar}})
+    csp = policy(await client.get(f"{EMBED}/{widget.id}/frame"))
+    assert csp["img-src"] == ["'self'", "data:", "blob:", "https://cdn.example.com:8443"]
+    inline = "data:image/png;base64,iVBORw0KGgo="
+    widget = await seed_widget(redis, keys, version, config={"v1": {"agent_avatar": inline}})
+    csp = policy(await client.get(f"{EMBED}/{widget.id}/frame"))
+    assert csp["img-src"] == ["'self'", "data:", "blob:"]
+
+
 async def test_frame_ancestors_are_the_widgets_domains(
     client: Any, redis: Redis, keys: RedisKeys, version: Any
 ) -> None:

@@ -12,13 +12,31 @@ from msgspec import Meta
 
 from common.errors import ApiError
 from common.models.forms import FormDefinition, FormField, PostConversationFeedback
-from common.models.types import Color, ShortText
+from common.models.types import PATTERN_MESSAGES, Color, ShortText
 from common.validation import convert, invalid
 
 MAX_CONFIG_BYTES = 64 * 1024
 Shape = Literal["circle", "square"]
 # Who may list a widget's conversations publicly: one visitor (user_id required) or anyone.
 ConversationList = Literal["visitor", "widget"]
+# The header's avatar: an https URL (its origin is added to the frame's img-src) or a small
+# inline image. No SVG: it could carry script if ever opened as a document.
+AVATAR_MAX_CHARS = 16 * 1024
+AVATAR_PATTERN = (
+    r"^(|https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s\"'<>\\]*)?"
+    r"|data:image/(png|jpeg|webp|gif);base64,[A-Za-z0-9+/]+={0,2})$(?!\n)"
+)
+PATTERN_MESSAGES[AVATAR_PATTERN] = (
+    "Expected an https URL or a data:image/(png|jpeg|webp|gif);base64 URL, or \"\""
+)
+AgentName = Annotated[str, Meta(max_length=60, description=(
+    "The agent's display name in the widget's header (the built-in \"Chat\" when empty)."
+))]
+AgentAvatar = Annotated[str, Meta(max_length=AVATAR_MAX_CHARS, pattern=AVATAR_PATTERN, description=(
+    "The agent's avatar in the header: an `https` URL, or a "
+    "`data:image/(png|jpeg|webp|gif);base64,` URL of at most "
+    f"{AVATAR_MAX_CHARS} characters in all; empty for none."
+))]
 
 
 class ColorTokens(msgspec.Struct, kw_only=True):
@@ -54,6 +72,8 @@ class ConfigV1(msgspec.Struct, kw_only=True):
     pre_conversation_form: FormDefinition | None = None
     pre_conversation_show_once: bool = True
     post_conversation_feedback: PostConversationFeedback | None = None
+    agent_name: AgentName = ""
+    agent_avatar: AgentAvatar = ""
     conversation_list: Annotated[ConversationList, Meta(description=(
         "Who may list the widget's conversations publicly: `visitor` (the default) requires "
         "`user_id` and lists only that visitor's conversations; `widget` lists every "

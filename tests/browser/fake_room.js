@@ -110,6 +110,21 @@
         },
       };
     }
+    // The agent's audio: a real MediaStreamTrack (an oscillator), so Web Audio can read it.
+    agentAudio() {
+      const context = new AudioContext();
+      const oscillator = context.createOscillator();
+      const destination = context.createMediaStreamDestination();
+      oscillator.connect(destination);
+      oscillator.start();
+      const track = {
+        kind: "audio",
+        mediaStreamTrack: destination.stream.getAudioTracks()[0],
+        attach: () => document.createElement("audio"),
+        detach: () => [],
+      };
+      this.emit("trackSubscribed", track, {}, this.agent);
+    }
     reconnecting() {
       this.state = "reconnecting";
       this.emit("reconnecting");

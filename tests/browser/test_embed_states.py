@@ -35,10 +35,20 @@ FEEDBACK = {
         "fields": [{"id": "rating", "type": "rating", "label": "Rating", "required": True}],
     },
 }
+AVATAR = (
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAIAAABLbSncAAAAEUlEQVR4nGNQTX6NFTEMLQkADGRcwch"
+    "t3uAAAAAASUVORK5CYII="
+)
 # Each widget's config.v1 by name.
 CONFIGS: dict[str, dict[str, Any]] = {
     "light": {"theme": "light", "post_conversation_feedback": FEEDBACK},
     "dark": {"theme": "dark", "post_conversation_feedback": FEEDBACK},
+    "branded": {
+        "theme": "light",
+        "agent_name": "Ada from Acme",
+        "agent_avatar": AVATAR,
+        "post_conversation_feedback": FEEDBACK,
+    },
     # Text colours that would be unreadable on their backgrounds: adjusted in the browser.
     "clashing": {
         "theme": "light",
@@ -81,7 +91,10 @@ def ids(stack: Stack) -> dict[str, str]:
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=chromium_path(), headless=True, args=["--no-sandbox"]
+            executable_path=chromium_path(),
+            headless=True,
+            # Web Audio runs without a gesture, as after the visitor's click in real use.
+            args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"],
         )
         try:
             yield browser
@@ -102,7 +115,8 @@ def context(browser: Browser) -> Iterator[Any]:
 
 @pytest.fixture
 def page(context: Any) -> Page:
-    return context.new_page()
+    page: Page = context.new_page()
+    return page
 
 
 def room(frame: Any, call: str) -> Any:
@@ -442,3 +456,86 @@ def test_axe_reports_a_violation_when_there_is_one(
     frame = open_widget(page)
     frame.evaluate("document.querySelector('.aw-body').append(document.createElement('button'))")
     assert any(line.startswith("button-name") for line in axe_violations(frame))
+
+
+# --- the look --------------------------------------------------------------------------------
+
+
+def test_header_shows_the_agents_name_and_avatar(
+    page: Page, stack: Stack, ids: dict[str, str]
+) -> None:
+    visit(page, stack, ids["branded"])
+    frame = open_widget(page)
+    expect(frame.locator(".aw-title")).to_have_text("Ada from Acme")
+    avatar = frame.locator(".aw-avatar")
+    expect(avatar).to_be_visible()
+    assert avatar.evaluate("img => img.complete && img.naturalWidth") == 8
+    # The dialog is labelled by the name.
+    assert frame.locator("[role=dialog]").get_attribute("aria-labelledby") == "aw-title"
+
+
+def test_the_launcher_turns_into_a_close_button_while_open(
+    page: Page, stack: Stack, ids: dict[str, str]
+) -> None:
+    visit(page, stack, ids["light"])
+    frame = widget_frame(page)
+    wait_event(page, "ready")
+    shown = "el => [...el.querySelectorAll('svg')].map(s => getComputedStyle(s).display)"
+    launcher = frame.locator(".aw-launcher")
+    assert launcher.evaluate(shown) == ["block", "none"]
+    launcher.click()
+    wait_event(page, "opened")
+    assert launcher.evaluate(shown) == ["none", "block"]
+    launcher.click()
+    wait_event(page, "closed")
+    assert launcher.evaluate(shown) == ["block", "none"]
+
+
+@pytest.mark.parametrize("viewport", [(1200, 800), (375, 667)])
+def test_shadows_fit_inside_the_iframe(
+    browser: Browser, stack: Stack, ids: dict[str, str], viewport: tuple[int, int]
+) -> None:
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+    try:
+        page = context.new_page()
+        visit(page, stack, ids["light"])
+        frame = open_widget(page)
+        # Each box plus its shadow's reach (offset + blur + spread) stays inside the frame.
+        overflow = frame.evaluate(
+            r"""() => ['.aw-window', '.aw-launcher'].map(sel => {
+              const el = document.querySelector(sel);
+              const r = el.getBoundingClientRect();
+              const m = getComputedStyle(el).boxShadow.match(/(-?[\d.]+)px/g).map(parseFloat);
+              const [x, y, blur, spread] = [m[0], m[1], m[2] || 0, m[3] || 0];
+              const reach = blur + spread;
+              return Math.min(r.left + x - reach, r.top + y - reach,
+                innerWidth - (r.right + x + reach), innerHeight - (r.bottom + y + reach));
+            })"""
+        )
+        assert min(overflow) >= 0, overflow
+    finally:
+        context.close()
+
+
+def test_the_visual_follows_the_agents_audio(
+    page: Page, stack: Stack, ids: dict[str, str]
+) -> None:
+    visit(page, stack, ids["light"])
+    frame = open_widget(page)
+    start_call(page, frame)
+    expect_state(frame, "connected", "listening")
+    visual = frame.locator(".aw-visual")
+    room(frame, "agentAudio()")
+    expect(visual).to_have_attribute("data-live", "true")
+    room(frame, "speakers(['agent'])")
+    # Web Audio reads the oscillator's level into --aw-level; the bars scale by it.
+    page.wait_for_timeout(300)  # a few animation frames
+    level = visual.evaluate("el => parseFloat(el.style.getPropertyValue('--aw-level'))")
+    assert level > 0
+    bar = frame.locator(".aw-visual span").first
+    assert bar.evaluate("el => getComputedStyle(el).transform") != "none"
+    # Ending the call stops the reading (the visual leaves the DOM with the call view).
+    frame.evaluate("window.visual = document.querySelector('.aw-visual')")
+    frame.locator(".aw-end").click()
+    expect_state(frame, "ended")
+    assert frame.evaluate("window.visual.dataset.live === undefined")

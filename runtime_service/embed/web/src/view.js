@@ -11,7 +11,9 @@ export function buildLayout(config, { onClose, onLauncher }) {
   const title = el("h1", { class: "aw-title", id: "aw-title", text: config.agent_name || t("title") });
   const who = el("div", { class: "aw-who" });
   if (config.agent_avatar) {
-    who.append(el("img", { class: "aw-avatar", src: config.agent_avatar, alt: "", width: "32", height: "32" }));
+    const avatar = el("img", { class: "aw-avatar", src: config.agent_avatar, alt: "", width: "32", height: "32" });
+    avatar.addEventListener("error", () => avatar.remove()); // unreachable: the name alone
+    who.append(avatar);
   }
   who.append(title);
   ui.close = el("button", { type: "button", class: "aw-icon-button aw-close", "aria-label": t("close") });
