@@ -71,8 +71,10 @@ def identity_of(conversation: ConversationSummary) -> str:
     return f"visitor-{conversation.id}"
 
 
-def dispatch_metadata(conversation: ConversationSummary) -> str:
-    """What the dispatched agent learns about the session (no visitor-supplied metadata)."""
+def dispatch_metadata(conversation: ConversationSummary, locale: str | None = None) -> str:
+    """What the dispatched agent learns about the session (no visitor-supplied metadata but
+    the widget's language, validated as a BCP 47 tag)."""
+    extra = {"locale": locale} if locale else {}
     return _ENCODE({
         "conversation_id": conversation.id,
         "web_widget_id": conversation.web_widget_id,
@@ -80,6 +82,7 @@ def dispatch_metadata(conversation: ConversationSummary) -> str:
         "agent_id": conversation.agent_id,
         "agent_version_id": conversation.agent_version_id,
         "user_id": conversation.user_id,
+        **extra,
     }).decode()
 
 
@@ -123,10 +126,10 @@ class ConversationStarter:
             created_at=now, updated_at=now,
         )
         await self.store.create(conversation, created_ms, metadata)
-        return self._credentials(conversation, dispatch)
+        return self._credentials(conversation, dispatch, body.locale)
 
     async def resume(
-        self, widget: PublicWidget, conversation_id: str, user_id: str
+        self, widget: PublicWidget, conversation_id: str, user_id: str, locale: str | None = None
     ) -> ConversationStarted:
         if not widget.published:
             raise ApiError(409, "The widget is not published")
@@ -144,15 +147,14 @@ class ConversationStarter:
         version = conversation.agent_id, conversation.agent_version_id
         dispatch = self.versions.hit(*version) or await self.published_version(*version)
         self.resumed += 1
-        return self._credentials(conversation, dispatch)
+        return self._credentials(conversation, dispatch, locale)
 
     def _credentials(
-        self, conversation: ConversationSummary, dispatch: Dispatch
+        self, conversation: ConversationSummary, dispatch: Dispatch, locale: str | None = None
     ) -> ConversationStarted:
         room = new_room(conversation.id)
-        token = self.minter.mint(
-            identity_of(conversation), room, dispatch.agent_name, dispatch_metadata(conversation)
-        )
+        metadata = dispatch_metadata(conversation, locale)
+        token = self.minter.mint(identity_of(conversation), room, dispatch.agent_name, metadata)
         return ConversationStarted(
             conversation=conversation,
             connection_details=ConnectionDetails(url=self.livekit_url, token=token, room=room),

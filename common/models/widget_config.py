@@ -12,7 +12,7 @@ from msgspec import Meta
 
 from common.errors import ApiError
 from common.models.forms import FormDefinition, FormField, PostConversationFeedback
-from common.models.types import PATTERN_MESSAGES, Color, ShortText
+from common.models.types import PATTERN_MESSAGES, Color, Locale, ShortText
 from common.validation import convert, invalid
 
 MAX_CONFIG_BYTES = 64 * 1024
@@ -37,6 +37,26 @@ AgentAvatar = Annotated[str, Meta(max_length=AVATAR_MAX_CHARS, pattern=AVATAR_PA
     "`data:image/(png|jpeg|webp|gif);base64,` URL of at most "
     f"{AVATAR_MAX_CHARS} characters in all; empty for none."
 ))]
+
+
+# The widget's texts a config may override (config.v1.strings), the keys of EN in
+# runtime_service/embed/web/src/strings.js (a test keeps the two lists equal).
+STRING_KEYS = (
+    "openChat", "closeChat", "close", "title", "greeting", "start", "connecting", "listening",
+    "agentSpeaking", "agentThinking", "reconnecting", "ended", "connectFailed", "startFailed",
+    "retry", "cancel", "newConversation", "notConnected", "microphone", "camera", "shareScreen",
+    "endConversation", "message", "typeMessage", "send", "sendFailed", "micUnavailable",
+    "cameraUnavailable", "screenUnavailable", "enableAudio", "transcript", "required", "choose",
+    "submit", "feedbackTitle", "feedbackSend", "thanks", "stars",
+)  # fmt: skip
+MAX_STRING_CHARS = 200
+StringOverrides = Annotated[
+    dict[str, Annotated[str, Meta(min_length=1, max_length=MAX_STRING_CHARS)]],
+    Meta(max_length=len(STRING_KEYS), description=(
+        "Per-text overrides of the widget's built-in strings, by key (see docs/embed.md for the "
+        f"keys); each 1 to {MAX_STRING_CHARS} characters. `{{name}}` placeholders are filled in."
+    )),
+]
 
 
 class ColorTokens(msgspec.Struct, kw_only=True):
@@ -72,6 +92,11 @@ class ConfigV1(msgspec.Struct, kw_only=True):
     pre_conversation_form: FormDefinition | None = None
     pre_conversation_show_once: bool = True
     post_conversation_feedback: PostConversationFeedback | None = None
+    locale: Annotated[Locale, Meta(description=(
+        "The widget's language (BCP 47); empty: the visitor's browser language. Built in: "
+        "en, es, fr, de, pt, it, ja, ar (right to left); others fall back to English"
+    ))] | None = None
+    strings: StringOverrides = {}
     agent_name: AgentName = ""
     agent_avatar: AgentAvatar = ""
     conversation_list: Annotated[ConversationList, Meta(description=(
@@ -88,7 +113,11 @@ def validate_config(config: dict[str, Any], root: list[str | int]) -> ConfigV1:
     v1 = config.get("v1", {})
     if not isinstance(v1, dict):
         raise invalid([*root, "v1"], "Expected `object`", "type_error")
-    return convert(v1, ConfigV1, [*root, "v1"])
+    parsed = convert(v1, ConfigV1, [*root, "v1"])
+    for key in parsed.strings:
+        if key not in STRING_KEYS:
+            raise invalid([*root, "v1", "strings", key], "Unknown string key")
+    return parsed
 
 
 def stored_v1(config: dict[str, Any]) -> ConfigV1:

@@ -49,6 +49,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "agent_avatar": AVATAR,
         "post_conversation_feedback": FEEDBACK,
     },
+    "arabic": {"theme": "light", "locale": "ar", "post_conversation_feedback": FEEDBACK},
+    "overrides": {"locale": "fr", "strings": {"start": "On discute ?", "title": "Aide"}},
     # Text colours that would be unreadable on their backgrounds: adjusted in the browser.
     "clashing": {
         "theme": "light",
@@ -539,3 +541,92 @@ def test_the_visual_follows_the_agents_audio(
     frame.locator(".aw-end").click()
     expect_state(frame, "ended")
     assert frame.evaluate("window.visual.dataset.live === undefined")
+
+
+# --- every language --------------------------------------------------------------------------
+
+
+def started_body(page: Page, click: Any) -> dict[str, Any]:
+    with page.expect_request(
+        lambda r: r.url.endswith("/conversations") and r.method == "POST"
+    ) as info:
+        click()
+    body: dict[str, Any] = info.value.post_data_json
+    return body
+
+
+def test_the_browsers_language_is_used_when_the_widget_fixes_none(
+    browser: Browser, stack: Stack, ids: dict[str, str]
+) -> None:
+    context = browser.new_context(locale="de-DE")
+    context.add_init_script(path=str(FAKE_ROOM))
+    try:
+        page = context.new_page()
+        visit(page, stack, ids["light"])
+        frame = open_widget(page)
+        assert frame.evaluate("[document.documentElement.lang, document.dir]") == ["de-DE", "ltr"]
+        expect(frame.locator(".aw-start")).to_have_text("Gespräch beginnen")
+        assert frame.locator(".aw-launcher").get_attribute("aria-label") == "Chat schließen"
+        body = started_body(page, frame.locator(".aw-start").click)
+        assert body["locale"] == "de-DE"
+        expect(frame.locator(".aw-status")).to_have_text("Verbunden. Hört zu")
+    finally:
+        context.close()
+
+
+def test_the_loaders_locale_parameter_picks_the_language(
+    page: Page, stack: Stack, ids: dict[str, str]
+) -> None:
+    visit(page, stack, ids["light"], loader="locale=ja")
+    frame = open_widget(page)
+    expect(frame.locator(".aw-start")).to_have_text("会話を始める")
+    assert started_body(page, frame.locator(".aw-start").click)["locale"] == "ja"
+
+
+def test_a_fixed_locale_with_string_overrides(
+    browser: Browser, stack: Stack, ids: dict[str, str]
+) -> None:
+    context = browser.new_context(locale="de-DE")  # the widget's own locale wins
+    context.add_init_script(path=str(FAKE_ROOM))
+    try:
+        page = context.new_page()
+        visit(page, stack, ids["overrides"])
+        frame = open_widget(page)
+        assert frame.evaluate("document.documentElement.lang") == "fr"
+        expect(frame.locator(".aw-start")).to_have_text("On discute ?")
+        expect(frame.locator(".aw-title")).to_have_text("Aide")
+        greeting = "Bonjour ! Comment pouvons-nous vous aider ?"
+        expect(frame.locator(".aw-intro")).to_have_text(greeting)
+        assert started_body(page, frame.locator(".aw-start").click)["locale"] == "fr"
+    finally:
+        context.close()
+
+
+def test_arabic_is_right_to_left_and_passes_axe(
+    page: Page, stack: Stack, ids: dict[str, str]
+) -> None:
+    visit(page, stack, ids["arabic"])
+    frame = widget_frame(page)
+    wait_event(page, "ready")
+    assert frame.evaluate("[document.documentElement.lang, document.dir]") == ["ar", "rtl"]
+    launcher = frame.locator(".aw-launcher")
+    launcher.click()
+    wait_event(page, "opened")
+    expect(frame.locator(".aw-start")).to_have_text("بدء المحادثة")
+    # The window reads right to left; the launcher stays in its configured corner.
+    assert frame.locator(".aw-window").evaluate("el => getComputedStyle(el).direction") == "rtl"
+    box = launcher.bounding_box()
+    assert box is not None and box["x"] > 300  # bottom-right
+    title = frame.locator(".aw-title").bounding_box()
+    close = frame.locator(".aw-close").bounding_box()
+    assert title is not None and close is not None and title["x"] > close["x"]
+    assert axe_violations(frame) == []
+    start_call(page, frame)
+    expect_state(frame, "connected", "listening")
+    frame.evaluate("window.fakeRooms.at(-1).stream('lk.transcription').push('مرحبا')")
+    frame.locator(".aw-input").fill("سلام")
+    frame.locator(".aw-input").press("Enter")
+    agent = frame.locator(".aw-message.aw-agent").bounding_box()
+    mine = frame.locator(".aw-message.aw-user").bounding_box()
+    assert agent is not None and mine is not None and agent["x"] > mine["x"]
+    assert axe_violations(frame) == []

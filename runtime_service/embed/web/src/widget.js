@@ -9,7 +9,8 @@ import { createChannel } from "./protocol.js";
 import { keys, openStore } from "./storage.js";
 import { visitorId } from "./visitor.js";
 import * as view from "./view.js";
-import { t } from "./strings.js";
+import { resolveLocale } from "./locales.js";
+import { setStrings, t } from "./strings.js";
 import "./widget.css";
 
 function createState() {
@@ -32,6 +33,7 @@ function createState() {
     voice: false,
     connected: false, // the current call was up at some point (feedback is asked only then)
     details: null, // the current call's connection details (for "Try again")
+    locale: "en", // the resolved language (locales.js), sent with each start
   };
 }
 
@@ -91,7 +93,7 @@ async function requestConversation(state, metadata, firstMessage) {
   view.setState(ui, "connecting", t("connecting"));
   view.show(ui);
   state.visitorId = state.visitorId || visitorId(state.local, state.widgetId);
-  const body = { user_id: state.visitorId, custom_metadata: metadata };
+  const body = { user_id: state.visitorId, custom_metadata: metadata, locale: state.locale };
   const previousKey = keys.conversation(state.widgetId);
   const previous = state.session.get(previousKey);
   let result;
@@ -191,6 +193,16 @@ function feedback(state, conversation) {
   );
 }
 
+// The language: its built-in strings under the config's overrides, lang and dir on the page.
+function applyLanguage(state) {
+  const chosen = resolveLocale(state.config.locale, state.query.get("locale"), navigator.languages || [navigator.language]);
+  state.locale = chosen.locale;
+  setStrings({ ...chosen.table, ...(state.config.strings || {}) });
+  document.documentElement.lang = chosen.locale;
+  document.documentElement.dir = chosen.dir;
+  document.title = t("title");
+}
+
 async function main() {
   const state = createState();
   const result = await state.api.widget();
@@ -205,6 +217,7 @@ async function main() {
   state.channel.on("close", () => setOpen(state, false));
   state.channel.on("toggle", () => setOpen(state, !state.open));
   applyAppearance(state.config);
+  applyLanguage(state);
   state.ui = view.buildLayout(state.config, {
     onClose: () => setOpen(state, false),
     onLauncher: () => setOpen(state, !state.open),
