@@ -20,6 +20,7 @@ from runtime_service.agent_versions import AgentVersionSource, Dispatch
 from runtime_service.conversations import ConversationStore
 from runtime_service.livekit_tokens import TokenMinter
 from runtime_service.public_widget import PublicWidget
+from runtime_service.start_metadata import check_start_metadata
 
 MAX_METADATA_BYTES = 8 * 1024
 MAX_METADATA_DEPTH = 5
@@ -110,6 +111,7 @@ class ConversationStarter:
 
     async def start(self, widget: PublicWidget, body: ConversationStart) -> ConversationStarted:
         metadata = encode_metadata(body.custom_metadata)
+        check_start_metadata(body.custom_metadata, widget.pre_conversation_fields)
         if not widget.published:
             raise ApiError(409, "The widget is not published")
         # A pod holds the published versions it served: most starts find theirs without a

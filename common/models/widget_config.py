@@ -114,6 +114,14 @@ def validate_config(config: dict[str, Any], root: list[str | int]) -> ConfigV1:
     if not isinstance(v1, dict):
         raise invalid([*root, "v1"], "Expected `object`", "type_error")
     parsed = convert(v1, ConfigV1, [*root, "v1"])
+    form = parsed.pre_conversation_form
+    for index, field in enumerate(form.fields if form is not None else ()):
+        # The widget sends the host page's context beside the form's values under this key.
+        if field.id == "context":
+            raise invalid(
+                [*root, "v1", "pre_conversation_form", "fields", index, "id"],
+                "`context` is reserved for the host page's context",
+            )
     for key in parsed.strings:
         if key not in STRING_KEYS:
             raise invalid([*root, "v1", "strings", key], "Unknown string key")
@@ -134,3 +142,9 @@ def feedback_fields(v1: ConfigV1) -> tuple[FormField, ...]:
     if feedback is None or not feedback.enabled or feedback.form is None:
         return ()
     return tuple(feedback.form.fields)
+
+
+def pre_conversation_fields(v1: ConfigV1) -> tuple[FormField, ...]:
+    """The pre-conversation form's fields; empty when none is configured."""
+    form = v1.pre_conversation_form
+    return tuple(form.fields) if form is not None else ()
