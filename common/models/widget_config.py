@@ -46,7 +46,8 @@ STRING_KEYS = (
     "agentSpeaking", "agentThinking", "reconnecting", "ended", "connectFailed", "startFailed",
     "retry", "cancel", "newConversation", "notConnected", "microphone", "camera", "shareScreen",
     "endConversation", "message", "typeMessage", "send", "sendFailed", "micUnavailable",
-    "cameraUnavailable", "screenUnavailable", "enableAudio", "transcript", "required", "choose",
+    "cameraUnavailable", "screenUnavailable", "enableAudio", "transcript", "required", "invalid",
+    "choose",
     "submit", "feedbackTitle", "feedbackSend", "thanks", "stars",
 )  # fmt: skip
 MAX_STRING_CHARS = 200

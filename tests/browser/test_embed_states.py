@@ -6,6 +6,7 @@ theme (zero violations)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,19 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "agent_name": "Ada from Acme",
         "agent_avatar": AVATAR,
         "post_conversation_feedback": FEEDBACK,
+    },
+    "form": {
+        "theme": "light",
+        "pre_conversation_show_once": False,
+        "pre_conversation_form": {
+            "id": "pre",
+            "fields": [
+                {"id": "name", "type": "text", "label": "Name", "required": True},
+                {"id": "email", "type": "email", "label": "E-mail"},
+                {"id": "phone", "type": "phone", "label": "Phone"},
+                {"id": "plan", "type": "select", "label": "Plan", "options": ["free", "pro"]},
+            ],
+        },
     },
     "arabic": {"theme": "light", "locale": "ar", "post_conversation_feedback": FEEDBACK},
     "overrides": {"locale": "fr", "strings": {"start": "On discute ?", "title": "Aide"}},
@@ -630,3 +644,95 @@ def test_arabic_is_right_to_left_and_passes_axe(
     mine = frame.locator(".aw-message.aw-user").bounding_box()
     assert agent is not None and mine is not None and agent["x"] > mine["x"]
     assert axe_violations(frame) == []
+
+
+# --- the host page's context and the pre-conversation form ---------------------------------
+
+
+def test_context_from_data_attributes_and_set_context_travels_with_the_next_start(
+    page: Page, stack: Stack, ids: dict[str, str]
+) -> None:
+    # "clashing" has no feedback form: "New conversation" follows the end at once.
+    visit(page, stack, ids["clashing"], data=json.dumps({"page": "pricing", "plan": "free"}))
+    # Before the iframe is ready: queued and delivered.
+    page.evaluate("AnyreachWidget.setContext({customer: {name: 'Ada'}, plan: 'pro'})")
+    frame = open_widget(page)
+    body = started_body(page, frame.locator(".aw-start").click)
+    assert body["custom_metadata"] == {
+        "context": {"page": "pricing", "plan": "pro", "customer": {"name": "Ada"}}
+    }
+    expect_state(frame, "connected", "listening")
+    # A new context replaces what setContext gave before (the attributes stay under it).
+    page.evaluate("AnyreachWidget.setContext({order: 'A-1042'})")
+    frame.locator(".aw-end").click()
+    frame.locator(".aw-again").click()
+    body = started_body(page, frame.locator(".aw-start").click)
+    assert body["custom_metadata"] == {
+        "context": {"page": "pricing", "plan": "free", "order": "A-1042"}
+    }
+
+
+def test_a_context_breaking_the_bounds_is_not_sent(
+    page: Page, stack: Stack, ids: dict[str, str]
+) -> None:
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    visit(page, stack, ids["light"])
+    frame = open_widget(page)
+    page.evaluate("AnyreachWidget.setContext({blob: 'x'.repeat(5000)})")
+    page.wait_for_timeout(200)
+    body = started_body(page, frame.locator(".aw-start").click)
+    assert body["custom_metadata"] == {}
+    assert any("larger than 4096 bytes" in text for text in errors)
+    page.evaluate("AnyreachWidget.setContext({a: {b: {c: {d: 1}}}})")
+    assert page.evaluate(
+        "() => { try { AnyreachWidget.setContext([1]); return 'accepted'; }"
+        " catch (e) { return e.name; } }"
+    ) == "TypeError"
+    page.wait_for_timeout(200)
+    assert any("deeper than 3 levels" in text for text in errors)
+
+
+def test_the_form_is_validated_in_the_widget_and_on_the_server(
+    page: Page, stack: Stack, ids: dict[str, str]
+) -> None:
+    starts: list[str] = []
+    page.on(
+        "request",
+        lambda r: starts.append(r.url)
+        if r.method == "POST" and r.url.endswith("/conversations") else None,
+    )  # fmt: skip
+    visit(page, stack, ids["form"])
+    frame = open_widget(page)
+    frame.locator(".aw-start").click()
+    form = frame.locator(".aw-preform")
+    error = form.locator(".aw-error")
+    form.locator("button[type=submit]").click()
+    expect(error).to_have_text("“Name” is required.")
+    expect(form.locator("#aw-field-name")).to_be_focused()
+    form.locator("#aw-field-name").fill("Ada")
+    form.locator("#aw-field-email").fill("not an address")
+    form.locator("button[type=submit]").click()
+    expect(error).to_have_text("“E-mail” is not valid.")
+    expect(form.locator("#aw-field-email")).to_be_focused()
+    form.locator("#aw-field-email").fill("ada@example.com")
+    form.locator("#aw-field-phone").fill("call me")
+    form.locator("button[type=submit]").click()
+    expect(error).to_have_text("“Phone” is not valid.")
+    assert starts == []
+    assert axe_violations(frame) == []
+    form.locator("#aw-field-phone").fill("+44 20 7946 0958")
+    form.locator("#aw-field-plan").select_option("pro")
+    body = started_body(page, form.locator("button[type=submit]").click)
+    assert body["custom_metadata"] == {
+        "name": "Ada", "email": "ada@example.com", "phone": "+44 20 7946 0958", "plan": "pro"
+    }
+    # The server applies the same definition to a start the widget would not send.
+    status = frame.evaluate(
+        """async ([id, user]) => (await fetch(`/core/public/web-widgets/${id}/conversations`, {
+          method: 'POST', headers: {'Content-Type': 'application/json'},
+          body: JSON.stringify({user_id: user, custom_metadata: {name: 'Ada', plan: 'gold'}})
+        })).status""",
+        [ids["form"], body["user_id"]],
+    )
+    assert status == 422

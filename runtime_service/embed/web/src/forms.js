@@ -4,6 +4,7 @@ import { keys } from "./storage.js";
 import { t } from "./strings.js";
 
 const INPUT_TYPES = { text: "text", email: "email", phone: "tel", number: "number" };
+const PHONE = /^\+?[0-9 ().\-/]+$/;
 
 // FNV-1a over the fields' JSON: a change to any field shows the form again.
 export function fieldsHash(fields) {
@@ -60,7 +61,7 @@ function ratingInput(field, initial) {
     });
   }
   mark();
-  return { node: group, value: () => value };
+  return { node: group, value: () => value, valid: () => true };
 }
 
 function fieldInput(field, initial) {
@@ -70,7 +71,7 @@ function fieldInput(field, initial) {
     const input = el("input", { type: "checkbox", id, name: field.id });
     input.checked = initial === true;
     if (field.required) input.required = true;
-    return { node: input, value: () => input.checked };
+    return { node: input, value: () => input.checked, valid: () => true };
   }
   let input;
   if (field.type === "textarea") {
@@ -91,7 +92,19 @@ function fieldInput(field, initial) {
       if (input.value === "") return null;
       return field.type === "number" ? Number(input.value) : input.value;
     },
+    // The browser's own checks of the type (e-mail, number) and the phone pattern the server
+    // applies (runtime_service/feedback_values.py); select values are the options by design.
+    valid: () => {
+      if (input.value === "") return true;
+      if (field.type === "phone") return PHONE.test(input.value) && /[0-9]/.test(input.value);
+      if (field.type === "text" && /[\r\n]/.test(input.value)) return false;
+      return input.validity ? input.validity.valid || input.validity.valueMissing : true;
+    },
   };
+}
+
+function focusField(input) {
+  (input.node.matches("button, input, select, textarea") ? input.node : input.node.querySelector("button"))?.focus();
 }
 
 // A form definition rendered as a <form>; onSubmit(values) returns a promise.
@@ -124,6 +137,12 @@ export function renderForm(definition, initial, onSubmit, className) {
       const empty = value === null || value === false || value === "";
       if (field.required && empty) {
         error.textContent = t("required", { label: field.label });
+        focusField(input);
+        return;
+      }
+      if (!empty && !input.valid()) {
+        error.textContent = t("invalid", { label: field.label });
+        focusField(input);
         return;
       }
       if (!empty || field.type === "checkbox") values[field.id] = value;

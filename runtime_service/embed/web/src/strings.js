@@ -33,6 +33,7 @@ const EN = {
   enableAudio: "Enable audio",
   transcript: "Conversation transcript",
   required: "“{label}” is required.",
+  invalid: "“{label}” is not valid.",
   choose: "Choose…",
   submit: "Submit",
   feedbackTitle: "How was your conversation?",

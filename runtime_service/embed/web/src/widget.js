@@ -4,6 +4,7 @@
 import { createApi, detailOf } from "./api.js";
 import { applyAppearance } from "./appearance.js";
 import { connect, leave, sendText, setVoice, toggleDevice } from "./call.js";
+import { checkedContext, startMetadata } from "./context.js";
 import { fieldsHash, readCachedForm, renderForm, writeCachedForm } from "./forms.js";
 import { createChannel } from "./protocol.js";
 import { keys, openStore } from "./storage.js";
@@ -34,6 +35,7 @@ function createState() {
     connected: false, // the current call was up at some point (feedback is asked only then)
     details: null, // the current call's connection details (for "Try again")
     locale: "en", // the resolved language (locales.js), sent with each start
+    context: null, // the host page's context (context.js), sent with the next start
   };
 }
 
@@ -93,7 +95,11 @@ async function requestConversation(state, metadata, firstMessage) {
   view.setState(ui, "connecting", t("connecting"));
   view.show(ui);
   state.visitorId = state.visitorId || visitorId(state.local, state.widgetId);
-  const body = { user_id: state.visitorId, custom_metadata: metadata, locale: state.locale };
+  const body = {
+    user_id: state.visitorId,
+    custom_metadata: startMetadata(metadata, state.context),
+    locale: state.locale,
+  };
   const previousKey = keys.conversation(state.widgetId);
   const previous = state.session.get(previousKey);
   let result;
@@ -216,6 +222,9 @@ async function main() {
   state.channel.on("open", () => setOpen(state, true));
   state.channel.on("close", () => setOpen(state, false));
   state.channel.on("toggle", () => setOpen(state, !state.open));
+  state.channel.on("context", (detail) => {
+    state.context = checkedContext(detail.context);
+  });
   applyAppearance(state.config);
   applyLanguage(state);
   state.ui = view.buildLayout(state.config, {
