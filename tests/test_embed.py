@@ -94,6 +94,27 @@ async def test_loader_is_javascript_with_the_widgets_domains_and_trigger(
     assert "import " not in body and "<script" not in body
 
 
+async def test_the_loader_stays_under_5_kb_gzipped(
+    client: Any, redis: Redis, keys: RedisKeys, version: Any
+) -> None:
+    # Ten allowed domains: more than most widgets list. docs/embed.md reports the size.
+    domains = [f"https://shop-{n}.example.com" for n in range(10)]
+    widget = await seed_widget(redis, keys, version, domains=domains)
+    body = await (await client.get(f"{EMBED}/{widget.id}")).read()
+    assert len(gzip.compress(body, compresslevel=9)) < 5 * 1024
+
+
+def test_the_built_bundle_holds_no_test_code() -> None:
+    # axe-core and the stand-in Room are for the browser tests only (devDependencies).
+    manifest = embed_assets.STATIC_DIR / "manifest.json"
+    if not manifest.is_file():
+        pytest.skip("the widget bundle is not built")
+    names = json.loads(manifest.read_text())
+    script = (embed_assets.STATIC_DIR / names["widget.js"]).read_text(encoding="utf-8")
+    assert "axe-core" not in script and "axe.run" not in script
+    assert "FakeRoom" not in script
+
+
 async def test_loader_csp_is_strict(
     client: Any, redis: Redis, keys: RedisKeys, version: Any
 ) -> None:

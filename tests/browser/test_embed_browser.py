@@ -502,7 +502,7 @@ def test_a_parent_origin_outside_the_domains_blocks_messages(
     url = f"{stack.runtime}/public/embed/{widgets.allowed}/frame?parentOrigin=https://evil.example"
     page.evaluate(
         "url => { const f = document.createElement('iframe'); f.id = 'direct'; f.src = url;"
-        " document.body.appendChild(f); }",
+        " document.body.prepend(f); }",  # at the top: the demo page is longer than the viewport
         url,
     )
     direct = page.frame_locator("#direct")

@@ -7,6 +7,7 @@ theme (zero violations)."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,13 @@ HERE = Path(__file__).resolve().parent
 FAKE_ROOM = HERE / "fake_room.js"
 AXE = HERE.parents[1] / "runtime_service/embed/web/node_modules/axe-core/axe.min.js"
 TIMEOUT = 15_000
+# EMBED_SCREENSHOTS=1 writes the screenshots into the docs (make screenshots); otherwise they
+# go to test-artifacts/, so an ordinary run leaves the worktree as it was.
+SCREENS = (
+    HERE.parents[1] / "docs/embed-screens"
+    if os.environ.get("EMBED_SCREENSHOTS") == "1"
+    else HERE.parents[1] / "test-artifacts/embed-screens"
+)
 
 FEEDBACK = {
     "enabled": True,
@@ -43,7 +51,12 @@ AVATAR = (
 # Each widget's config.v1 by name.
 CONFIGS: dict[str, dict[str, Any]] = {
     "light": {"theme": "light", "post_conversation_feedback": FEEDBACK},
-    "dark": {"theme": "dark", "post_conversation_feedback": FEEDBACK},
+    "dark": {
+        "theme": "dark",
+        "agent_name": "Ada from Acme",
+        "agent_avatar": AVATAR,
+        "post_conversation_feedback": FEEDBACK,
+    },
     "branded": {
         "theme": "light",
         "agent_name": "Ada from Acme",
@@ -736,3 +749,68 @@ def test_the_form_is_validated_in_the_widget_and_on_the_server(
         [ids["form"], body["user_id"]],
     )
     assert status == 422
+
+
+# --- screenshots for docs/embed.md -----------------------------------------------------------
+
+SCREEN_SIZES = {"desktop": (1200, 800), "phone": (375, 667)}
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_screenshots_of_each_state(
+    browser: Browser, stack: Stack, ids: dict[str, str], theme: str, size: str
+) -> None:
+    width, height = SCREEN_SIZES[size]
+    context = browser.new_context(viewport={"width": width, "height": height})
+    context.set_default_timeout(TIMEOUT)
+    context.add_init_script(path=str(FAKE_ROOM))
+    context.add_init_script("window.fakeRoomMode = 'manual'")
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    try:
+        page = context.new_page()
+        visit(page, stack, ids["branded" if theme == "light" else "dark"])
+        frame = open_widget(page)
+        iframe = page.locator("iframe[data-anyreach-widget]")
+
+        def shot(state: str) -> None:
+            path = SCREENS / f"{state}-{theme}-{size}.png"
+            iframe.screenshot(path=str(path), animations="disabled", omit_background=True)
+            assert path.stat().st_size < 60_000, path
+
+        shot("idle")
+        start_call(page, frame)
+        expect_state(frame, "connecting")
+        shot("connecting")
+        frame.evaluate("window.fakeRelease()")
+        expect_state(frame, "connected", "listening")
+        frame.locator(".aw-input").fill("Where is my order A-1042?")
+        frame.locator(".aw-input").press("Enter")
+        frame.evaluate("window.t = window.fakeRooms.at(-1).stream('lk.transcription')")
+        frame.evaluate("window.t.push('It left our warehouse this morning and arrives Friday.')")
+        expect(frame.locator(".aw-message.aw-agent")).to_be_visible()
+        room(frame, "speakers(['agent'])")
+        expect_state(frame, "connected", "speaking")
+        # The level the agent's voice would give the bars (no real audio here).
+        frame.evaluate(
+            "() => { const v = document.querySelector('.aw-visual'); v.dataset.live = 'true';"
+            " v.style.setProperty('--aw-level', '0.55'); }"
+        )
+        frame.evaluate("document.activeElement.blur()")
+        shot("speaking")
+        room(frame, "reconnecting()")
+        expect_state(frame, "reconnecting")
+        shot("reconnecting")
+        room(frame, "reconnected()")
+        frame.locator(".aw-end").click()
+        expect(frame.locator(".aw-feedback")).to_be_visible()
+        frame.locator('.aw-star[data-value="4"]').click()
+        shot("feedback")
+        frame.evaluate("window.fakeRoomMode = 'fail'")
+        frame.locator(".aw-feedback button[type=submit]").click()
+        frame.locator(".aw-again").click()
+        start_call(page, frame)
+        expect_state(frame, "error")
+        shot("error")
+    finally:
+        context.close()
