@@ -23,7 +23,8 @@ ConversationList = Literal["visitor", "widget"]
 # inline image. No SVG: it could carry script if ever opened as a document.
 AVATAR_MAX_CHARS = 16 * 1024
 AVATAR_PATTERN = (
-    r"^(|https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s\"'<>\\]*)?"
+    # No escaped quote in the class: ECMA-262 with the `u` flag refuses identity escapes.
+    r"^(|https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s'<>\\" '"' r"]*)?"
     r"|data:image/(png|jpeg|webp|gif);base64,[A-Za-z0-9+/]+={0,2})$(?!\n)"
 )
 PATTERN_MESSAGES[AVATAR_PATTERN] = (
