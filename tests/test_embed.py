@@ -87,6 +87,7 @@ async def test_loader_is_javascript_with_the_widgets_domains_and_trigger(
         "domains": ["https://a.example", "https://b.example"],
         "position": "top-left",
         "size": 64,
+        "padding": 16,
         "base": "https://widgets.test",
     }
     # Small and self-contained: no imports, no other script fetched.
@@ -133,6 +134,7 @@ async def test_loader_defaults_when_config_has_no_trigger(
     body = await (await client.get(f"{EMBED}/{widget.id}")).text()
     config = loader_config(body)
     assert (config["position"], config["size"], config["domains"]) == ("bottom-right", 56, [])
+    assert config["padding"] == 16
 
 
 async def test_loader_etag_revalidates_and_changes_with_the_widget(

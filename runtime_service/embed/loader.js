@@ -5,7 +5,7 @@
   "use strict";
   var CONFIG = /*@CONFIG@*/ null;
   var NS = "anyreach-widget";
-  var MARGIN = 16; // room around the launcher for its shadow
+  var MARGIN = 16; // room around the launcher for its shadow, on the page's side
   var OPEN_WIDTH = 400;
   var OPEN_HEIGHT = 680;
   if (!CONFIG) return;
@@ -68,7 +68,9 @@
       style.width = Math.min(OPEN_WIDTH, window.innerWidth) + "px";
       style.height = Math.min(OPEN_HEIGHT, window.innerHeight) + "px";
     } else {
-      var side = CONFIG.size + 2 * MARGIN + "px";
+      // trigger.padding on the edges' side (a shadow beyond the page's edge is off-screen anyway).
+      var pad = typeof CONFIG.padding === "number" ? CONFIG.padding : MARGIN;
+      var side = CONFIG.size + pad + MARGIN + "px";
       style.width = side;
       style.height = side;
     }

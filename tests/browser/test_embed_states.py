@@ -76,6 +76,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
             ],
         },
     },
+    "padded": {"trigger": {"padding": 4, "position": "bottom-right", "size": 48}},
     "arabic": {"theme": "light", "locale": "ar", "post_conversation_feedback": FEEDBACK},
     "overrides": {"locale": "fr", "strings": {"start": "On discute ?", "title": "Aide"}},
     # Text colours that would be unreadable on their backgrounds: adjusted in the browser.
@@ -749,6 +750,21 @@ def test_the_form_is_validated_in_the_widget_and_on_the_server(
         [ids["form"], body["user_id"]],
     )
     assert status == 422
+
+
+def test_trigger_padding_is_the_launchers_distance_from_the_page_edges(
+    page: Page, stack: Stack, ids: dict[str, str]
+) -> None:
+    visit(page, stack, ids["padded"])
+    frame = widget_frame(page)
+    wait_event(page, "ready")
+    iframe = page.locator("iframe[data-anyreach-widget]").bounding_box()
+    assert iframe is not None and iframe["width"] == 48 + 4 + 16
+    launcher = frame.locator(".aw-launcher").bounding_box()
+    assert launcher is not None
+    right = 1200 - (launcher["x"] + launcher["width"])
+    bottom = 800 - (launcher["y"] + launcher["height"])
+    assert (right, bottom) == (4, 4)
 
 
 # --- screenshots for docs/embed.md -----------------------------------------------------------
