@@ -579,7 +579,8 @@ def started_body(page: Page, click: Any) -> dict[str, Any]:
         lambda r: r.url.endswith("/conversations") and r.method == "POST"
     ) as info:
         click()
-    body: dict[str, Any] = info.value.post_data_json
+    body = info.value.post_data_json
+    assert isinstance(body, dict)
     return body
 
 
