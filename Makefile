@@ -14,7 +14,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install embed browser run test bench lint typecheck fmt clean distclean
+.PHONY: help install embed browser screenshots run test bench lint typecheck fmt clean distclean
 
 # The widget iframe app (livekit-client bundled with esbuild), built when npm exists: without it
 # the loader still works and the iframe page answers 503.
@@ -62,6 +62,9 @@ browser: ## Install chromium for the browser tests when missing (as root, with a
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
 			|| echo "warning: chromium could not be installed: browser tests will be skipped"; \
 	else echo "note: no chromium and no root apt-get: browser tests will be skipped"; fi
+
+screenshots: $(STAMP) $(EMBED_STATIC)/manifest.json browser ## Refresh docs/embed-screens/ (the widget's states)
+	EMBED_SCREENSHOTS=1 $(PY) -m pytest -q -p no:cacheprovider tests/system/browser/test_embed_states.py -k screenshots
 
 run: $(STAMP) $(EMBED_BUNDLE) ## Run both services with a private Redis and development data (Ctrl-C stops)
 	$(PY) deploy/dev_run.py

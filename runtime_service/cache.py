@@ -30,7 +30,7 @@ from redis.asyncio import Redis
 from common.bodies import SECURITY_HEADERS, strong_etag
 from common.ids import is_uuid
 from common.models.widget import Widget
-from common.models.widget_config import feedback_fields, stored_v1
+from common.models.widget_config import feedback_fields, pre_conversation_fields, stored_v1
 from common.redis_client import REDIS_UNAVAILABLE, as_bytes, call_with_retry
 from common.redis_keys import RedisKeys
 from runtime_service.public_widget import PublicWidget
@@ -64,6 +64,7 @@ def to_public(raw: bytes, headers: Mapping[str, str] = SECURITY_HEADERS) -> Publ
         conversation_list=v1.conversation_list,
         ok_headers=ok,
         not_modified_headers=not_modified,
+        pre_conversation_fields=pre_conversation_fields(v1),
     )
 
 

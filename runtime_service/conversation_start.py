@@ -21,6 +21,7 @@ from runtime_service.agent_versions import AgentVersionSource, Dispatch
 from runtime_service.conversations import ConversationStore
 from runtime_service.livekit_tokens import TokenMinter
 from runtime_service.public_widget import PublicWidget
+from runtime_service.start_metadata import check_start_metadata
 
 MAX_METADATA_BYTES = 8 * 1024
 MAX_METADATA_DEPTH = 5
@@ -72,8 +73,10 @@ def identity_of(conversation: ConversationSummary) -> str:
     return f"visitor-{conversation.id}"
 
 
-def dispatch_metadata(conversation: ConversationSummary) -> str:
-    """What the dispatched agent learns about the session (no visitor-supplied metadata)."""
+def dispatch_metadata(conversation: ConversationSummary, locale: str | None = None) -> str:
+    """What the dispatched agent learns about the session (no visitor-supplied metadata but
+    the widget's language, validated as a BCP 47 tag)."""
+    extra = {"locale": locale} if locale else {}
     return _ENCODE({
         "conversation_id": conversation.id,
         "web_widget_id": conversation.web_widget_id,
@@ -81,6 +84,7 @@ def dispatch_metadata(conversation: ConversationSummary) -> str:
         "agent_id": conversation.agent_id,
         "agent_version_id": conversation.agent_version_id,
         "user_id": conversation.user_id,
+        **extra,
     }).decode()
 
 
@@ -108,6 +112,7 @@ class ConversationStarter:
 
     async def start(self, widget: PublicWidget, body: ConversationStart) -> ConversationStarted:
         metadata = encode_metadata(body.custom_metadata)
+        check_start_metadata(body.custom_metadata, widget.pre_conversation_fields)
         if not widget.published:
             raise ApiError(409, "The widget is not published")
         # A pod holds the published versions it served: most starts find theirs without a
@@ -124,10 +129,10 @@ class ConversationStarter:
             created_at=now, updated_at=now,
         )
         await self.store.create(conversation, created_ms, metadata)
-        return self._credentials(conversation, dispatch)
+        return self._credentials(conversation, dispatch, body.locale)
 
     async def resume(
-        self, widget: PublicWidget, conversation_id: str, user_id: str
+        self, widget: PublicWidget, conversation_id: str, user_id: str, locale: str | None = None
     ) -> ConversationStarted:
         if not widget.published:
             raise ApiError(409, "The widget is not published")
@@ -145,15 +150,14 @@ class ConversationStarter:
         version = conversation.agent_id, conversation.agent_version_id
         dispatch = self.versions.hit(*version) or await self.published_version(*version)
         self.resumed += 1
-        return self._credentials(conversation, dispatch)
+        return self._credentials(conversation, dispatch, locale)
 
     def _credentials(
-        self, conversation: ConversationSummary, dispatch: Dispatch
+        self, conversation: ConversationSummary, dispatch: Dispatch, locale: str | None = None
     ) -> ConversationStarted:
         room = new_room(conversation.id)
-        token = self.minter.mint(
-            identity_of(conversation), room, dispatch.agent_name, dispatch_metadata(conversation)
-        )
+        metadata = dispatch_metadata(conversation, locale)
+        token = self.minter.mint(identity_of(conversation), room, dispatch.agent_name, metadata)
         return ConversationStarted(
             conversation=conversation,
             connection_details=ConnectionDetails(url=self.livekit_url, token=token, room=room),

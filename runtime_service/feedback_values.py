@@ -114,12 +114,15 @@ def _check_value(field: FormField, value: Any) -> None:
     _CHECKS[field.type](value)
 
 
-def check_feedback(data: dict[str, Any], fields: Sequence[FormField]) -> dict[str, Any]:
-    """The submitted values of the form's fields, each checked; 422 naming every bad field."""
+def check_feedback(
+    data: dict[str, Any], fields: Sequence[FormField], root: Sequence[str] = ("body", "data")
+) -> dict[str, Any]:
+    """The submitted values of the form's fields, each checked; 422 naming every bad field
+    (at ``[*root, <field id>]``: the start checks the pre-conversation form with it too)."""
     kept: dict[str, Any] = {}
     issues: list[ValidationIssue] = []
     for field in fields:
-        loc: list[str | int] = ["body", "data", field.id]
+        loc: list[str | int] = [*root, field.id]
         if field.id not in data or _is_empty(field, data[field.id]):
             if field.required:
                 issues.append(ValidationIssue(loc, "Field required", "missing"))

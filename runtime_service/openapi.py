@@ -37,7 +37,7 @@ from runtime_service.embed.openapi import EMBED_PATHS
 from runtime_service.paths import PUBLIC_PREFIX as PREFIX
 
 # routes.py registers the same paths (it imports the handlers, hence no import from it here);
-# tests/test_runtime_openapi.py checks that both agree.
+# tests/runtime/test_runtime_openapi.py checks that both agree.
 
 _ERRORS = {
     **READ_JSON_ERRORS,
@@ -97,7 +97,11 @@ def _paths() -> dict[str, Any]:
         description="Starts a new WEBRTC conversation, or resumes one when `conversation_id` "
         "is set, in a fresh LiveKit room (the token joins only that room and dispatches the "
         "agent version's LiveKit agent). `custom_metadata`: at most 8 KiB as JSON, nested at "
-        "most 5 deep, key `feedback_form` reserved; ignored on resume. 403: the resumed "
+        "most 5 deep, key `feedback_form` reserved; ignored on resume. When the widget has a "
+        "pre-conversation form its fields are checked against it (422 at "
+        "`custom_metadata.<field id>`); `custom_metadata.context` (the host page's context) "
+        "must be an object of at most 4 KiB, 3 deep. `locale` reaches the agent in the "
+        "dispatch metadata. 403: the resumed "
         "conversation belongs to another widget or another `user_id`. 409: the widget or its "
         "agent version is not published, or the resumed conversation has ended.",
         parameters=[_WIDGET_ID],

@@ -38,3 +38,5 @@ class PublicWidget:
     conversation_list: ConversationList
     ok_headers: CIMultiDict[str]  # for the 200: route headers, ETag, Content-Type
     not_modified_headers: CIMultiDict[str]  # for the 304: the same without Content-Type
+    # config.v1.pre_conversation_form's fields, checked again on the server at start.
+    pre_conversation_fields: tuple[FormField, ...] = ()

@@ -8,7 +8,7 @@ import msgspec
 from msgspec import Meta
 
 from common.models.agent import Capabilities
-from common.models.types import PATTERN_MESSAGES, UUIDStr
+from common.models.types import PATTERN_MESSAGES, Locale, UUIDStr
 
 Status = Literal[
     "token_created", "triggered", "ringing", "in_progress",
@@ -50,6 +50,12 @@ class ConversationStart(msgspec.Struct, kw_only=True, forbid_unknown_fields=True
     user_id: UserId
     custom_metadata: dict[str, Any] = {}
     conversation_id: UUIDStr | None = None
+    # The language the widget shows (config.v1.locale or the browser's); handed to the agent in
+    # the dispatch metadata so it can answer in kind. Not stored with the conversation.
+    locale: Annotated[Locale, Meta(description=(
+        "The widget's resolved language (BCP 47), passed to the agent as `locale` in the "
+        "LiveKit dispatch metadata; not stored"
+    ))] | None = None
 
 
 class ConnectionDetails(msgspec.Struct, kw_only=True):

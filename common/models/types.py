@@ -30,3 +30,12 @@ LongText = Annotated[str, Meta(max_length=2000)]
 FIELD_ID_PATTERN = r"^[A-Za-z0-9_.-]+$(?!\n)"
 PATTERN_MESSAGES[FIELD_ID_PATTERN] = "Expected letters, digits, `_`, `.` or `-` only"
 FieldId = Annotated[str, Meta(min_length=1, max_length=64, pattern=FIELD_ID_PATTERN)]
+# A BCP 47 language tag as browsers give them (language, optional script, region and variants;
+# no private-use or extension subtags): "en", "pt-BR", "zh-Hant-TW", "de-CH-1996".
+LOCALE_PATTERN = (
+    r"^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-[A-Za-z]{2}|-[0-9]{3})?(-[A-Za-z0-9]{5,8}|-[0-9][A-Za-z0-9]{3})*$(?!\n)"
+)
+PATTERN_MESSAGES[LOCALE_PATTERN] = "Expected a BCP 47 language tag such as `en`, `pt-BR` or `ar`"
+Locale = Annotated[
+    str, Meta(max_length=35, pattern=LOCALE_PATTERN, description="A BCP 47 language tag")
+]

@@ -12,13 +12,53 @@ from msgspec import Meta
 
 from common.errors import ApiError
 from common.models.forms import FormDefinition, FormField, PostConversationFeedback
-from common.models.types import Color, ShortText
+from common.models.types import PATTERN_MESSAGES, Color, Locale, ShortText
 from common.validation import convert, invalid
 
 MAX_CONFIG_BYTES = 64 * 1024
 Shape = Literal["circle", "square"]
 # Who may list a widget's conversations publicly: one visitor (user_id required) or anyone.
 ConversationList = Literal["visitor", "widget"]
+# The header's avatar: an https URL (its origin is added to the frame's img-src) or a small
+# inline image. No SVG: it could carry script if ever opened as a document.
+AVATAR_MAX_CHARS = 16 * 1024
+AVATAR_PATTERN = (
+    # No escaped quote in the class: ECMA-262 with the `u` flag refuses identity escapes.
+    r"^(|https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s'<>\\" '"' r"]*)?"
+    r"|data:image/(png|jpeg|webp|gif);base64,[A-Za-z0-9+/]+={0,2})$(?!\n)"
+)
+PATTERN_MESSAGES[AVATAR_PATTERN] = (
+    "Expected an https URL or a data:image/(png|jpeg|webp|gif);base64 URL, or \"\""
+)
+AgentName = Annotated[str, Meta(max_length=60, description=(
+    "The agent's display name in the widget's header (the built-in \"Chat\" when empty)."
+))]
+AgentAvatar = Annotated[str, Meta(max_length=AVATAR_MAX_CHARS, pattern=AVATAR_PATTERN, description=(
+    "The agent's avatar in the header: an `https` URL, or a "
+    "`data:image/(png|jpeg|webp|gif);base64,` URL of at most "
+    f"{AVATAR_MAX_CHARS} characters in all; empty for none."
+))]
+
+
+# The widget's texts a config may override (config.v1.strings), the keys of EN in
+# runtime_service/embed/web/src/strings.js (a test keeps the two lists equal).
+STRING_KEYS = (
+    "openChat", "closeChat", "close", "title", "greeting", "start", "connecting", "listening",
+    "agentSpeaking", "agentThinking", "reconnecting", "ended", "connectFailed", "startFailed",
+    "retry", "cancel", "newConversation", "notConnected", "microphone", "camera", "shareScreen",
+    "endConversation", "message", "typeMessage", "send", "sendFailed", "micUnavailable",
+    "cameraUnavailable", "screenUnavailable", "enableAudio", "transcript", "required", "invalid",
+    "choose",
+    "submit", "feedbackTitle", "feedbackSend", "thanks", "stars",
+)  # fmt: skip
+MAX_STRING_CHARS = 200
+StringOverrides = Annotated[
+    dict[str, Annotated[str, Meta(min_length=1, max_length=MAX_STRING_CHARS)]],
+    Meta(max_length=len(STRING_KEYS), description=(
+        "Per-text overrides of the widget's built-in strings, by key (see docs/embed.md for the "
+        f"keys); each 1 to {MAX_STRING_CHARS} characters. `{{name}}` placeholders are filled in."
+    )),
+]
 
 
 class ColorTokens(msgspec.Struct, kw_only=True):
@@ -54,6 +94,13 @@ class ConfigV1(msgspec.Struct, kw_only=True):
     pre_conversation_form: FormDefinition | None = None
     pre_conversation_show_once: bool = True
     post_conversation_feedback: PostConversationFeedback | None = None
+    locale: Annotated[Locale, Meta(description=(
+        "The widget's language (BCP 47); empty: the visitor's browser language. Built in: "
+        "en, es, fr, de, pt, it, ja, ar (right to left); others fall back to English"
+    ))] | None = None
+    strings: StringOverrides = {}
+    agent_name: AgentName = ""
+    agent_avatar: AgentAvatar = ""
     conversation_list: Annotated[ConversationList, Meta(description=(
         "Who may list the widget's conversations publicly: `visitor` (the default) requires "
         "`user_id` and lists only that visitor's conversations; `widget` lists every "
@@ -68,7 +115,19 @@ def validate_config(config: dict[str, Any], root: list[str | int]) -> ConfigV1:
     v1 = config.get("v1", {})
     if not isinstance(v1, dict):
         raise invalid([*root, "v1"], "Expected `object`", "type_error")
-    return convert(v1, ConfigV1, [*root, "v1"])
+    parsed = convert(v1, ConfigV1, [*root, "v1"])
+    form = parsed.pre_conversation_form
+    for index, field in enumerate(form.fields if form is not None else ()):
+        # The widget sends the host page's context beside the form's values under this key.
+        if field.id == "context":
+            raise invalid(
+                [*root, "v1", "pre_conversation_form", "fields", index, "id"],
+                "`context` is reserved for the host page's context",
+            )
+    for key in parsed.strings:
+        if key not in STRING_KEYS:
+            raise invalid([*root, "v1", "strings", key], "Unknown string key")
+    return parsed
 
 
 def stored_v1(config: dict[str, Any]) -> ConfigV1:
@@ -85,3 +144,9 @@ def feedback_fields(v1: ConfigV1) -> tuple[FormField, ...]:
     if feedback is None or not feedback.enabled or feedback.form is None:
         return ()
     return tuple(feedback.form.fields)
+
+
+def pre_conversation_fields(v1: ConfigV1) -> tuple[FormField, ...]:
+    """The pre-conversation form's fields; empty when none is configured."""
+    form = v1.pre_conversation_form
+    return tuple(form.fields) if form is not None else ()

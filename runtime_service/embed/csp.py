@@ -55,14 +55,25 @@ def frame_ancestors(domains: Iterable[str]) -> str:
     return " ".join(safe_sources(listed)) or "'none'"
 
 
-def frame_policy(domains: Iterable[str], livekit_url: str) -> str:
+def avatar_sources(avatar: str) -> list[str]:
+    """The origin of an ``https`` avatar URL (``config.v1.agent_avatar``), for ``img-src``:
+    that one origin, never ``https:`` as a whole. A ``data:`` avatar needs nothing more."""
+    parts = urlsplit(avatar)
+    if parts.scheme != "https" or not parts.hostname:
+        return []
+    port = f":{parts.port}" if parts.port else ""
+    return safe_sources([f"https://{parts.hostname.lower()}{port}"])
+
+
+def frame_policy(domains: Iterable[str], livekit_url: str, avatar: str = "") -> str:
     connect = " ".join(["'self'", *livekit_sources(livekit_url)])
+    images = " ".join(["'self'", "data:", "blob:", *avatar_sources(avatar)])
     return "; ".join([
         "default-src 'none'",
         "script-src 'self'",
         "style-src 'self'",
         f"connect-src {connect}",
-        "img-src 'self' data: blob:",
+        f"img-src {images}",
         # Remote audio/video tracks are attached as MediaStreams.
         "media-src 'self' blob: mediastream:",
         "font-src 'self' data:",

@@ -3,17 +3,21 @@ tests embed widgets into. Development only (stdlib server in a thread, loopback)
 
 ``GET /`` is a page that embeds a widget with the documented snippet, shows the events of the
 JavaScript API and has open/close buttons. ``?widget=<id>`` picks another widget and
-``?loader=<query>`` adds a query string to the loader URL (the tests use both).
+``?loader=<query>`` adds a query string to the loader URL (the tests use both), and
+``?data=<JSON object>`` puts ``data-*`` attributes on the loader's script tag (its context).
+The page also shows a context example (``AnyreachWidget.setContext``) and a language switch
+(the loader's ``locale`` parameter).
 """
 
 from __future__ import annotations
 
 import html
 import json
+import re
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 EVENTS = ("ready", "opened", "closed", "conversation-started", "conversation-ended")
 
@@ -37,6 +41,16 @@ widget <code>{widget_id}</code> with this snippet:</p>
 <pre>{snippet}</pre>
 <p><button id="open" type="button">AnyreachWidget.open()</button>
 <button id="close" type="button">AnyreachWidget.close()</button></p>
+<h2>Context for the agent</h2>
+<p>What the host page knows travels with the next conversation's start as
+<code>custom_metadata.context</code> (stored with the conversation; see docs/embed.md):</p>
+<pre>AnyreachWidget.setContext({{
+  customer: {{ name: "Ada", plan: "pro" }}, order: "A-1042"
+}});</pre>
+<p><button id="set-context" type="button">Set this context</button></p>
+<h2>Language</h2>
+<p>The widget follows the browser's language unless it fixes one; a site can pass its own:
+{locales}</p>
 <h2>Events from the widget</h2>
 <ol id="events"></ol>
 <script>
@@ -56,6 +70,10 @@ widget <code>{widget_id}</code> with this snippet:</p>
   }});
   document.getElementById("open").onclick = function () {{ window.AnyreachWidget.open(); }};
   document.getElementById("close").onclick = function () {{ window.AnyreachWidget.close(); }};
+  document.getElementById("set-context").onclick = function () {{
+    var customer = {{ name: "Ada", plan: "pro" }};
+    window.AnyreachWidget.setContext({{ customer: customer, order: "A-1042" }});
+  }};
 </script>
 {script}
 </body>
@@ -68,13 +86,39 @@ def loader_url(runtime_base: str, widget_id: str, query: str = "") -> str:
     return f"{url}?{query}" if query else url
 
 
-def demo_page(runtime_base: str, widget_id: str, loader_query: str = "") -> str:
+LOCALES = ("en", "es", "fr", "de", "pt", "it", "ja", "ar")
+_DATA_NAME = re.compile(r"[a-z][a-z0-9-]{0,40}\Z")
+
+
+def data_attributes(raw: str) -> str:
+    """``data-*`` attributes from a JSON object of strings (others, and bad names, skipped)."""
+    try:
+        values = json.loads(raw) if raw else {}
+    except ValueError:
+        return ""
+    if not isinstance(values, dict):
+        return ""
+    return "".join(
+        f' data-{name}="{html.escape(value)}"'
+        for name, value in values.items()
+        if isinstance(value, str) and _DATA_NAME.match(name)
+    )
+
+
+def demo_page(
+    runtime_base: str, widget_id: str, loader_query: str = "", data: str = ""
+) -> str:
     src = html.escape(loader_url(runtime_base, widget_id, loader_query))
+    links = " ".join(
+        f'<a href="?widget={quote(widget_id)}&amp;loader=locale%3D{code}" lang="{code}">{code}</a>'
+        for code in LOCALES
+    )
     return _PAGE.format(
         widget_id=html.escape(widget_id),
         snippet=html.escape(snippet(runtime_base, widget_id)),
         events=json.dumps(list(EVENTS)),
-        script=f'<script src="{src}" async></script>',
+        locales=links,
+        script=f'<script src="{src}"{data_attributes(data)} async></script>',
     )
 
 
@@ -97,7 +141,9 @@ class DemoServer:
                     return
                 query = parse_qs(parts.query)
                 chosen = query.get("widget", [default])[0]
-                body = demo_page(runtime, chosen, query.get("loader", [""])[0]).encode()
+                body = demo_page(
+                    runtime, chosen, query.get("loader", [""])[0], query.get("data", [""])[0]
+                ).encode()
                 self.send_response(HTTPStatus.OK)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))

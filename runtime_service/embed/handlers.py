@@ -75,7 +75,8 @@ async def frame(request: web.Request) -> web.Response:
     assets = request.app[EMBED_ASSETS]
     if not assets.built:
         raise ApiError(503, "The widget app is not built on this server (run `make embed`)")
-    policy = frame_policy(widget.domains, request.app[SETTINGS].livekit_url)
+    avatar = render.config_v1(widget).agent_avatar
+    policy = frame_policy(widget.domains, request.app[SETTINGS].livekit_url, avatar)
     return _page(
         request, render.frame_etag(widget, assets, policy), policy, "text/html",
         lambda: render.render_frame(widget, assets), answer,

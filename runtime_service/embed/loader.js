@@ -1,11 +1,11 @@
 /* Anyreach web widget loader (docs/embed.md). Served per widget: the server fills CONFIG in.
  * No dependencies; it only checks the allowed domains, adds the widget iframe and exposes
- * window.AnyreachWidget (open, close, toggle, isOpen, on, off). */
+ * window.AnyreachWidget (open, close, toggle, isOpen, on, off, setContext). */
 (function () {
   "use strict";
   var CONFIG = /*@CONFIG@*/ null;
   var NS = "anyreach-widget";
-  var MARGIN = 16; // room around the launcher for its shadow
+  var MARGIN = 16; // room around the launcher for its shadow, on the page's side
   var OPEN_WIDTH = 400;
   var OPEN_HEIGHT = 680;
   if (!CONFIG) return;
@@ -68,7 +68,9 @@
       style.width = Math.min(OPEN_WIDTH, window.innerWidth) + "px";
       style.height = Math.min(OPEN_HEIGHT, window.innerHeight) + "px";
     } else {
-      var side = CONFIG.size + 2 * MARGIN + "px";
+      // trigger.padding on the edges' side (a shadow beyond the page's edge is off-screen anyway).
+      var pad = typeof CONFIG.padding === "number" ? CONFIG.padding : MARGIN;
+      var side = CONFIG.size + pad + MARGIN + "px";
       style.width = side;
       style.height = side;
     }
@@ -84,12 +86,25 @@
     });
   }
 
-  function send(type) {
+  function send(type, detail) {
     if (!ready) {
-      queue.push(type);
+      queue.push([type, detail]);
       return;
     }
-    frame.contentWindow.postMessage({ source: NS, type: type, widgetId: id }, frameOrigin);
+    var msg = { source: NS, type: type, widgetId: id, detail: detail || {} };
+    frame.contentWindow.postMessage(msg, frameOrigin);
+  }
+
+  // The host page's context for the next start: the script tag's data-* attributes under what
+  // setContext gave. Only JSON travels (a copy); the iframe checks size and depth again.
+  var attributes = {};
+  var given = {};
+  if (script) for (var key in script.dataset) attributes[key] = script.dataset[key];
+  function sendContext() {
+    var merged = {};
+    for (var a in attributes) merged[a] = attributes[a];
+    for (var g in given) merged[g] = given[g];
+    send("context", { context: merged });
   }
 
   window.addEventListener("message", function (event) {
@@ -100,7 +115,7 @@
     if (msg.type === "ready") {
       ready = true;
       style.visibility = "visible";
-      queue.splice(0).forEach(send);
+      queue.splice(0).forEach(function (item) { send(item[0], item[1]); });
     } else if (msg.type === "opened") {
       opened = true;
       resize();
@@ -119,6 +134,14 @@
     toggle: function () { send(opened ? "close" : "open"); },
     isOpen: function () { return opened; },
     isReady: function () { return ready; },
+    setContext: function (values) {
+      var copy = JSON.parse(JSON.stringify(values || {}));
+      if (!copy || typeof copy !== "object" || Array.isArray(copy)) {
+        throw new TypeError("[Anyreach widget] setContext expects a plain object");
+      }
+      given = copy;
+      sendContext();
+    },
     on: function (name, fn) {
       (listeners[name] = listeners[name] || []).push(fn);
       if (name === "ready" && ready) setTimeout(function () { fn({}); }, 0);
@@ -130,6 +153,8 @@
   };
   registry[id] = api;
   if (!window.AnyreachWidget) window.AnyreachWidget = api;
+
+  if (Object.keys(attributes).length) sendContext();
 
   function mount() {
     resize();

@@ -54,6 +54,8 @@ def render_loader(widget: PublicWidget, base: str) -> bytes:
         "domains": sorted(widget.domains),
         "position": trigger.position,
         "size": trigger.size,
+        # The launcher's distance from the page's edges (the iframe's corner).
+        "padding": 16 if trigger.padding is None else trigger.padding,
         "base": base,
     }
     # JSON is valid JavaScript; "<" is escaped so the text is inert even if misread as HTML.

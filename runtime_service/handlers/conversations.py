@@ -42,7 +42,7 @@ async def start_conversation(request: web.Request) -> web.Response:
     if body.conversation_id is None:
         started = await starter.start(widget, body)
     else:
-        started = await starter.resume(widget, body.conversation_id, body.user_id)
+        started = await starter.resume(widget, body.conversation_id, body.user_id, body.locale)
     return json_response(started, base=NO_STORE_JSON_HEADERS)
 
 

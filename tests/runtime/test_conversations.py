@@ -7,18 +7,14 @@ import json
 from typing import Any
 
 import pytest
-from livekit.api import TokenVerifier
 from redis.asyncio import Redis
 
 from common.ids import new_id
 from common.models.conversation import TERMINAL_STATUSES
 from common.redis_keys import RedisKeys
 from management_service.agents_store import AgentStore
+from tests.support.conversations import PREFIX, VERIFIER, start, started_id
 from tests.support.seed import seed_agent_version, seed_widget
-from tests.support.settings import LIVEKIT_KEY, LIVEKIT_SECRET
-
-PREFIX = "/core/public/web-widgets"
-VERIFIER = TokenVerifier(LIVEKIT_KEY, LIVEKIT_SECRET)
 
 
 @pytest.fixture
@@ -32,14 +28,6 @@ async def version(redis: Redis, keys: RedisKeys) -> Any:
 @pytest.fixture
 async def widget(redis: Redis, keys: RedisKeys, version: Any) -> Any:
     return await seed_widget(redis, keys, version)
-
-
-async def start(client: Any, widget_id: str, **body: Any) -> Any:
-    return await client.post(f"{PREFIX}/{widget_id}/conversations", json=body)
-
-
-async def started_id(client: Any, widget_id: str, user_id: str = "u1") -> str:
-    return (await (await start(client, widget_id, user_id=user_id)).json())["conversation"]["id"]
 
 
 async def test_start_returns_conversation_credentials_and_capabilities(

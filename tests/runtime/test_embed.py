@@ -63,11 +63,33 @@ async def test_loader_is_javascript_with_the_widgets_domains_and_trigger(
         "domains": ["https://a.example", "https://b.example"],
         "position": "top-left",
         "size": 64,
+        "padding": 16,
         "base": "https://widgets.test",
     }
     # Small and self-contained: no imports, no other script fetched.
     assert len(body) < 8 * 1024
     assert "import " not in body and "<script" not in body
+
+
+async def test_the_loader_stays_under_5_kb_gzipped(
+    client: Any, redis: Redis, keys: RedisKeys, version: Any
+) -> None:
+    # Ten allowed domains: more than most widgets list. docs/embed.md reports the size.
+    domains = [f"https://shop-{n}.example.com" for n in range(10)]
+    widget = await seed_widget(redis, keys, version, domains=domains)
+    body = await (await client.get(f"{EMBED}/{widget.id}")).read()
+    assert len(gzip.compress(body, compresslevel=9)) < 5 * 1024
+
+
+def test_the_built_bundle_holds_no_test_code() -> None:
+    # axe-core and the stand-in Room are for the browser tests only (devDependencies).
+    manifest = embed_assets.STATIC_DIR / "manifest.json"
+    if not manifest.is_file():
+        pytest.skip("the widget bundle is not built")
+    names = json.loads(manifest.read_text())
+    script = (embed_assets.STATIC_DIR / names["widget.js"]).read_text(encoding="utf-8")
+    assert "axe-core" not in script and "axe.run" not in script
+    assert "FakeRoom" not in script
 
 
 async def test_loader_csp_is_strict(
@@ -88,6 +110,7 @@ async def test_loader_defaults_when_config_has_no_trigger(
     body = await (await client.get(f"{EMBED}/{widget.id}")).text()
     config = loader_config(body)
     assert (config["position"], config["size"], config["domains"]) == ("bottom-right", 56, [])
+    assert config["padding"] == 16
 
 
 async def test_loader_etag_revalidates_and_changes_with_the_widget(
@@ -172,6 +195,19 @@ async def test_frame_csp_allows_only_self_and_livekit(
     assert csp["img-src"][:2] == ["'self'", "data:"]
     assert "unsafe-inline" not in resp.headers["Content-Security-Policy"]
     assert "unsafe-eval" not in resp.headers["Content-Security-Policy"]
+
+
+async def test_frame_img_src_adds_only_an_https_avatars_origin(
+    client: Any, redis: Redis, keys: RedisKeys, version: Any
+) -> None:
+    avatar = "https://CDN.example.com:8443/team/ada.png?v=2"
+    widget = await seed_widget(redis, keys, version, config={"v1": {"agent_avatar": avatar}})
+    csp = policy(await client.get(f"{EMBED}/{widget.id}/frame"))
+    assert csp["img-src"] == ["'self'", "data:", "blob:", "https://cdn.example.com:8443"]
+    inline = "data:image/png;base64,iVBORw0KGgo="
+    widget = await seed_widget(redis, keys, version, config={"v1": {"agent_avatar": inline}})
+    csp = policy(await client.get(f"{EMBED}/{widget.id}/frame"))
+    assert csp["img-src"] == ["'self'", "data:", "blob:"]
 
 
 async def test_frame_ancestors_are_the_widgets_domains(

@@ -18,7 +18,8 @@ from common.errors import ApiError
 from common.ids import new_id
 from common.models.agent import AgentName
 from common.models.conversation import UserId
-from common.models.types import UUID_MESSAGE, Color, FieldId, UUIDStr
+from common.models.types import UUID_MESSAGE, Color, FieldId, Locale, UUIDStr
+from common.models.widget_config import AgentAvatar
 from common.redis_keys import RedisKeys
 from common.validation import convert
 from management_service.branding.models import Hex
@@ -43,6 +44,8 @@ MODEL_PATTERNS: list[tuple[str, Any, str]] = [
     ("user-id", UserId, "guest_1"),
     ("brand-hex", Hex, "#a1b2c3"),
     ("idempotency-key", IdempotencyKey, "a4f7c1e2-retry:1"),
+    ("avatar", AgentAvatar, "https://cdn.example.com/a.png"),
+    ("locale", Locale, "pt-BR"),
 ]
 
 

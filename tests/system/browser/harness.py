@@ -13,7 +13,8 @@ import shutil
 import threading
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote
 
 from aiohttp import web
 from redis.asyncio import Redis
@@ -24,6 +25,9 @@ from runtime_service.app import create_app
 from runtime_service.embed.assets import MANIFEST, STATIC_DIR
 from runtime_service.embed.demo import DemoServer
 from tests.support.settings import make_settings
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 T = TypeVar("T")
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser")
@@ -121,3 +125,43 @@ class Stack:
         self.loop.run(self.redis.aclose())
         self.loop.close()
         self.redis_proc.cleanup()
+
+
+# --- driving the demo page (shared by the browser test modules) ---------------------------
+
+IFRAME = "iframe[data-anyreach-widget]"
+
+
+def visit(page: Page, stack: Stack, widget_id: str, host: str = "127.0.0.1", **query: str) -> None:
+    url = f"{stack.host(host)}/?widget={widget_id}"
+    for key, value in query.items():
+        url += f"&{key}={quote(value, safe='')}"
+    page.goto(url)
+
+
+def wait_event(page: Page, name: str, count: int = 1) -> list[dict[str, Any]]:
+    page.wait_for_function(
+        "([name, count]) => window.widgetEvents.filter(e => e.name === name).length >= count",
+        arg=[name, count],
+    )
+    events = page.evaluate("window.widgetEvents")
+    return [event["detail"] for event in events if event["name"] == name]
+
+
+def refusal(message: Any) -> bool:
+    return message.type == "error" and "[Anyreach widget]" in message.text
+
+
+def widget_frame(page: Page) -> Any:
+    handle = page.wait_for_selector(IFRAME)
+    frame = handle.content_frame()
+    assert frame is not None
+    return frame
+
+
+def open_widget(page: Page) -> Any:
+    frame = widget_frame(page)
+    wait_event(page, "ready")
+    frame.locator(".aw-launcher").click()
+    wait_event(page, "opened")
+    return frame

@@ -1,7 +1,8 @@
 """The embed in a real browser (Debian's chromium through Playwright, headless), against the
 real runtime service and a host page on a second origin: the allowed-domains rule, the
 parentOrigin rule, the launcher and JavaScript API, a conversation up to the LiveKit connection
-attempt, the pre-conversation form's show-once cache, single-submission feedback, and the
+attempt and its error state, the pre-conversation form's show-once cache, single-submission
+feedback after a connected call (a stand-in Room, tests/system/browser/fake_room.js), and the
 visitor id (a random v4 UUID per widget)."""
 
 from __future__ import annotations
@@ -17,7 +18,17 @@ import pytest
 from common.ids import new_id
 from tests.support.paths import ROOT
 from tests.support.seed import seed_agent_version, seed_widget
-from tests.system.browser.harness import Stack, chromium_path, missing_requirement
+from tests.system.browser.harness import (
+    IFRAME,
+    Stack,
+    chromium_path,
+    missing_requirement,
+    open_widget,
+    refusal,
+    visit,
+    wait_event,
+    widget_frame,
+)
 
 _MISSING = missing_requirement()
 pytestmark = pytest.mark.skipif(
@@ -28,7 +39,7 @@ if _MISSING is None:
     from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 ARTIFACTS = ROOT / "test-artifacts"
-IFRAME = "iframe[data-anyreach-widget]"
+FAKE_ROOM = ROOT / "tests/system/browser/fake_room.js"
 TIMEOUT = 15_000
 
 CONFIG: dict[str, Any] = {
@@ -126,41 +137,6 @@ def context(browser: Browser) -> Iterator[Any]:
 @pytest.fixture
 def page(context: Any) -> Page:
     return context.new_page()
-
-
-def visit(page: Page, stack: Stack, widget_id: str, host: str = "127.0.0.1", **query: str) -> None:
-    url = f"{stack.host(host)}/?widget={widget_id}"
-    for key, value in query.items():
-        url += f"&{key}={quote(value, safe='')}"
-    page.goto(url)
-
-
-def wait_event(page: Page, name: str, count: int = 1) -> list[dict[str, Any]]:
-    page.wait_for_function(
-        "([name, count]) => window.widgetEvents.filter(e => e.name === name).length >= count",
-        arg=[name, count],
-    )
-    events = page.evaluate("window.widgetEvents")
-    return [event["detail"] for event in events if event["name"] == name]
-
-
-def refusal(message: Any) -> bool:
-    return message.type == "error" and "[Anyreach widget]" in message.text
-
-
-def widget_frame(page: Page) -> Any:
-    handle = page.wait_for_selector(IFRAME)
-    frame = handle.content_frame()
-    assert frame is not None
-    return frame
-
-
-def open_widget(page: Page) -> Any:
-    frame = widget_frame(page)
-    wait_event(page, "ready")
-    frame.locator(".aw-launcher").click()
-    wait_event(page, "opened")
-    return frame
 
 
 # --- allowed domains and parentOrigin --------------------------------------------------------
@@ -283,18 +259,13 @@ def start_with_form(page: Page, frame: Any, name: str) -> tuple[dict[str, Any], 
     return response.json(), response.request
 
 
-def test_conversation_connects_to_livekit_and_feedback_submits_once(
+def test_conversation_connects_to_livekit_and_fails_into_the_error_state(
     page: Page, stack: Stack, widgets: Widgets
 ) -> None:
     sockets: list[str] = []
     page.on("websocket", lambda ws: sockets.append(ws.url))
     console: list[str] = []
     page.on("console", lambda m: console.append(m.text))
-    feedback_posts: list[str] = []
-    page.on(
-        "request",
-        lambda r: feedback_posts.append(r.url) if r.url.endswith("/feedback") else None,
-    )
     visit(page, stack, widgets.allowed)
     frame = open_widget(page)
     frame.locator(".aw-start").click()
@@ -320,6 +291,36 @@ def test_conversation_connects_to_livekit_and_feedback_submits_once(
     assert socket.path in ("/rtc", "/rtc/v1")
     assert parse_qs(socket.query)["access_token"] == [details["token"]]
 
+    # The error state: its message and a retry, no controls that cannot act.
+    expect(frame.locator(".aw-window")).to_have_attribute("data-state", "error")
+    expect(frame.locator(".aw-retry")).to_be_visible()
+    assert frame.locator(".aw-control").count() == 0
+    # A call that never connected asks for no feedback.
+    frame.locator(".aw-cancel").click()
+    wait_event(page, "conversation-ended")
+    expect(frame.locator(".aw-again")).to_be_visible()
+    assert frame.locator(".aw-feedback").count() == 0
+
+    # Nothing the widget or livekit-client did was blocked by the strict policy (the frame's
+    # console is seen: its warning about the failed connection is there).
+    assert any("LiveKit connection failed" in text for text in console)
+    assert [text for text in console if "Content Security Policy" in text] == []
+
+
+def test_after_a_connected_call_feedback_submits_once(
+    context: Any, page: Page, stack: Stack, widgets: Widgets
+) -> None:
+    context.add_init_script(path=str(FAKE_ROOM))  # a stand-in for Room that connects
+    feedback_posts: list[str] = []
+    page.on(
+        "request",
+        lambda r: feedback_posts.append(r.url) if r.url.endswith("/feedback") else None,
+    )
+    visit(page, stack, widgets.allowed)
+    frame = open_widget(page)
+    frame.locator(".aw-start").click()
+    started, _ = start_with_form(page, frame, "Ada")
+    expect(frame.locator(".aw-window")).to_have_attribute("data-state", "connected")
     # Capabilities decide the media buttons.
     expect(frame.locator(".aw-camera")).to_be_visible()
     assert frame.locator(".aw-screen").count() == 0
@@ -341,11 +342,6 @@ def test_conversation_connects_to_livekit_and_feedback_submits_once(
     expect(frame.locator(".aw-thanks")).to_have_text("Thanks for the feedback!")
     assert len(feedback_posts) == 1
     page.screenshot(path=str(ARTIFACTS / "embed-feedback-thanks.png"))
-
-    # Nothing the widget or livekit-client did was blocked by the strict policy (the frame's
-    # console is seen: its warning about the failed connection is there).
-    assert any("LiveKit connection failed" in text for text in console)
-    assert [text for text in console if "Content Security Policy" in text] == []
 
     # A second submission for the same conversation is refused by the server.
     path = (
@@ -480,7 +476,7 @@ def test_a_parent_origin_outside_the_domains_blocks_messages(
     url = f"{stack.runtime}/public/embed/{widgets.allowed}/frame?parentOrigin=https://evil.example"
     page.evaluate(
         "url => { const f = document.createElement('iframe'); f.id = 'direct'; f.src = url;"
-        " document.body.appendChild(f); }",
+        " document.body.prepend(f); }",  # at the top: the demo page is longer than the viewport
         url,
     )
     direct = page.frame_locator("#direct")
@@ -646,7 +642,7 @@ def test_without_crypto_random_uuid_the_visitor_id_is_still_a_v4_uuid(
     assert frame.evaluate("typeof crypto.randomUUID") == "undefined"
     ids = {started_user_id(page, widgets.anywhere, frame.locator(".aw-start").click)}
     for _ in range(3):  # more ids: the version and variant bits are set every time
-        frame.locator(".aw-end").click()
+        frame.locator(".aw-cancel").click()  # no LiveKit server: the call is in its error state
         frame.evaluate(f"localStorage.removeItem('anyreach-widget-user-{widgets.anywhere}')")
         page.reload()
         frame = open_widget(page)
@@ -667,6 +663,6 @@ def test_with_storage_blocked_the_visitor_id_lasts_the_page(
     frame = open_widget(page)
     first = started_user_id(page, widgets.anywhere, frame.locator(".aw-start").click)
     assert UUID_V4.match(first), first
-    frame.locator(".aw-end").click()
+    frame.locator(".aw-cancel").click()  # no LiveKit server: the call is in its error state
     frame.locator(".aw-primary", has_text="New conversation").click()
     assert started_user_id(page, widgets.anywhere, frame.locator(".aw-start").click) == first

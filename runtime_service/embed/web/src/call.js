@@ -1,55 +1,109 @@
 // The conversation's LiveKit room: joining it, the agent's audio, video and text, the visitor's
 // messages, microphone (voice mode), camera and screen, and leaving. state.room is the room of
 // the current call (null between calls); state.voice says whether voice mode is on.
+//
+// What happens in the room is reported to `events` (widget.js turns it into the one state the
+// window shows): onState(name, activity) with name connected/reconnecting/error and, while
+// connected, the agent's activity (listening/thinking/speaking); onEnded() when a call that
+// was up closes on its own.
 import { Room, RoomEvent, Track } from "livekit-client";
-import { message, primaryButton, setPressed, status } from "./view.js";
+import { message, primaryButton, setPressed } from "./view.js";
+import { t } from "./strings.js";
+import { startVisual, stopVisual } from "./visual.js";
 
-// onEnded: the room closed on its own (the agent or the server ended the call).
-export async function connect(state, details, firstMessage, onEnded) {
+// The browser tests inject a stand-in for Room here (tests/system/browser/fake_room.js). Only code
+// already running in the iframe's own origin can set it, and that code controls the app anyway.
+function roomClass() {
+  return window.__anyreachTestRoom || Room;
+}
+
+const AGENT_STATE = "lk.agent.state";
+
+// The agent's activity: speaking when LiveKit counts a remote participant among the active
+// speakers or the agent says so in its lk.agent.state attribute; thinking likewise; else
+// listening.
+export function agentActivity(room, speakers) {
+  const remoteSpeaking = (speakers || []).some((p) => !p.isLocal);
+  let agentState = "";
+  for (const participant of room.remoteParticipants.values()) {
+    const value = participant.attributes && participant.attributes[AGENT_STATE];
+    if (value) agentState = value;
+  }
+  if (remoteSpeaking || agentState === "speaking") return "speaking";
+  if (agentState === "thinking") return "thinking";
+  return "listening";
+}
+
+export async function connect(state, details, firstMessage, events) {
   const ui = state.ui;
-  const room = new Room({ adaptiveStream: true, dynacast: true });
+  const Impl = roomClass();
+  const room = new Impl({ adaptiveStream: true, dynacast: true });
   state.room = room;
+  let speakers = [];
+  const current = () => state.room === room;
+  const report = () => {
+    if (current() && room.state === "connected") events.onState("connected", agentActivity(room, speakers));
+  };
   // Text mode has the speaker off: the agent's audio is attached only in voice mode.
   room.on(RoomEvent.TrackSubscribed, (track) => {
     if (track.kind === Track.Kind.Video) ui.media.append(track.attach());
-    if (track.kind === Track.Kind.Audio && state.voice) ui.media.append(track.attach());
+    if (track.kind === Track.Kind.Audio) {
+      if (state.voice) ui.media.append(track.attach());
+      startVisual(ui.visual, track.mediaStreamTrack);
+    }
   });
-  room.on(RoomEvent.TrackUnsubscribed, (track) => track.detach().forEach((node) => node.remove()));
+  room.on(RoomEvent.TrackUnsubscribed, (track) => {
+    if (track.kind === Track.Kind.Audio) stopVisual(ui.visual);
+    track.detach().forEach((node) => node.remove());
+  });
   // Autoplay refused by the browser: one click on this button starts the audio.
   room.on(RoomEvent.AudioPlaybackStatusChanged, () => {
-    if (room.canPlaybackAudio || ui.messages.querySelector(".aw-audio")) return;
-    const button = primaryButton("Enable audio", "aw-audio", () => room.startAudio().then(() => button.remove()));
-    ui.messages.append(button);
+    if (room.canPlaybackAudio || ui.media.querySelector(".aw-audio")) return;
+    const button = primaryButton(t("enableAudio"), "aw-audio", () => room.startAudio().then(() => button.remove()));
+    ui.media.append(button);
   });
+  room.on(RoomEvent.ActiveSpeakersChanged, (list) => {
+    speakers = list || [];
+    report();
+  });
+  room.on(RoomEvent.ParticipantAttributesChanged, report);
+  room.on(RoomEvent.ParticipantConnected, report);
+  room.on(RoomEvent.Reconnecting, () => current() && events.onState("reconnecting"));
+  room.on(RoomEvent.Reconnected, report);
   let connected = false;
   // A failed connect also emits Disconnected: only the end of a session that was up ends it,
   // and not a room already left (leave() clears state.room first).
   room.on(RoomEvent.Disconnected, () => {
-    if (connected && state.room === room) onEnded();
+    if (connected && current()) events.onEnded();
   });
+  // The transcript as it arrives: one bubble per stream, grown chunk by chunk.
   const onText = (fromAgent) => async (reader, info) => {
-    const text = await reader.readAll();
     const mine = info.identity === room.localParticipant.identity;
-    if (text && (fromAgent || !mine)) message(ui, mine ? "user" : "agent", text);
+    if (!fromAgent && mine) return;
+    let bubble = null;
+    let text = "";
+    for await (const chunk of reader) {
+      text += chunk;
+      if (!text) continue;
+      if (bubble) bubble.update(text);
+      else bubble = message(ui, mine ? "user" : "agent", text);
+    }
   };
   room.registerTextStreamHandler?.("lk.transcription", onText(true));
   room.registerTextStreamHandler?.("lk.chat", onText(false));
   try {
     await room.connect(details.url, details.token);
-    connected = true;
   } catch (err) {
-    if (state.room !== room) return;
+    if (!current()) return;
     console.warn("[Anyreach widget] LiveKit connection failed:", err);
-    status(ui, "Could not connect to the voice service.");
-    const retry = primaryButton("Try again", "aw-retry", () => {
-      retry.remove();
-      status(ui, "Connecting…");
-      connect(state, details, firstMessage, onEnded);
-    });
-    ui.messages.append(retry);
+    state.room = null;
+    events.onState("error");
     return;
   }
-  status(ui, "Connected.");
+  if (!current()) return;
+  connected = true;
+  state.connected = true;
+  report();
   if (state.voice) await setVoice(state, true);
   if (firstMessage) sendText(state, firstMessage);
 }
@@ -57,21 +111,19 @@ export async function connect(state, details, firstMessage, onEnded) {
 export async function leave(state) {
   const room = state.room;
   state.room = null;
+  stopVisual(state.ui.visual);
   if (room) await room.disconnect().catch(() => {});
   state.ui.media.replaceChildren();
 }
 
 export async function sendText(state, text) {
-  message(state.ui, "user", text);
   const room = state.room;
-  if (!room || room.state !== "connected") {
-    status(state.ui, "Not connected: the message was not sent.");
-    return;
-  }
+  if (!room || room.state !== "connected") return; // the composer is disabled then
+  message(state.ui, "user", text);
   try {
     await room.localParticipant.sendText(text, { topic: "lk.chat" });
   } catch {
-    status(state.ui, "The message could not be sent.");
+    message(state.ui, "note", t("sendFailed"));
   }
 }
 
@@ -94,7 +146,7 @@ export async function setVoice(state, on) {
     await room.localParticipant.setMicrophoneEnabled(on);
     setPressed(state.ui, "mic", on);
   } catch {
-    status(state.ui, "The microphone is not available.");
+    message(state.ui, "note", t("micUnavailable"));
   }
 }
 
@@ -113,6 +165,6 @@ export async function toggleDevice(state, kind) {
       setPressed(state.ui, "screen", on);
     }
   } catch {
-    status(state.ui, kind === "camera" ? "The camera is not available." : "Screen sharing is not available.");
+    message(state.ui, "note", kind === "camera" ? t("cameraUnavailable") : t("screenUnavailable"));
   }
 }

@@ -1,8 +1,10 @@
 // Form rendering (pre-conversation form and feedback) and the show-once cache.
 import { el } from "./dom.js";
 import { keys } from "./storage.js";
+import { t } from "./strings.js";
 
 const INPUT_TYPES = { text: "text", email: "email", phone: "tel", number: "number" };
+const PHONE = /^\+?[0-9 ().\-/]+$/;
 
 // FNV-1a over the fields' JSON: a change to any field shows the form again.
 export function fieldsHash(fields) {
@@ -40,19 +42,26 @@ function ratingInput(field, initial) {
       type: "button",
       class: "aw-star",
       role: "radio",
-      "aria-label": String(n),
+      "aria-label": t("stars", { n }),
       "data-value": String(n),
       text: "★",
     });
     button.addEventListener("click", () => {
       value = n;
-      buttons.forEach((b, i) => b.setAttribute("aria-checked", String(i < n)));
+      mark();
     });
     buttons.push(button);
     group.append(button);
   }
-  buttons.forEach((b, i) => b.setAttribute("aria-checked", String(value !== null && i < value)));
-  return { node: group, value: () => value };
+  // One radio is checked (the value); the stars up to it are drawn filled.
+  function mark() {
+    buttons.forEach((b, i) => {
+      b.setAttribute("aria-checked", String(value === i + 1));
+      b.dataset.on = String(value !== null && i < value);
+    });
+  }
+  mark();
+  return { node: group, value: () => value, valid: () => true };
 }
 
 function fieldInput(field, initial) {
@@ -62,14 +71,14 @@ function fieldInput(field, initial) {
     const input = el("input", { type: "checkbox", id, name: field.id });
     input.checked = initial === true;
     if (field.required) input.required = true;
-    return { node: input, value: () => input.checked };
+    return { node: input, value: () => input.checked, valid: () => true };
   }
   let input;
   if (field.type === "textarea") {
     input = el("textarea", { id, name: field.id, rows: "3" });
   } else if (field.type === "select") {
     input = el("select", { id, name: field.id });
-    input.append(el("option", { value: "", text: field.placeholder || "Choose…" }));
+    input.append(el("option", { value: "", text: field.placeholder || t("choose") }));
     for (const option of field.options || []) input.append(el("option", { value: option, text: option }));
   } else {
     input = el("input", { id, name: field.id, type: INPUT_TYPES[field.type] || "text" });
@@ -83,7 +92,19 @@ function fieldInput(field, initial) {
       if (input.value === "") return null;
       return field.type === "number" ? Number(input.value) : input.value;
     },
+    // The browser's own checks of the type (e-mail, number) and the phone pattern the server
+    // applies (runtime_service/feedback_values.py); select values are the options by design.
+    valid: () => {
+      if (input.value === "") return true;
+      if (field.type === "phone") return PHONE.test(input.value) && /[0-9]/.test(input.value);
+      if (field.type === "text" && /[\r\n]/.test(input.value)) return false;
+      return input.validity ? input.validity.valid || input.validity.valueMissing : true;
+    },
   };
+}
+
+function focusField(input) {
+  (input.node.matches("button, input, select, textarea") ? input.node : input.node.querySelector("button"))?.focus();
 }
 
 // A form definition rendered as a <form>; onSubmit(values) returns a promise.
@@ -104,7 +125,7 @@ export function renderForm(definition, initial, onSubmit, className) {
   const submit = el("button", {
     type: "submit",
     class: "aw-primary",
-    text: definition.submit_label || "Submit",
+    text: definition.submit_label || t("submit"),
   });
   form.append(error, submit);
   form.addEventListener("submit", async (event) => {
@@ -115,7 +136,13 @@ export function renderForm(definition, initial, onSubmit, className) {
       const value = input.value();
       const empty = value === null || value === false || value === "";
       if (field.required && empty) {
-        error.textContent = `“${field.label}” is required.`;
+        error.textContent = t("required", { label: field.label });
+        focusField(input);
+        return;
+      }
+      if (!empty && !input.valid()) {
+        error.textContent = t("invalid", { label: field.label });
+        focusField(input);
         return;
       }
       if (!empty || field.type === "checkbox") values[field.id] = value;

@@ -4,11 +4,14 @@
 import { createApi, detailOf } from "./api.js";
 import { applyAppearance } from "./appearance.js";
 import { connect, leave, sendText, setVoice, toggleDevice } from "./call.js";
+import { checkedContext, startMetadata } from "./context.js";
 import { fieldsHash, readCachedForm, renderForm, writeCachedForm } from "./forms.js";
 import { createChannel } from "./protocol.js";
 import { keys, openStore } from "./storage.js";
 import { visitorId } from "./visitor.js";
 import * as view from "./view.js";
+import { resolveLocale } from "./locales.js";
+import { setStrings, t } from "./strings.js";
 import "./widget.css";
 
 function createState() {
@@ -29,15 +32,20 @@ function createState() {
     capabilities: { supportsVideoInput: false, supportsScreenShare: false },
     room: null, // the current call's LiveKit room (call.js)
     voice: false,
+    connected: false, // the current call was up at some point (feedback is asked only then)
+    details: null, // the current call's connection details (for "Try again")
+    locale: "en", // the resolved language (locales.js), sent with each start
+    context: null, // the host page's context (context.js), sent with the next start
   };
 }
 
 function setOpen(state, open) {
   if (open === state.open) return;
   state.open = open;
+  // The first view is in place before the window shows, so focus lands on its first control.
+  if (open && !state.ui.body.firstChild) home(state);
   view.showWindow(state.ui, open);
   state.channel.post(open ? "opened" : "closed");
-  if (open && !state.ui.body.firstChild) home(state);
 }
 
 function home(state) {
@@ -56,10 +64,11 @@ function begin(state, firstMessage) {
   if (showOnce && cached && cached.hash === hash) {
     return startConversation(state, cached.values, firstMessage);
   }
+  view.setState(state.ui, "idle", "");
   view.show(
     state.ui,
     renderForm(
-      { ...form, submit_label: form.submit_label || "Start conversation" },
+      { ...form, submit_label: form.submit_label || t("start") },
       showOnce && cached ? cached.values : null,
       async (values) => {
         if (showOnce) writeCachedForm(state.local, state.widgetId, hash, values);
@@ -83,9 +92,14 @@ async function startConversation(state, metadata, firstMessage) {
 
 async function requestConversation(state, metadata, firstMessage) {
   const ui = state.ui;
-  view.connectingView(ui);
+  view.setState(ui, "connecting", t("connecting"));
+  view.show(ui);
   state.visitorId = state.visitorId || visitorId(state.local, state.widgetId);
-  const body = { user_id: state.visitorId, custom_metadata: metadata };
+  const body = {
+    user_id: state.visitorId,
+    custom_metadata: startMetadata(metadata, state.context),
+    locale: state.locale,
+  };
   const previousKey = keys.conversation(state.widgetId);
   const previous = state.session.get(previousKey);
   let result;
@@ -96,8 +110,12 @@ async function requestConversation(state, metadata, firstMessage) {
   }
   result = result || (await state.api.startConversation(body));
   if (!result.ok) {
-    view.status(ui, "Could not start the conversation: " + detailOf(result));
-    ui.body.append(view.primaryButton("Try again", "", () => begin(state, firstMessage)));
+    view.errorView(
+      ui,
+      t("startFailed", { detail: detailOf(result) }),
+      () => begin(state, firstMessage),
+      () => home(state),
+    );
     return;
   }
   const started = result.data;
@@ -109,23 +127,48 @@ async function requestConversation(state, metadata, firstMessage) {
     conversationId: state.conversation.id,
     status: state.conversation.status,
   });
-  view.callView(ui, state.capabilities, {
+  state.details = started.connection_details;
+  joinCall(state, firstMessage);
+}
+
+const STATE_TEXT = { listening: "listening", thinking: "agentThinking", speaking: "agentSpeaking" };
+
+// The call view, then the room; what the room reports becomes the window's one state.
+function joinCall(state, firstMessage) {
+  state.connected = false;
+  view.callView(state.ui, state.capabilities, {
     onMic: () => setVoice(state, !state.voice),
     onCamera: () => toggleDevice(state, "camera"),
     onScreen: () => toggleDevice(state, "screen"),
     onEnd: () => endConversation(state),
     onSend: (text) => sendText(state, text),
   });
-  connect(state, started.connection_details, firstMessage, () => endConversation(state));
+  connect(state, state.details, firstMessage, {
+    onState: (name, activity) => {
+      if (name === "error") {
+        view.errorView(state.ui, t("connectFailed"), () => joinCall(state, firstMessage), () => endConversation(state));
+      } else if (name === "reconnecting") {
+        view.setState(state.ui, "reconnecting", t("reconnecting"));
+      } else {
+        const wasLive = state.ui.window.dataset.state === "connected";
+        view.setState(state.ui, "connected", t(STATE_TEXT[activity] || "listening"), activity);
+        if (!wasLive) view.focusInto(state.ui);
+      }
+    },
+    onEnded: () => endConversation(state),
+  });
 }
 
 async function endConversation(state) {
   const conversation = state.conversation;
   await leave(state);
   state.session.remove(keys.conversation(state.widgetId));
+  state.conversation = null;
   if (!conversation) return home(state);
   state.channel.post("conversation-ended", { conversationId: conversation.id });
-  feedback(state, conversation);
+  // A call that never connected asks for no feedback.
+  if (state.connected) feedback(state, conversation);
+  else view.endedView(state.ui, () => home(state));
 }
 
 function feedback(state, conversation) {
@@ -138,12 +181,13 @@ function feedback(state, conversation) {
   }
   const thanks = () => {
     state.session.set(doneKey, "1");
-    view.thanksView(state.ui, settings.thank_you_text || "Thank you!", again);
+    view.thanksView(state.ui, settings.thank_you_text || t("thanks"), again);
   };
+  view.setState(state.ui, "ended", t("ended"));
   view.show(
     state.ui,
     renderForm(
-      { ...form, title: form.title || "How was your conversation?", submit_label: form.submit_label || "Send" },
+      { ...form, title: form.title || t("feedbackTitle"), submit_label: form.submit_label || t("feedbackSend") },
       null,
       async (values) => {
         const result = await state.api.sendFeedback(conversation.id, values);
@@ -153,6 +197,16 @@ function feedback(state, conversation) {
       "aw-feedback",
     ),
   );
+}
+
+// The language: its built-in strings under the config's overrides, lang and dir on the page.
+function applyLanguage(state) {
+  const chosen = resolveLocale(state.config.locale, state.query.get("locale"), navigator.languages || [navigator.language]);
+  state.locale = chosen.locale;
+  setStrings({ ...chosen.table, ...(state.config.strings || {}) });
+  document.documentElement.lang = chosen.locale;
+  document.documentElement.dir = chosen.dir;
+  document.title = t("title");
 }
 
 async function main() {
@@ -168,7 +222,11 @@ async function main() {
   state.channel.on("open", () => setOpen(state, true));
   state.channel.on("close", () => setOpen(state, false));
   state.channel.on("toggle", () => setOpen(state, !state.open));
+  state.channel.on("context", (detail) => {
+    state.context = checkedContext(detail.context);
+  });
   applyAppearance(state.config);
+  applyLanguage(state);
   state.ui = view.buildLayout(state.config, {
     onClose: () => setOpen(state, false),
     onLauncher: () => setOpen(state, !state.open),
