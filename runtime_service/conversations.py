@@ -9,6 +9,8 @@ another widget's conversation (403) from an unknown one (404), lives in the conv
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import secrets
 from collections import Counter
 from dataclasses import dataclass
@@ -16,11 +18,15 @@ from typing import Any, Literal
 
 import msgspec
 
+from common.lifecycle.events import outbox_field, xadd_command
+from common.lifecycle.lifecycle import due_member, due_shard
 from common.models.conversation import Conversation, ConversationSummary
 from common.pagination import collect_page, created_bounds, index_member
 from common.redis_client import read_script, register
 from common.redis_keys import RedisKeys
 from runtime_service.redis_batch import RedisBatch
+
+log = logging.getLogger(__name__)
 
 CREATE = read_script(__file__, "conversation_create.lua")
 FEEDBACK = read_script(__file__, "feedback_submit.lua")
@@ -30,6 +36,23 @@ FeedbackOutcome = Literal["ok", "not_found", "too_large", "duplicate"]
 _ENCODE = msgspec.json.Encoder().encode
 _SUMMARY = msgspec.json.Decoder(ConversationSummary)
 _METADATA = msgspec.json.Decoder(dict[str, Any])
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    """For a command nobody awaits: its error is logged, not left unretrieved. A failed ZADD or
+    HDEL costs at most a late sweep or a repeated event (same id)."""
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("lifecycle bookkeeping failed: %s", future.exception())
+
+
+@dataclass(frozen=True, slots=True)
+class StartRecord:
+    """What a start records for the lifecycle: the room, the token deadline, the started event."""
+
+    room: str
+    deadline_ms: int
+    event_id: str
+    event: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +65,15 @@ class ConversationFilter:
 
 
 class ConversationStore:
-    def __init__(self, batch: RedisBatch, keys: RedisKeys, retention: int) -> None:
+    def __init__(
+        self, batch: RedisBatch, keys: RedisKeys, retention: int,
+        settle: float = 15.0, events_retention: int = 7 * 24 * 3600,
+    ) -> None:
         self.batch = batch
+        self.settle_ms = int(settle * 1000)
+        self.events_retention = events_retention
+        self.published = 0
+        self.publish_failures = 0
         self.redis = batch.redis  # off the hot path (record, owner): a call of its own each
         self.keys = keys
         self.retention = retention
@@ -54,7 +84,8 @@ class ConversationStore:
         self.feedback_outcomes: Counter[str] = Counter()
 
     async def create(
-        self, conversation: ConversationSummary, created_ms: int, metadata: bytes
+        self, conversation: ConversationSummary, created_ms: int, metadata: bytes,
+        start: StartRecord | None = None,
     ) -> None:
         widget_id, conversation_id = conversation.web_widget_id, conversation.id
         # The locator is in another slot, so it cannot join the script: written first, a
@@ -64,6 +95,16 @@ class ConversationStore:
             "SET", self.keys.conversation_owner(conversation_id), widget_id, "EX", self.retention
         )
         expired_below = "(" + index_member(max(created_ms - self.retention * 1000, 0), "")
+        lifecycle: list[Any] = []
+        if start is not None:
+            # On the sweep's due index before the script (same pipeline, queued first): by the
+            # token's deadline the sweep cancels it if unused, and publishes the started event
+            # if this pod never did (docs/lifecycle.md).
+            self.batch.execute(
+                "ZADD", self.keys.due_conversations(due_shard(conversation_id)), "LT",
+                start.deadline_ms + self.settle_ms, due_member(widget_id, conversation_id),
+            ).add_done_callback(_retrieved)
+            lifecycle = [start.room, start.deadline_ms, outbox_field(start.event_id), start.event]
         created = self.batch.script(
             self._create,
             keys=[
@@ -73,7 +114,7 @@ class ConversationStore:
             ],
             args=[
                 _ENCODE(conversation), metadata, index_member(created_ms, conversation_id),
-                expired_below, self.retention,
+                expired_below, self.retention, *lifecycle,
             ],
         )
         # Awaited in turn (gather's machinery cost more than the two awaits); when the locator
@@ -83,6 +124,27 @@ class ConversationStore:
         finally:
             await created
         self.created += 1
+
+    async def publish_started(
+        self, conversation: ConversationSummary, start: StartRecord, now_ms: int
+    ) -> None:
+        """XADD the started event (one round trip), then delete its outbox field without
+        waiting; a failure is left to the sweep and never fails the start."""
+        widget_id, conversation_id = conversation.web_widget_id, conversation.id
+        try:
+            await self.batch.execute(*xadd_command(
+                self.keys, start.event_id, "conversation.started", conversation.organization_id,
+                widget_id, conversation_id, start.event, now_ms, self.events_retention,
+            ))
+        except Exception:
+            self.publish_failures += 1
+            log.warning("conversation.started not published; the sweep will", exc_info=True)
+            return
+        self.published += 1
+        self.batch.execute(
+            "HDEL", self.keys.conversation(widget_id, conversation_id),
+            outbox_field(start.event_id),
+        ).add_done_callback(_retrieved)
 
     async def get(self, widget_id: str, conversation_id: str) -> ConversationSummary | None:
         raw = await self.batch.execute(

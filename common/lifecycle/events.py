@@ -11,8 +11,6 @@ from common.timeutil import random_hex
 
 _ENCODE = msgspec.json.Encoder().encode
 _EVENT = msgspec.json.Decoder(dict[str, Any])
-# Every stream entry names these, so a reader can route it without decoding the event.
-_ROUTED = ("organization_id", "web_widget_id", "conversation_id")
 
 
 def new_event_id() -> str:
@@ -28,18 +26,34 @@ def event_json(event_id: str, kind: str, timestamp: str, data: dict[str, Any]) -
     return _ENCODE({"id": event_id, "type": kind, "timestamp": timestamp, "data": data})
 
 
+def event_around(event_id: str, kind: str, timestamp: str, data: bytes) -> bytes:
+    """The same JSON around ``data`` already encoded (the start's hot path encodes it once)."""
+    head = _ENCODE({"id": event_id, "type": kind, "timestamp": timestamp})
+    return head[:-1] + b',"data":' + data + b"}"
+
+
+def xadd_command(
+    keys: RedisKeys, event_id: str, kind: str, organization_id: str, widget_id: str,
+    conversation_id: str, event: bytes | str, now_ms: int, retention: int,
+) -> tuple[Any, ...]:
+    """The XADD of one event, trimming what is older than ``retention`` seconds (entry ids are
+    the server's ms timestamps: MINID ~ drops whole old nodes, cheaply)."""
+    return (
+        "XADD", keys.events_stream(), "MINID", "~", max(now_ms - retention * 1000, 0), "*",
+        "id", event_id, "type", kind, "organization_id", organization_id,
+        "web_widget_id", widget_id, "conversation_id", conversation_id, "data", event,
+    )
+
+
 def xadd_args(
     keys: RedisKeys, event: bytes | str, now_ms: int, retention: int
 ) -> tuple[Any, ...]:
-    """The XADD of one event (its JSON as the script or the caller wrote it), trimming what is
-    older than ``retention`` seconds by entry id (entry ids are ms timestamps)."""
+    """The XADD of one event as the script wrote it (its routing read from its data: a
+    conversation's safe columns, or a feedback's ``conversation_id``)."""
     decoded = _EVENT.decode(event)
     data = decoded.get("data") or {}
-    routed: list[Any] = []
-    for name in _ROUTED:
-        value = data.get("id") if name == "conversation_id" and "id" in data else data.get(name)
-        routed += [name, value or ""]
-    return (
-        "XADD", keys.events_stream(), "MINID", "~", max(now_ms - retention * 1000, 0), "*",
-        "id", decoded["id"], "type", decoded["type"], *routed, "data", event,
+    conversation_id = data.get("conversation_id") or data.get("id") or ""
+    return xadd_command(
+        keys, decoded["id"], decoded["type"], data.get("organization_id") or "",
+        data.get("web_widget_id") or "", conversation_id, event, now_ms, retention,
     )

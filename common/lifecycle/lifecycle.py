@@ -147,7 +147,7 @@ class Lifecycle:
             await self.redis.hdel(
                 self.keys.conversation(widget_id, conversation_id), *[f for f, _ in outbox]
             )
-        except Exception:  # noqa: BLE001 - the sweep publishes them later
+        except Exception:  # the sweep publishes them later
             self.publish_failures += 1
             log.warning("events not published yet; the sweep will", exc_info=True)
             return False
@@ -175,19 +175,23 @@ class Lifecycle:
     async def _sweep_one(self, key: str, member: str, lease: int, now_ms: int) -> None:
         widget_id, _, conversation_id = member.partition(":")
         try:
+            base = new_event_id()
             reply = await self._script(
                 keys=[self.keys.conversation(widget_id, conversation_id)],
-                args=["sweep", now_ms, iso_from_ms(now_ms), self.settle_ms, new_event_id()],
+                args=["sweep", now_ms, iso_from_ms(now_ms), self.settle_ms, base],
             )
             result = _outcome(reply)
-            for kind in result.events:
-                self.sweep_actions[kind] += 1
+            for name, kind in zip((f for f, _ in result.outbox), result.events, strict=True):
+                if not name.startswith("outbox:" + base):
+                    self.sweep_actions["republished"] += 1
+                elif kind == "conversation.ended":
+                    self.sweep_actions[result.status] += 1
             next_due = result.due_ms
             if result.outbox and not await self.publish(
                 widget_id, conversation_id, result.outbox, now_ms
             ):
                 next_due = now_ms + self.settle_ms  # try again soon
             await self._due(keys=[key], args=["done", member, lease, next_due])
-        except Exception:  # noqa: BLE001 - the claim's lease ends and another pass retries
+        except Exception:  # the claim's lease ends and another pass retries
             self.sweep_actions["error"] += 1
             log.exception("sweeping conversation %s failed", conversation_id)
