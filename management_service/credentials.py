@@ -20,7 +20,8 @@ from common.redis_keys import RedisKeys
 from common.timeutil import iso_from_ms, new_id, now_ms
 
 KNOWN_SCOPES = frozenset(
-    {"web_widgets:read", "web_widgets:manage", "agents:read", "agents:manage"}
+    {"web_widgets:read", "web_widgets:manage", "agents:read", "agents:manage",
+     "conversations:manage"}
 )
 
 _ENC = msgspec.json.Encoder()

@@ -171,7 +171,7 @@ async def test_a_large_body_is_413(setup: Any) -> None:
 
 
 async def test_unused_events_and_foreign_rooms_are_200(setup: Any) -> None:
-    client, redis, keys, widget = setup
+    client, redis, keys, _widget = setup
     now = int(time.time())
     for body in [
         event_body("track_published", f"ww-{new_id()}-0000000a", now),
