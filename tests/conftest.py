@@ -89,7 +89,10 @@ async def management_client(aiohttp_client: Any, management_settings: Settings) 
     return await aiohttp_client(create_app(management_settings))
 
 
-ALL_SCOPES = ["web_widgets:read", "web_widgets:manage", "agents:read", "agents:manage"]
+ALL_SCOPES = [
+    "web_widgets:read", "web_widgets:manage", "agents:read", "agents:manage",
+    "conversations:manage",
+]
 
 OrgFactory = Callable[..., Awaitable[tuple[str, dict[str, str]]]]
 

@@ -182,3 +182,11 @@ async def test_end_removes_the_room_and_a_failure_there_does_not_undo_it(
     request = DeleteRoomRequest()
     request.ParseFromString(body)
     assert request.room == room
+
+
+def test_the_admin_cli_accepts_the_scope() -> None:
+    from management_service.admin import _scopes
+
+    assert _scopes("conversations:manage,web_widgets:read") == [
+        "conversations:manage", "web_widgets:read",
+    ]
