@@ -18,12 +18,13 @@ from typing import Any, Literal
 
 import msgspec
 
-from common.lifecycle.events import outbox_field, xadd_command
+from common.lifecycle.events import event_json, new_event_id, outbox_field, xadd_command
 from common.lifecycle.lifecycle import due_member, due_shard
 from common.models.conversation import Conversation, ConversationSummary
 from common.pagination import collect_page, created_bounds, index_member
 from common.redis_client import read_script, register
 from common.redis_keys import RedisKeys
+from common.timeutil import iso_from_ms, now_ms
 from runtime_service.redis_batch import RedisBatch
 
 log = logging.getLogger(__name__)
@@ -130,20 +131,28 @@ class ConversationStore:
     ) -> None:
         """XADD the started event (one round trip), then delete its outbox field without
         waiting; a failure is left to the sweep and never fails the start."""
-        widget_id, conversation_id = conversation.web_widget_id, conversation.id
+        await self._publish(
+            conversation.web_widget_id, conversation.id, start.event_id, "conversation.started",
+            conversation.organization_id, start.event, now_ms,
+        )
+
+    async def _publish(
+        self, widget_id: str, conversation_id: str, event_id: str, kind: str,
+        organization_id: str, event: bytes, at_ms: int | None = None,
+    ) -> None:
         try:
             await self.batch.execute(*xadd_command(
-                self.keys, start.event_id, "conversation.started", conversation.organization_id,
-                widget_id, conversation_id, start.event, now_ms, self.events_retention,
+                self.keys, event_id, kind, organization_id, widget_id, conversation_id, event,
+                now_ms() if at_ms is None else at_ms, self.events_retention,
             ))
         except Exception:
             self.publish_failures += 1
-            log.warning("conversation.started not published; the sweep will", exc_info=True)
+            log.warning("%s not published; the sweep will", kind, exc_info=True)
             return
         self.published += 1
+        # Not awaited: the answer need not wait for the bookkeeping.
         self.batch.execute(
-            "HDEL", self.keys.conversation(widget_id, conversation_id),
-            outbox_field(start.event_id),
+            "HDEL", self.keys.conversation(widget_id, conversation_id), outbox_field(event_id),
         ).add_done_callback(_retrieved)
 
     async def get(self, widget_id: str, conversation_id: str) -> ConversationSummary | None:
@@ -203,14 +212,31 @@ class ConversationStore:
         return await collect_page(fetch, keep, start, limit)
 
     async def submit_feedback(
-        self, widget_id: str, conversation_id: str, record: bytes, size: int, limit: int
+        self, widget_id: str, conversation_id: str, record: bytes, size: int, limit: int,
+        organization_id: str = "",
     ) -> FeedbackOutcome:
         # One id per submission, the same in every retry of this call (see the script).
         submission = secrets.token_hex(8)
+        event_id = new_event_id()
+        event = event_json(event_id, "feedback.submitted", iso_from_ms(now_ms()), {
+            "conversation_id": conversation_id, "web_widget_id": widget_id,
+            "organization_id": organization_id, "feedback": _METADATA.decode(record),
+        })
+        # On the due index first (queued before the script): an event this pod fails to
+        # publish is published by the sweep.
+        self.batch.execute(
+            "ZADD", self.keys.due_conversations(due_shard(conversation_id)), "LT",
+            now_ms() + self.settle_ms, due_member(widget_id, conversation_id),
+        ).add_done_callback(_retrieved)
         outcome = await self.batch.script(
             self._feedback,
             keys=[self.keys.conversation(widget_id, conversation_id)],
-            args=[record, size, limit, submission],
+            args=[record, size, limit, submission, outbox_field(event_id), event],
         )
         self.feedback_outcomes[outcome.decode()] += 1
+        if outcome == b"ok":
+            await self._publish(
+                widget_id, conversation_id, event_id, "feedback.submitted", organization_id,
+                event,
+            )
         return outcome.decode()
