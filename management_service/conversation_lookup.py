@@ -30,7 +30,7 @@ async def conversation_widget(
     raw: Any = await redis.get(keys.conversation_owner(conversation_id))
     if raw is None:
         return None
-    widget_id = raw.decode()
+    widget_id: str = raw.decode()
     widget = await redis.get(keys.widget(widget_id))
     if widget is None or _OWNER.decode(widget).organization_id != org_id:
         return None

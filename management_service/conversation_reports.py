@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import aiohttp
 import msgspec
@@ -99,12 +99,12 @@ class ConversationEnds:
     async def end(self, widget_id: str, conversation_id: str, now_ms: int) -> ConversationEnded:
         result = checked(await self.lifecycle.end(widget_id, conversation_id, now_ms))
         if result.outcome == "ok" and self.remover is not None:
-            room = await self.lifecycle.redis.hget(
+            room: Any = await self.lifecycle.redis.hget(
                 self.lifecycle.keys.conversation(widget_id, conversation_id), "room"
             )
             if room:
                 await self.remover.remove(room.decode())
-        summary = await self.lifecycle.redis.hget(
+        summary: Any = await self.lifecycle.redis.hget(
             self.lifecycle.keys.conversation(widget_id, conversation_id), "summary"
         )
         return ConversationEnded(
