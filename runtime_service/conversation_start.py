@@ -127,10 +127,10 @@ class ConversationStarter:
             created_at=now, updated_at=now,
         )
         room = new_room(conversation.id)
-        event_id = new_event_id()
+        event_id, doc = new_event_id(), _ENCODE(conversation)
         start = StartRecord(
             room=room, deadline_ms=self.deadline_ms(created_ms), event_id=event_id,
-            event=event_around(event_id, "conversation.started", now, _ENCODE(conversation)),
+            event=event_around(event_id, "conversation.started", now, doc), doc=doc,
         )
         await self.store.create(conversation, created_ms, metadata, start)
         await self.store.publish_started(conversation, start, created_ms)

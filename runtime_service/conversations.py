@@ -54,6 +54,7 @@ class StartRecord:
     deadline_ms: int
     event_id: str
     event: bytes
+    doc: bytes  # the conversation's safe columns as JSON, encoded once for the doc and the event
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +115,8 @@ class ConversationStore:
                 self.keys.user_conversations(widget_id, conversation.user_id),
             ],
             args=[
-                _ENCODE(conversation), metadata, index_member(created_ms, conversation_id),
+                _ENCODE(conversation) if start is None else start.doc, metadata,
+                index_member(created_ms, conversation_id),
                 expired_below, self.retention, *lifecycle,
             ],
         )

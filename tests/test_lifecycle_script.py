@@ -279,3 +279,36 @@ async def test_the_stream_is_trimmed_by_age(life: Lifecycle) -> None:
     assert remaining < 200  # approximate trimming keeps at most a partial node
     last = await life.redis.xrevrange(stream_key, count=1)
     assert last[0][1][b"type"] == b"conversation.in_progress"
+
+
+async def test_end_completes_with_the_duration_so_far_and_is_idempotent(life: Lifecycle) -> None:
+    conv = await new_conversation(life)
+    await conv.send(conv.fact("participant_joined", T0 + 1, "visitor", "PA_v"), T0 + 1)
+    ended = await life.end(conv.widget, conv.id, (T0 + 11) * 1000)
+    assert (ended.outcome, ended.status, ended.doc["duration"]) == ("ok", "completed", 10)
+    again = await life.end(conv.widget, conv.id, (T0 + 20) * 1000)
+    assert (again.outcome, again.doc["duration"]) == ("unchanged", 10)
+    assert [e["type"] for e in await stream(life)] == [
+        "conversation.in_progress", "conversation.ended",
+    ]
+
+
+async def test_report_bounds_and_grace(life: Lifecycle) -> None:
+    conv = await new_conversation(life)
+    item = {"role": "user", "text": "hi", "at": "2026-01-01T00:00:00Z"}
+    ok = await life.report(conv.widget, conv.id, {"user_turn_count": 2, "transcript": [item]},
+                           T0_MS, 3, 10_000, 60_000)
+    assert (ok.outcome, ok.doc["user_turn_count"]) == ("ok", 2)
+    full = await life.report(conv.widget, conv.id, {"transcript": [item] * 3}, T0_MS, 3,
+                             10_000, 60_000)
+    assert full.outcome == "too_large"
+    await life.end(conv.widget, conv.id, T0_MS)
+    late = await life.report(conv.widget, conv.id, {"summary": "s"}, T0_MS + 59_000, 3,
+                             10_000, 60_000)
+    assert late.outcome == "ok"
+    too_late = await life.report(conv.widget, conv.id, {"summary": "s"}, T0_MS + 61_000, 3,
+                                 10_000, 60_000)
+    assert too_late.outcome == "terminal"
+    turns = await life.report(conv.widget, conv.id, {"user_turn_count": 5}, T0_MS + 1, 3,
+                              10_000, 60_000)
+    assert turns.outcome == "terminal"

@@ -15,6 +15,7 @@ from runtime_service.appkeys import CONVERSATIONS, LIFECYCLE, WEBHOOK_OUTCOMES, 
 from runtime_service.livekit_webhook import fact_of, verify
 
 _OK = OkStatus()
+_OUTCOMES = {"ok": "applied", "not_found": "unknown_conversation"}
 
 
 async def livekit_webhook(request: web.Request) -> web.Response:
@@ -44,5 +45,6 @@ async def livekit_webhook(request: web.Request) -> web.Response:
         outcomes["unknown_conversation"] += 1
         return json_response(_OK)
     result = await app[LIFECYCLE].event(widget_id, conversation_id, fact, now)
-    outcomes["applied" if result.outcome == "ok" else result.outcome] += 1
+    # not_found: the conversation expired between the locator and the script.
+    outcomes[_OUTCOMES.get(result.outcome, result.outcome)] += 1
     return json_response(_OK)
