@@ -36,8 +36,8 @@ async def _widget_or_404(request: web.Request, principal: Principal) -> str:
 
 @MANAGE_CONVERSATIONS
 async def report_conversation(request: web.Request, principal: Principal) -> web.Response:
-    widget_id = await _widget_or_404(request, principal)
     body = await read_json(request, _REPORT)
+    widget_id = await _widget_or_404(request, principal)
     fields = msgspec.to_builtins(body)
     ends = request.app[CONVERSATION_ENDS]
     result = checked(await ends.lifecycle.report(
