@@ -12,6 +12,7 @@ from livekit.protocol.room import DeleteRoomRequest
 
 from common.errors import ApiError
 from common.lifecycle.lifecycle import Lifecycle, Outcome
+from common.models.types import PATTERN_MESSAGES
 
 log = logging.getLogger(__name__)
 
@@ -21,12 +22,16 @@ MAX_TRANSCRIPT_BYTES = 256 * 1024
 ROOM_DELETE_TIMEOUT = 5.0
 
 
+# An RFC 3339 date-time, as the agent's worker stamps each line.
+_TIME = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$(?!\n)"
+PATTERN_MESSAGES[_TIME] = "Expected a date-time such as 2026-01-01T10:00:00Z"
+TranscriptTime = Annotated[str, msgspec.Meta(max_length=40, pattern=_TIME)]
+
+
 class TranscriptItem(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     role: Literal["user", "agent"]
     text: Annotated[str, msgspec.Meta(max_length=16_384)]
-    at: Annotated[str, msgspec.Meta(
-        max_length=40, pattern=r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$(?!\n)"
-    )]
+    at: TranscriptTime
 
 
 class ConversationReport(
