@@ -20,6 +20,10 @@ log = logging.getLogger(__name__)
 MAX_TRANSCRIPT_ITEMS = 1000
 MAX_TRANSCRIPT_BYTES = 256 * 1024
 ROOM_DELETE_TIMEOUT = 5.0
+# One report's share: small enough that a report one item past it still fits the 256 KiB body
+# cap, so it is a clear 422 and not a 413.
+MAX_REPORT_ITEMS = 50
+MAX_TEXT = 4000
 
 
 # An RFC 3339 date-time, as the agent's worker stamps each line.
@@ -30,7 +34,7 @@ TranscriptTime = Annotated[str, msgspec.Meta(max_length=40, pattern=_TIME)]
 
 class TranscriptItem(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     role: Literal["user", "agent"]
-    text: Annotated[str, msgspec.Meta(max_length=16_384)]
+    text: Annotated[str, msgspec.Meta(max_length=MAX_TEXT)]
     at: TranscriptTime
 
 
@@ -44,7 +48,7 @@ class ConversationReport(
     )
     summary: Annotated[str, msgspec.Meta(max_length=16_384)] | msgspec.UnsetType = msgspec.UNSET
     transcript: (
-        Annotated[list[TranscriptItem], msgspec.Meta(max_length=MAX_TRANSCRIPT_ITEMS)]
+        Annotated[list[TranscriptItem], msgspec.Meta(max_length=MAX_REPORT_ITEMS)]
         | msgspec.UnsetType
     ) = msgspec.UNSET
     ended_reason: Annotated[str, msgspec.Meta(max_length=200)] | msgspec.UnsetType = (

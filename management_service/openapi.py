@@ -274,7 +274,8 @@ def _agent_paths() -> dict[str, Any]:
 
 
 def _conversation_paths() -> dict[str, Any]:
-    conversation_id = path_param("id", "The conversation id")
+    # Named apart from the widgets' and agents' `{id}`: the stateful fuzzing links ids by name.
+    conversation_id = path_param("conversation_id", "The conversation id")
     report = _operation(
         "reportConversation", "Report on a conversation (the agent's worker)",
         _ok(200, "The conversation's safe columns after the report", ref("ConversationSummary")),
@@ -283,8 +284,9 @@ def _conversation_paths() -> dict[str, Any]:
         body_example={"user_turn_count": 3, "summary": "Asked about pricing", "transcript": [
             {"role": "user", "text": "How much is it?", "at": "2026-01-01T10:00:05Z"}]},
         description="Scope `conversations:manage`. Any of: `user_turn_count` (kept only when "
-        "it grows), `summary` (replaces), `transcript` items (appended; the stored transcript "
-        "holds at most 1000 items and 256 KiB as JSON: 413 past either), `ended_reason`. 409 "
+        "it grows), `summary` (replaces), `transcript` items (at most 50 per report, appended; "
+        "the stored transcript holds at most 1000 items and 256 KiB as JSON: 413 past either), "
+        "`ended_reason`. 409 "
         "once the conversation has ended, except that a body with only `summary` is still "
         "accepted for `REPORT_GRACE` seconds (default 600) after the end. 404 for another "
         "organization's conversation.",
@@ -300,8 +302,8 @@ def _conversation_paths() -> dict[str, Any]:
         "and does not undo the end).",
     )
     return {
-        "/core/conversations/{id}/report": {"post": report},
-        "/core/conversations/{id}/end": {"post": end},
+        "/core/conversations/{conversation_id}/report": {"post": report},
+        "/core/conversations/{conversation_id}/end": {"post": end},
     }
 
 

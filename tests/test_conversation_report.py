@@ -70,12 +70,20 @@ async def test_report_refuses_a_transcript_past_its_bound(
 ) -> None:
     org, auth = await org_with_key(MANAGE)
     cid, _ = await start(runtime, redis, keys, org)
-    item = {"role": "user", "text": "x" * 16_000, "at": "2026-12-04T10:00:00Z"}
-    for _ in range(3):  # 3 x 10 x 16 KB: past 256 KiB on the third call
-        resp = await management_client.post(
-            url(cid, "report"), headers=auth, json={"transcript": [item] * 10}
-        )
+    item = {"role": "user", "text": "x" * 4000, "at": "2026-12-04T10:00:00Z"}
+    first = await management_client.post(
+        url(cid, "report"), headers=auth, json={"transcript": [item] * 50}
+    )
+    assert first.status == 200
+    # 2 x 50 x 4 KB: past the stored 256 KiB on the second call.
+    resp = await management_client.post(
+        url(cid, "report"), headers=auth, json={"transcript": [item] * 50}
+    )
     assert resp.status == 413
+    resp = await management_client.post(
+        url(cid, "report"), headers=auth, json={"transcript": [item] * 51}
+    )
+    assert resp.status == 422
     resp = await management_client.post(
         url(cid, "report"), headers=auth, json={"transcript": [{"role": "bot"}]}
     )

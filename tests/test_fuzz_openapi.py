@@ -292,6 +292,7 @@ def test_management_operation_matches_its_document(
             "id": services.agent_id if agents else services.managed_conversation_id
             if conversations else services.management_widget_id,
             "version": "latest",
+            "conversation_id": services.managed_conversation_id,
         },
         body={"agent_id": services.agent_id, "agent_version_id": services.version_id},
         headers={"x-anyreach-org": services.org_id},

@@ -317,6 +317,7 @@ def template_of(path: str) -> str:
     for value, name in (("{agent}", "{id}"), ("{widget}", "{id}"),
                         ("{conversation}", "{conversation_id}")):
         path = path.replace(value, name)
+    path = path.replace("/core/conversations/{id}", "/core/conversations/{conversation_id}")
     return re.sub(r"/versions/1$", "/versions/{version}", path)
 
 
@@ -336,7 +337,7 @@ def test_matrix_covers_every_json_route() -> None:
                 registered.add((resource_route.method, template))
     bodiless = {
         ("POST", "/core/agents/{id}/versions/{version}/publish"),
-        ("POST", "/core/conversations/{id}/end"),
+        ("POST", "/core/conversations/{conversation_id}/end"),
         # Not JSON read by read_json: a signed body (tests/test_livekit_webhook.py).
         ("POST", "/livekit/webhook"),
     }

@@ -350,11 +350,11 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/core/agents/{id}/versions/{version}/publish"): Case(
         _own_publish, _version_variants("/publish", None)
     ),
-    ("POST", "/core/conversations/{id}/report"): Case(_own_report, (
+    ("POST", "/core/conversations/{conversation_id}/report"): Case(_own_report, (
         Variant(lambda a, b: Req(f"/core/conversations/{b.conversation}/report",
                                  {"summary": "hijacked"}), 404),
     )),
-    ("POST", "/core/conversations/{id}/end"): Case(_own_end, (
+    ("POST", "/core/conversations/{conversation_id}/end"): Case(_own_end, (
         Variant(lambda a, b: Req(f"/core/conversations/{b.conversation}/end"), 404),
     )),
 }

@@ -27,7 +27,7 @@ _REPORT = msgspec.json.Decoder(ConversationReport)
 async def _widget_or_404(request: web.Request, principal: Principal) -> str:
     app = request.app
     widget_id = await conversation_widget(
-        app[REDIS], app[KEYS], principal.org_id, request.match_info["id"]
+        app[REDIS], app[KEYS], principal.org_id, request.match_info["conversation_id"]
     )
     if widget_id is None:
         raise not_found("Conversation not found")
@@ -41,7 +41,7 @@ async def report_conversation(request: web.Request, principal: Principal) -> web
     fields = msgspec.to_builtins(body)
     ends = request.app[CONVERSATION_ENDS]
     result = checked(await ends.lifecycle.report(
-        widget_id, request.match_info["id"], fields, now_ms(),
+        widget_id, request.match_info["conversation_id"], fields, now_ms(),
         MAX_TRANSCRIPT_ITEMS, MAX_TRANSCRIPT_BYTES, request.app[SETTINGS].report_grace * 1000,
     ))
     return json_response(msgspec.convert(result.doc, ConversationSummary))
@@ -50,5 +50,6 @@ async def report_conversation(request: web.Request, principal: Principal) -> web
 @MANAGE_CONVERSATIONS
 async def end_conversation(request: web.Request, principal: Principal) -> web.Response:
     widget_id = await _widget_or_404(request, principal)
-    ended = await request.app[CONVERSATION_ENDS].end(widget_id, request.match_info["id"], now_ms())
+    conversation_id = request.match_info["conversation_id"]
+    ended = await request.app[CONVERSATION_ENDS].end(widget_id, conversation_id, now_ms())
     return json_response(ended)
