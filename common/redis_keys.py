@@ -73,6 +73,15 @@ class RedisKeys:
     def brand(self, domain: str) -> str:
         return f"{self.prefix}:brand:{domain}"
 
+    # The conversation lifecycle (docs/lifecycle.md): the events stream, in a slot of its own, and
+    # the sweep's due index, sharded so that a cluster spreads it.
+    def events_stream(self) -> str:
+        return f"{self.prefix}:{{events}}:stream"
+
+    def due_conversations(self, shard: int) -> str:
+        """Sorted set: member ``<widget_id>:<conversation_id>``, score the ms it is due."""
+        return f"{self.prefix}:{{due:{shard}}}:conversations"
+
     # Pub/sub: classic PUBLISH is broadcast to every node of a cluster.
     def invalidation_channel(self) -> str:
         return f"{self.prefix}:widget-events"

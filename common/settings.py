@@ -58,6 +58,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     livekit_api_secret: str = "devsecret-change-me-devsecret-change-me"
     livekit_token_ttl: int = 900
     conversation_retention: int = 30 * 24 * 3600
+    # The conversation lifecycle (docs/lifecycle.md): how long a finished room waits for late
+    # webhooks before what did not happen decides, how often each pod sweeps, and how long the
+    # conversation events stream keeps an event.
+    lifecycle_settle: Annotated[float, msgspec.Meta(ge=0)] = 15.0
+    lifecycle_sweep_interval: Annotated[float, msgspec.Meta(gt=0)] = 1.0
+    events_retention: Annotated[int, msgspec.Meta(ge=60)] = 7 * 24 * 3600
     widget_cache_size: int = 10_000
     widget_cache_ttl: float = 300.0
     negative_cache_ttl: float = 5.0
@@ -81,6 +87,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     auto_brand_max_redirects: Annotated[int, msgspec.Meta(ge=0, le=20)] = 5
     auto_brand_cache_ttl: Annotated[int, msgspec.Meta(ge=1)] = 24 * 3600
     auto_brand_negative_ttl: Annotated[int, msgspec.Meta(ge=1)] = 300
+    # The agent's report: a summary may still arrive this long (s) after the end. With a
+    # LiveKit API URL, ending a conversation also removes its room.
+    report_grace: Annotated[int, msgspec.Meta(ge=0)] = 600
+    livekit_api_url: str = ""
     # Browser dashboards allowed to call the management API (CORS): comma-separated origins.
     management_cors_origins: str = ""
     # Verified credentials kept per management process (0 turns the cache off); a revocation

@@ -12,6 +12,7 @@ from aiohttp import web
 from common.appkeys import KEYS, METRICS, REDIS, SETTINGS
 from common.http import check_routes_edged
 from common.invalidation import InvalidationListener
+from common.lifecycle.lifecycle import Lifecycle
 from common.metrics import Metrics
 from common.models.events import CREDENTIAL_EVENT_DECODER
 from common.redis_client import redis_ctx, subscriber_factory
@@ -21,6 +22,7 @@ from management_service.agents_store import AgentStore
 from management_service.appkeys import (
     AGENTS,
     BRANDS,
+    CONVERSATION_ENDS,
     CREDENTIAL_CACHE,
     CREDENTIAL_LISTENER,
     CREDENTIALS,
@@ -32,6 +34,7 @@ from management_service.branding.cache import BrandCache
 from management_service.branding.fetch import Fetcher
 from management_service.branding.service import BrandService
 from management_service.branding.session import build_session, egress_policy
+from management_service.conversation_reports import ConversationEnds, RoomRemover
 from management_service.credential_cache import CredentialCache
 from management_service.credentials import CredentialStore
 from management_service.idempotency import IdempotencyStore
@@ -119,6 +122,26 @@ async def http_session_ctx(app: web.Application) -> AsyncIterator[None]:
         await app[BRANDS].close()
 
 
+async def lifecycle_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The agent's report and end (docs/lifecycle.md); with LIVEKIT_API_URL, a LiveKit API
+    client that removes ended conversations' rooms."""
+    settings = app[SETTINGS]
+    lifecycle = Lifecycle(
+        app[REDIS], app[KEYS], settings.lifecycle_settle, settings.events_retention
+    )
+    remover = None
+    if settings.livekit_api_url:
+        remover = RoomRemover(
+            settings.livekit_api_url, settings.livekit_api_key, settings.livekit_api_secret
+        )
+    app[CONVERSATION_ENDS] = ConversationEnds(lifecycle, remover)
+    try:
+        yield
+    finally:
+        if remover is not None:
+            await remover.aclose()
+
+
 def create_app(settings: Settings) -> web.Application:
     # No middlewares: routes are wrapped where they are registered (common.http.add_routes).
     app = web.Application(client_max_size=CLIENT_MAX_SIZE)
@@ -130,6 +153,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(credential_cache_ctx)
     app.cleanup_ctx.append(stores_ctx)
     app.cleanup_ctx.append(http_session_ctx)
+    app.cleanup_ctx.append(lifecycle_ctx)
     setup_routes(app)
     check_routes_edged(app)
     return app

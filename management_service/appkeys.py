@@ -13,6 +13,7 @@ from management_service.credentials import CredentialStore
 if TYPE_CHECKING:
     from management_service.agents_store import AgentStore
     from management_service.branding.service import BrandService
+    from management_service.conversation_reports import ConversationEnds
     from management_service.idempotency import IdempotencyStore
     from management_service.widgets_store import WidgetStore
 
@@ -24,3 +25,4 @@ WIDGETS: web.AppKey[WidgetStore] = web.AppKey("widgets")
 HTTP_SESSION = web.AppKey("http_session", ClientSession)
 BRANDS: web.AppKey[BrandService] = web.AppKey("brands")
 IDEMPOTENCY: web.AppKey[IdempotencyStore] = web.AppKey("idempotency")
+CONVERSATION_ENDS: web.AppKey[ConversationEnds] = web.AppKey("conversation_ends")

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from management_service.credential_cache import CredentialCache
 
 KNOWN_SCOPES = frozenset(
-    {"web_widgets:read", "web_widgets:manage", "agents:read", "agents:manage"}
+    {"web_widgets:read", "web_widgets:manage", "agents:read", "agents:manage",
+     "conversations:manage"}
 )
 
 _ENC = msgspec.json.Encoder()

@@ -1,7 +1,8 @@
 """The management API's OpenAPI 3.1 document, built once at import from the shared msgspec models.
 
 Components come from the models; paths are written by hand and mirror ``routes.py`` (which imports
-the handlers, hence no import from it here); tests/test_management_openapi.py checks both agree.
+the handlers, hence no import from it here); tests/management/test_management_openapi.py checks
+both agree.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from common.models.agent import (
     AgentVersionCreate,
     AgentVersionUpdate,
 )
+from common.models.conversation import ConversationSummary
 from common.models.widget import Widget, WidgetCreate, WidgetUpdate
 from common.models.widget_config import ConfigV1
 from common.openapi import (
@@ -36,6 +38,7 @@ from common.openapi import (
 from common.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from management_service.auth import ORG_HEADER
 from management_service.branding.models import AutoBrandRequest, Brand
+from management_service.conversation_reports import ConversationEnded, ConversationReport
 from management_service.idempotency import KEY_PATTERN
 
 WIDGETS = "/core/web-widgets"
@@ -273,6 +276,40 @@ def _agent_paths() -> dict[str, Any]:
     }
 
 
+def _conversation_paths() -> dict[str, Any]:
+    # Named apart from the widgets' and agents' `{id}`: the stateful fuzzing links ids by name.
+    conversation_id = path_param("conversation_id", "The conversation id")
+    report = _operation(
+        "reportConversation", "Report on a conversation (the agent's worker)",
+        _ok(200, "The conversation's safe columns after the report", ref("ConversationSummary")),
+        (401, 403, 404, 408, 409, 413, 415, 422, 503), params=[conversation_id],
+        body="ConversationReport",
+        body_example={"user_turn_count": 3, "summary": "Asked about pricing", "transcript": [
+            {"role": "user", "text": "How much is it?", "at": "2026-01-01T10:00:05Z"}]},
+        description="Scope `conversations:manage`. Any of: `user_turn_count` (kept only when "
+        "it grows), `summary` (replaces), `transcript` items (at most 50 per report, appended; "
+        "the stored transcript holds at most 1000 items and 256 KiB as JSON: 413 past either), "
+        "`ended_reason`. 409 "
+        "once the conversation has ended, except that a body with only `summary` is still "
+        "accepted for `REPORT_GRACE` seconds (default 600) after the end. 404 for another "
+        "organization's conversation.",
+    )
+    end = _operation(
+        "endConversation", "End a conversation",
+        _ok(200, "The conversation's final state", ref("ConversationEnded")),
+        (401, 403, 404, 503), params=[conversation_id],
+        description="Scope `conversations:manage`. Sets `completed` (duration: the visitor's "
+        "time in the rooms so far) and publishes `conversation.ended`. Idempotent: an "
+        "already-ended conversation is answered as it is, unchanged. With `LIVEKIT_API_URL` "
+        "set, the conversation's room is also removed from LiveKit (a failure there is logged "
+        "and does not undo the end).",
+    )
+    return {
+        "/core/conversations/{conversation_id}/report": {"post": report},
+        "/core/conversations/{conversation_id}/end": {"post": end},
+    }
+
+
 def _probe_paths() -> dict[str, Any]:
     return {
         "/metrics": {"get": _operation(
@@ -296,7 +333,8 @@ def _probe_paths() -> dict[str, Any]:
 def _components() -> dict[str, Any]:
     _, schemas = msgspec.json.schema_components(
         [Widget, WidgetCreate, WidgetUpdate, ConfigV1, Agent, AgentCreate, AgentVersion,
-         AgentVersionCreate, AgentVersionUpdate, Brand, AutoBrandRequest],
+         AgentVersionCreate, AgentVersionUpdate, Brand, AutoBrandRequest, ConversationReport,
+         ConversationEnded, ConversationSummary],
         ref_template=REF,
     )
     for name in ("Widget", "WidgetCreate", "WidgetUpdate"):
@@ -347,7 +385,9 @@ def build_document() -> dict[str, Any]:
             "answered and every answer carries CORS headers, never credentials (off by default).",
         },
         "security": [{"bearerAuth": []}],
-        "paths": {**_widget_paths(), **_agent_paths(), **_probe_paths()},
+        "paths": {
+            **_widget_paths(), **_agent_paths(), **_conversation_paths(), **_probe_paths()
+        },
         "components": _components(),
     }
 

@@ -8,9 +8,10 @@ from common.appkeys import SETTINGS
 from common.domains import origin_list
 from common.http import add_routes, add_unrouted, healthz, metrics_handler
 from management_service.cors import cors_policy
-from management_service.handlers import agents, auto_brand, openapi, widgets
+from management_service.handlers import agents, auto_brand, conversations, openapi, widgets
 
 VERSION = "/core/agents/{id}/versions/{version}"
+CONVERSATION = "/core/conversations/{conversation_id}"
 
 
 def setup_routes(app: web.Application) -> None:
@@ -33,6 +34,8 @@ def setup_routes(app: web.Application) -> None:
         web.get(VERSION, agents.get_version),
         web.put(VERSION, agents.update_version),
         web.post(VERSION + "/publish", agents.publish_version),
+        web.post(CONVERSATION + "/report", conversations.report_conversation),
+        web.post(CONVERSATION + "/end", conversations.end_conversation),
     ], cross_origin=cors)
     # Last: preflights reach the catch-all (no route takes OPTIONS).
     add_unrouted(app, cross_origin=cors)

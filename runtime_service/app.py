@@ -12,6 +12,7 @@ from aiohttp import web
 
 from common.appkeys import KEYS, METRICS, REDIS, SETTINGS
 from common.http import check_routes_edged
+from common.lifecycle.lifecycle import Lifecycle
 from common.metrics import Metrics
 from common.redis_client import redis_ctx, subscriber_factory
 from common.redis_keys import RedisKeys
@@ -21,11 +22,15 @@ from runtime_service.appkeys import (
     AGENT_VERSIONS,
     CONVERSATIONS,
     EMBED_ASSETS,
+    LIFECYCLE,
     LISTENER,
     RATE_LIMITS,
     REDIS_BATCH,
     STARTER,
+    SWEEPER,
     TOKEN_MINTER,
+    WEBHOOK_OUTCOMES,
+    WEBHOOK_RECEIVER,
     WIDGET_SOURCE,
 )
 from runtime_service.cache import WidgetSource, redis_loader
@@ -33,8 +38,10 @@ from runtime_service.conversation_start import ConversationStarter
 from runtime_service.conversations import ConversationStore
 from runtime_service.embed import assets as embed_assets
 from runtime_service.invalidation import InvalidationListener
+from runtime_service.lifecycle_sweep import LifecycleSweeper
 from runtime_service.livekit_tokens import TokenMinter
-from runtime_service.metrics import register_runtime_metrics
+from runtime_service.livekit_webhook import WebhookOutcomes, webhook_receiver
+from runtime_service.metrics import register_lifecycle_metrics, register_runtime_metrics
 from runtime_service.public_widget import route_headers
 from runtime_service.rate_limits import PublicRateLimits, RateLimiter
 from runtime_service.redis_batch import RedisBatch
@@ -105,19 +112,41 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
         app[REDIS], keys, settings.widget_cache_size
     )
     conversations = app[CONVERSATIONS] = ConversationStore(
-        batch, keys, settings.conversation_retention
+        batch, keys, settings.conversation_retention,
+        settings.lifecycle_settle, settings.events_retention,
     )
     minter = app[TOKEN_MINTER] = TokenMinter(
         settings.livekit_api_key, settings.livekit_api_secret, settings.livekit_token_ttl
     )
-    starter = app[STARTER] = ConversationStarter(
-        versions, conversations, minter, settings.livekit_url
+    lifecycle = app[LIFECYCLE] = Lifecycle(
+        app[REDIS], keys, settings.lifecycle_settle, settings.events_retention
     )
+    starter = app[STARTER] = ConversationStarter(
+        versions, conversations, minter, settings.livekit_url, lifecycle
+    )
+    app[WEBHOOK_RECEIVER] = webhook_receiver(settings.livekit_api_key, settings.livekit_api_secret)
+    outcomes = app[WEBHOOK_OUTCOMES] = WebhookOutcomes()
     limits = app[RATE_LIMITS] = PublicRateLimits(RateLimiter(batch), keys, settings)
     register_runtime_metrics(
         app[METRICS], app[WIDGET_SOURCE], app[LISTENER], conversations, starter, limits, batch
     )
+    register_lifecycle_metrics(app[METRICS], lifecycle, outcomes, conversations)
     yield
+
+
+async def lifecycle_sweep_ctx(app: web.Application) -> AsyncIterator[None]:
+    sweeper = app[SWEEPER] = LifecycleSweeper(
+        app[LIFECYCLE], app[SETTINGS].lifecycle_sweep_interval
+    )
+    task = asyncio.create_task(sweeper.run(), name="lifecycle-sweep")
+    try:
+        yield
+    finally:
+        sweeper.stop()
+        try:
+            await asyncio.wait_for(task, app[SETTINGS].redis_timeout * 2)
+        except TimeoutError:
+            log.warning("lifecycle sweep did not stop in time; cancelled")
 
 
 async def embed_assets_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -138,6 +167,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(widget_source_ctx)
     app.cleanup_ctx.append(invalidation_listener_ctx)
     app.cleanup_ctx.append(services_ctx)
+    app.cleanup_ctx.append(lifecycle_sweep_ctx)
     app.cleanup_ctx.append(embed_assets_ctx)
     setup_routes(app)
     check_routes_edged(app)

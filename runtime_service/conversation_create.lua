@@ -2,7 +2,12 @@
 -- KEYS[1] conversation hash, KEYS[2] the widget's index, KEYS[3] the visitor's index
 -- ARGV[1] document (safe columns, JSON), ARGV[2] custom_metadata (JSON), ARGV[3] index member
 -- ARGV[4] exclusive lex bound below which index members are past retention, ARGV[5] retention (s)
+-- ARGV[6..9] (optional) the lifecycle's start (docs/lifecycle.md): the current room, the token
+-- deadline (ms), and the `conversation.started` event's outbox field and JSON
 redis.call('HSET', KEYS[1], 'doc', ARGV[1], 'meta', ARGV[2])
+if ARGV[6] then
+    redis.call('HSET', KEYS[1], 'room', ARGV[6], 'deadline', ARGV[7], ARGV[8], ARGV[9])
+end
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 for i = 2, 3 do
     redis.call('ZADD', KEYS[i], 0, ARGV[3])

@@ -8,6 +8,8 @@ import msgspec
 
 from common.errors import ApiError
 from common.ids import new_id, random_hex
+from common.lifecycle.events import event_around, new_event_id
+from common.lifecycle.lifecycle import LIVEKIT_LEEWAY_MS, Lifecycle
 from common.models.conversation import (
     TERMINAL_STATUSES,
     ConnectionDetails,
@@ -18,7 +20,7 @@ from common.models.conversation import (
 from common.timeutil import iso_from_ms, now_ms
 from common.validation import invalid
 from runtime_service.agent_versions import AgentVersionSource, Dispatch
-from runtime_service.conversations import ConversationStore
+from runtime_service.conversations import ConversationStore, StartRecord
 from runtime_service.livekit_tokens import TokenMinter
 from runtime_service.public_widget import PublicWidget
 from runtime_service.start_metadata import check_start_metadata
@@ -97,7 +99,9 @@ class ConversationStarter:
         store: ConversationStore,
         minter: TokenMinter,
         livekit_url: str,
+        lifecycle: Lifecycle,
     ) -> None:
+        self.lifecycle = lifecycle
         self.versions = versions
         self.store = store
         self.minter = minter
@@ -128,8 +132,15 @@ class ConversationStarter:
             web_widget_id=widget.id, duration=None, user_turn_count=None,
             created_at=now, updated_at=now,
         )
-        await self.store.create(conversation, created_ms, metadata)
-        return self._credentials(conversation, dispatch, body.locale)
+        room = new_room(conversation.id)
+        event_id, doc = new_event_id(), _ENCODE(conversation)
+        start = StartRecord(
+            room=room, deadline_ms=self.deadline_ms(created_ms), event_id=event_id,
+            event=event_around(event_id, "conversation.started", now, doc), doc=doc,
+        )
+        await self.store.create(conversation, created_ms, metadata, start)
+        await self.store.publish_started(conversation, start, created_ms)
+        return self._credentials(conversation, dispatch, room, body.locale)
 
     async def resume(
         self, widget: PublicWidget, conversation_id: str, user_id: str, locale: str | None = None
@@ -149,13 +160,33 @@ class ConversationStarter:
         # name that version), even if the widget now points at another one.
         version = conversation.agent_id, conversation.agent_version_id
         dispatch = self.versions.hit(*version) or await self.published_version(*version)
+        # The new room becomes the current one (and the token deadline moves) through the
+        # lifecycle script, which refuses a conversation that ended since it was read.
+        room = new_room(conversation.id)
+        now = now_ms()
+        moved = await self.lifecycle.resume(
+            widget.id, conversation_id, room, self.deadline_ms(now), now
+        )
+        if moved.outcome == "terminal":
+            raise ApiError(409, f"The conversation has ended ({moved.status})")
+        if moved.outcome == "not_found":
+            raise ApiError(404, "Conversation not found")
         self.resumed += 1
-        return self._credentials(conversation, dispatch, locale)
+        return self._credentials(
+            msgspec.convert(moved.doc, ConversationSummary), dispatch, room, locale
+        )
+
+    def deadline_ms(self, now: int) -> int:
+        """When a token minted now can no longer join: its TTL plus LiveKit's leeway."""
+        return now + self.minter.ttl * 1000 + LIVEKIT_LEEWAY_MS
 
     def _credentials(
-        self, conversation: ConversationSummary, dispatch: Dispatch, locale: str | None = None
+        self,
+        conversation: ConversationSummary,
+        dispatch: Dispatch,
+        room: str,
+        locale: str | None = None,
     ) -> ConversationStarted:
-        room = new_room(conversation.id)
         metadata = dispatch_metadata(conversation, locale)
         token = self.minter.mint(identity_of(conversation), room, dispatch.agent_name, metadata)
         return ConversationStarted(

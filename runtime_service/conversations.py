@@ -9,6 +9,8 @@ another widget's conversation (403) from an unknown one (404), lives in the conv
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import secrets
 from collections import Counter
 from dataclasses import dataclass
@@ -16,11 +18,16 @@ from typing import Any, Literal, get_args
 
 import msgspec
 
+from common.lifecycle.events import event_json, new_event_id, outbox_field, xadd_command
+from common.lifecycle.lifecycle import due_member, due_shard
 from common.models.conversation import Conversation, ConversationSummary
 from common.pagination import collect_page, created_bounds, index_member
 from common.redis_client import as_bytes, read_script, register
 from common.redis_keys import RedisKeys
+from common.timeutil import iso_from_ms, now_ms
 from runtime_service.redis_batch import RedisBatch
+
+log = logging.getLogger(__name__)
 
 CREATE = read_script(__file__, "conversation_create.lua")
 FEEDBACK = read_script(__file__, "feedback_submit.lua")
@@ -35,6 +42,24 @@ _SUMMARY = msgspec.json.Decoder(ConversationSummary)
 _METADATA = msgspec.json.Decoder(dict[str, Any])
 
 
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    """For a command nobody awaits: its error is logged, not left unretrieved. A failed ZADD or
+    HDEL costs at most a late sweep or a repeated event (same id)."""
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("lifecycle bookkeeping failed: %s", future.exception())
+
+
+@dataclass(frozen=True, slots=True)
+class StartRecord:
+    """What a start records for the lifecycle: the room, the token deadline, the started event."""
+
+    room: str
+    deadline_ms: int
+    event_id: str
+    event: bytes
+    doc: bytes  # the conversation's safe columns as JSON, encoded once for the doc and the event
+
+
 @dataclass(frozen=True, slots=True)
 class ConversationFilter:
     user_id: str | None = None
@@ -45,8 +70,15 @@ class ConversationFilter:
 
 
 class ConversationStore:
-    def __init__(self, batch: RedisBatch, keys: RedisKeys, retention: int) -> None:
+    def __init__(
+        self, batch: RedisBatch, keys: RedisKeys, retention: int,
+        settle: float = 15.0, events_retention: int = 7 * 24 * 3600,
+    ) -> None:
         self.batch = batch
+        self.settle_ms = int(settle * 1000)
+        self.events_retention = events_retention
+        self.published = 0
+        self.publish_failures = 0
         self.redis = batch.redis  # off the hot path (record, owner): a call of its own each
         self.keys = keys
         self.retention = retention
@@ -57,7 +89,8 @@ class ConversationStore:
         self.feedback_outcomes: Counter[str] = Counter()
 
     async def create(
-        self, conversation: ConversationSummary, created_ms: int, metadata: bytes
+        self, conversation: ConversationSummary, created_ms: int, metadata: bytes,
+        start: StartRecord | None = None,
     ) -> None:
         widget_id, conversation_id = conversation.web_widget_id, conversation.id
         # The locator is in another slot, so it cannot join the script: written first, a
@@ -67,6 +100,16 @@ class ConversationStore:
             "SET", self.keys.conversation_owner(conversation_id), widget_id, "EX", self.retention
         )
         expired_below = "(" + index_member(max(created_ms - self.retention * 1000, 0), "")
+        lifecycle: list[Any] = []
+        if start is not None:
+            # On the sweep's due index before the script (same pipeline, queued first): by the
+            # token's deadline the sweep cancels it if unused, and publishes the started event
+            # if this pod never did (docs/lifecycle.md).
+            self.batch.execute(
+                "ZADD", self.keys.due_conversations(due_shard(conversation_id)), "LT",
+                start.deadline_ms + self.settle_ms, due_member(widget_id, conversation_id),
+            ).add_done_callback(_retrieved)
+            lifecycle = [start.room, start.deadline_ms, outbox_field(start.event_id), start.event]
         created = self.batch.script(
             self._create,
             keys=[
@@ -75,8 +118,9 @@ class ConversationStore:
                 self.keys.user_conversations(widget_id, conversation.user_id),
             ],
             args=[
-                _ENCODE(conversation), metadata, index_member(created_ms, conversation_id),
-                expired_below, self.retention,
+                _ENCODE(conversation) if start is None else start.doc, metadata,
+                index_member(created_ms, conversation_id),
+                expired_below, self.retention, *lifecycle,
             ],
         )
         # Awaited in turn (gather's machinery cost more than the two awaits); when the locator
@@ -86,6 +130,35 @@ class ConversationStore:
         finally:
             await created
         self.created += 1
+
+    async def publish_started(
+        self, conversation: ConversationSummary, start: StartRecord, now_ms: int
+    ) -> None:
+        """XADD the started event (one round trip), then delete its outbox field without
+        waiting; a failure is left to the sweep and never fails the start."""
+        await self._publish(
+            conversation.web_widget_id, conversation.id, start.event_id, "conversation.started",
+            conversation.organization_id, start.event, now_ms,
+        )
+
+    async def _publish(
+        self, widget_id: str, conversation_id: str, event_id: str, kind: str,
+        organization_id: str, event: bytes, at_ms: int | None = None,
+    ) -> None:
+        try:
+            await self.batch.execute(*xadd_command(
+                self.keys, event_id, kind, organization_id, widget_id, conversation_id, event,
+                now_ms() if at_ms is None else at_ms, self.events_retention,
+            ))
+        except Exception:
+            self.publish_failures += 1
+            log.warning("%s not published; the sweep will", kind, exc_info=True)
+            return
+        self.published += 1
+        # Not awaited: the answer need not wait for the bookkeeping.
+        self.batch.execute(
+            "HDEL", self.keys.conversation(widget_id, conversation_id), outbox_field(event_id),
+        ).add_done_callback(_retrieved)
 
     async def get(self, widget_id: str, conversation_id: str) -> ConversationSummary | None:
         raw = await self.batch.execute(
@@ -144,14 +217,31 @@ class ConversationStore:
         return await collect_page(fetch, keep, start, limit)
 
     async def submit_feedback(
-        self, widget_id: str, conversation_id: str, record: bytes, size: int, limit: int
+        self, widget_id: str, conversation_id: str, record: bytes, size: int, limit: int,
+        organization_id: str = "",
     ) -> FeedbackOutcome:
         # One id per submission, the same in every retry of this call (see the script).
         submission = secrets.token_hex(8)
+        event_id = new_event_id()
+        event = event_json(event_id, "feedback.submitted", iso_from_ms(now_ms()), {
+            "conversation_id": conversation_id, "web_widget_id": widget_id,
+            "organization_id": organization_id, "feedback": _METADATA.decode(record),
+        })
+        # On the due index first (queued before the script): an event this pod fails to
+        # publish is published by the sweep.
+        self.batch.execute(
+            "ZADD", self.keys.due_conversations(due_shard(conversation_id)), "LT",
+            now_ms() + self.settle_ms, due_member(widget_id, conversation_id),
+        ).add_done_callback(_retrieved)
         outcome: bytes = await self.batch.script(
             self._feedback,
             keys=[self.keys.conversation(widget_id, conversation_id)],
-            args=[record, size, limit, submission],
+            args=[record, size, limit, submission, outbox_field(event_id), event],
         )
         self.feedback_outcomes[outcome.decode()] += 1
+        if outcome == b"ok":
+            await self._publish(
+                widget_id, conversation_id, event_id, "feedback.submitted", organization_id,
+                event,
+            )
         return _OUTCOMES[outcome]

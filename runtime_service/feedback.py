@@ -35,7 +35,7 @@ async def submit_feedback(
         raise ApiError(400, "No configured feedback field was submitted")
     record = _ENCODE(FeedbackRecord(data=kept, submitted_at=iso_from_ms(now_ms())))
     outcome = await store.submit_feedback(
-        widget.id, conversation_id, record, size, MAX_FEEDBACK_BYTES
+        widget.id, conversation_id, record, size, MAX_FEEDBACK_BYTES, widget.organization_id
     )
     if outcome == "ok":
         return

@@ -17,4 +17,7 @@ if redis.call('HSETNX', KEYS[1], 'feedback', ARGV[1]) == 0 then
     return 'duplicate'
 end
 redis.call('HSET', KEYS[1], 'feedback_submission', ARGV[4])
+if ARGV[5] then
+    redis.call('HSET', KEYS[1], ARGV[5], ARGV[6])
+end
 return 'ok'

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from common.lifecycle.lifecycle import Lifecycle
 from common.metrics import Metrics
 from runtime_service.cache import WidgetSource
 from runtime_service.conversation_start import ConversationStarter
 from runtime_service.conversations import ConversationStore
 from runtime_service.invalidation import InvalidationListener
+from runtime_service.livekit_webhook import WebhookOutcomes
 from runtime_service.rate_limits import PublicRateLimits
 from runtime_service.redis_batch import RedisBatch
 
@@ -56,4 +58,32 @@ def register_runtime_metrics(
     metrics.counter(
         "rate_limited", "Requests refused by a rate limit (429), by action",
         lambda: limits.refused, "action",
+    )
+
+
+def register_lifecycle_metrics(
+    metrics: Metrics, lifecycle: Lifecycle, outcomes: WebhookOutcomes,
+    conversations: ConversationStore,
+) -> None:
+    metrics.counter(
+        "livekit_webhooks",
+        "LiveKit webhooks by outcome (applied, duplicate, terminal, ignored, "
+        "unknown_conversation, unauthorized, malformed)",
+        lambda: outcomes, "outcome",
+    )
+    metrics.counter(
+        "lifecycle_sweep_actions",
+        "What this pod's lifecycle sweeps did: ended conversations by final status "
+        "(completed, failed, cancelled), republished outbox events, errors",
+        lambda: lifecycle.sweep_actions, "action",
+    )
+    metrics.counter(
+        "conversation_events_published",
+        "Conversation events this pod appended to the events stream (and failed to: left to the "
+        "sweep)",
+        lambda: {
+            "ok": lifecycle.published + conversations.published,
+            "failed": lifecycle.publish_failures + conversations.publish_failures,
+        },
+        "outcome",
     )

@@ -73,6 +73,31 @@ _DATE = {"type": "string", "format": "date-time"}
 _CACHED = {"ETag": {"schema": {"type": "string"}}, "Cache-Control": {"schema": {"type": "string"}}}
 
 
+def _livekit_webhook() -> dict[str, Any]:
+    hook = operation(
+        "livekitWebhook", "LiveKit's room and participant events (from the LiveKit server)",
+        {
+            "200": {"description": "Received (also events not used and rooms that are not "
+                    "conversations)", "content": json_content(STATUS_OK)},
+            "400": error_response(400, "A signed body that is not a LiveKit webhook event"),
+            "401": error_response(401, "Missing or invalid signature, body hash mismatch or "
+                                  "expired token: nothing was written"),
+            "413": error_response(413, "Body larger than 64 KiB"),
+            "503": error_response(503, "Redis is unavailable; LiveKit retries"),
+        },
+        tags=["LiveKit"],
+        description="Not a browser route (no CORS, no per-address rate limit). `Authorization` "
+        "is the JWT LiveKit signs with the API key and secret of the room tokens (with or "
+        "without `Bearer `); its `sha256` claim is the body's hash. The room's name "
+        "(`ww-<conversation id>-<8 hex>`) names the conversation (docs/lifecycle.md).",
+    )
+    hook["requestBody"] = {"required": True, "content": {
+        "application/webhook+json": {"schema": {"type": "object"}},
+        "application/json": {"schema": {"type": "object"}},
+    }}
+    return hook
+
+
 def _paths() -> dict[str, Any]:
     widget_get = operation(
         "getPublicWidget", "Get a published widget",
@@ -169,6 +194,7 @@ def _paths() -> dict[str, Any]:
         PREFIX + "/{id}": {"get": widget_get},
         PREFIX + "/{id}/conversations": {"post": start, "get": listing},
         PREFIX + "/{id}/conversations/{conversation_id}/feedback": {"post": feedback},
+        "/livekit/webhook": {"post": _livekit_webhook()},
         "/healthz": {"get": operation(
             "healthz", "Liveness: the process is up",
             {"200": {"description": "Alive", "content": json_content(STATUS_OK)}},

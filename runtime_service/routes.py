@@ -9,7 +9,7 @@ from aiohttp import web
 from common.http import Handler, add_routes, add_unrouted, metrics_handler, not_routed
 from runtime_service.browser_credentials import refuse_credentials
 from runtime_service.embed.routes import embed_routes
-from runtime_service.handlers import conversations, feedback, health, openapi, widget
+from runtime_service.handlers import conversations, feedback, health, livekit, openapi, widget
 from runtime_service.origins import origin_policy
 from runtime_service.paths import PUBLIC_PREFIX as PREFIX
 
@@ -30,6 +30,9 @@ def setup_routes(app: web.Application) -> None:
         web.get("/readyz", health.readyz),
         web.get("/openapi.json", openapi.openapi_json),
         web.get("/metrics", metrics_handler),
+        # LiveKit's server, not a browser: no CORS, no per-address limits, and its JWT in
+        # Authorization is not a management credential to refuse.
+        web.post("/livekit/webhook", livekit.livekit_webhook),
         *_public(embed_routes()),
     ])
     # The widget's allowed domains and CORS apply to browser requests (those with Origin).

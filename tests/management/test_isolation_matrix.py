@@ -77,11 +77,13 @@ class Ids:
     version: str  # published, version number 1, the widget's version
     draft: str  # unpublished, version number 2
     widget: str
+    conversation: str  # a conversation of the widget (as the runtime would have started it)
 
 
 def ghost() -> Ids:
     """Ids that never existed, in the same shape as a real organization's."""
-    return Ids(org=new_id(), agent=new_id(), version=new_id(), draft=new_id(), widget=new_id())
+    return Ids(org=new_id(), agent=new_id(), version=new_id(), draft=new_id(), widget=new_id(),
+               conversation=new_id())
 
 
 @dataclass
@@ -112,7 +114,25 @@ async def seed_org(client: Any, credentials: CredentialStore) -> tuple[Ids, dict
     _, draft = await make_version(client, admin, agent)
     widget = await create_widget(client, admin, (agent, version), published=True,
                                  domains=["https://shop.example"])
-    return Ids(org.id, agent, version, draft, widget["id"]), admin
+    conversation = await seed_conversation(credentials, org.id, widget["id"], agent, version)
+    return Ids(org.id, agent, version, draft, widget["id"], conversation), admin
+
+
+async def seed_conversation(
+    credentials: CredentialStore, org_id: str, widget_id: str, agent: str, version: str
+) -> str:
+    """A conversation as the runtime's start stores it (hash and owner locator)."""
+    cid, keys, now = new_id(), credentials.keys, "2026-01-01T00:00:00.000Z"
+    doc = {"id": cid, "organization_id": org_id, "direction": "inbound", "channel": "webrtc",
+           "status": "token_created", "user_id": "u1", "agent_id": agent,
+           "agent_version_id": version, "web_widget_id": widget_id, "duration": None,
+           "user_turn_count": None, "created_at": now, "updated_at": now}
+    await credentials.redis.hset(keys.conversation(widget_id, cid), mapping={
+        "doc": msgspec.json.encode(doc), "meta": b"{}", "room": f"ww-{cid}-00000000",
+        "deadline": now_ms() + 600_000,
+    })
+    await credentials.redis.set(keys.conversation_owner(cid), widget_id)
+    return cid
 
 
 # --- requests and responses ---------------------------------------------------------------------
@@ -272,6 +292,15 @@ async def _own_publish(w: World) -> tuple[Req, int]:
     return Req(f"/core/agents/{w.a.agent}/versions/{await w.fresh_draft()}/publish"), 200
 
 
+async def _own_report(w: World) -> tuple[Req, int]:
+    # Only a summary: still accepted after _own_end ended it (within REPORT_GRACE).
+    return Req(f"/core/conversations/{w.a.conversation}/report", {"summary": "Fine"}), 200
+
+
+async def _own_end(w: World) -> tuple[Req, int]:
+    return Req(f"/core/conversations/{w.a.conversation}/end"), 200
+
+
 W = "/core/web-widgets"
 HIJACK = {"config": {"livekit_agent_name": "hijacked"}}
 CASES: dict[tuple[str, str], Case] = {
@@ -322,6 +351,13 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/core/agents/{id}/versions/{version}/publish"): Case(
         _own_publish, _version_variants("/publish", None)
     ),
+    ("POST", "/core/conversations/{conversation_id}/report"): Case(_own_report, (
+        Variant(lambda a, b: Req(f"/core/conversations/{b.conversation}/report",
+                                 {"summary": "hijacked"}), 404),
+    )),
+    ("POST", "/core/conversations/{conversation_id}/end"): Case(_own_end, (
+        Variant(lambda a, b: Req(f"/core/conversations/{b.conversation}/end"), 404),
+    )),
 }
 
 
@@ -333,6 +369,13 @@ def case_for(method: str, template: str) -> Case:
 
 
 def scope_sets(template: str) -> dict[str, list[str]]:
+    if template.startswith("/core/conversations"):
+        # One scope, no read scope: every other scope is refused.
+        return {
+            "manage": ["conversations:manage"],
+            "other-family": ["web_widgets:read", "web_widgets:manage", "agents:read",
+                             "agents:manage"],
+        }
     family = "agents" if template.startswith("/core/agents") else "web_widgets"
     other = "web_widgets" if family == "agents" else "agents"
     return {

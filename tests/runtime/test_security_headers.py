@@ -115,6 +115,9 @@ def cases(ids: Ids) -> list[Case]:
              {"Origin": ORIGIN, "Access-Control-Request-Method": "POST"}),
         Case("preflight 404", UNROUTED, "OPTIONS", f"{PREFIX}/{new_id()}", 404,
              {"Origin": ORIGIN, "Access-Control-Request-Method": "GET"}),
+        # Unsigned: 401 (the signed answers are in tests/runtime/test_livekit_webhook.py).
+        Case("livekit webhook 401", "/livekit/webhook", "POST", "/livekit/webhook", 401,
+             json={"event": "room_started"}),
         Case("405", UNROUTED, "DELETE", w, 405),
         Case("unmatched", UNROUTED, "GET", "/no/such/path", 404),
         Case("unmatched, origin", UNROUTED, "GET", f"{w}/nothing", 404, {"Origin": ORIGIN}),

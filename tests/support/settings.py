@@ -14,7 +14,10 @@ LIVEKIT_SECRET = "test-livekit-secret-0123456789abcdef0123456789"
 # What a module sets as REDIS_ARGS is passed to its redis-server, e.g. DURABLE.
 DURABLE = ("--appendonly", "yes", "--appendfsync", "always")
 
-ALL_SCOPES = ["web_widgets:read", "web_widgets:manage", "agents:read", "agents:manage"]
+ALL_SCOPES = [
+    "web_widgets:read", "web_widgets:manage", "agents:read", "agents:manage",
+    "conversations:manage",
+]
 
 # The ``org_with_key`` fixture: ``await org_with_key(scopes)`` is ``(org_id, auth_headers)``.
 OrgFactory = Callable[..., Awaitable[tuple[str, dict[str, str]]]]

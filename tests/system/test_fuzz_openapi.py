@@ -88,6 +88,7 @@ class Seeded:
     management_widget_id: str
     runtime_widget_id: str
     conversation_id: str
+    managed_conversation_id: str
 
 
 async def start_server(app: web.Application) -> tuple[web.AppRunner, str]:
@@ -120,6 +121,11 @@ async def seed(redis_url: str, runtime_url: str) -> dict[str, Any]:
         async with session.post(url, json={"user_id": "guest_fuzz"}) as resp:
             assert resp.status == 200, await resp.text()
             conversation_id = (await resp.json())["conversation"]["id"]
+        # A conversation of the fuzzing organization's widget, for /core/conversations/{id}.
+        url = f"{runtime_url}/core/public/web-widgets/{managed.id}/conversations"
+        async with session.post(url, json={"user_id": "guest_fuzz"}) as resp:
+            assert resp.status == 200, await resp.text()
+            managed_conversation_id = (await resp.json())["conversation"]["id"]
     return {
         "auth": {"Authorization": f"Bearer {token}"},
         "org_id": org.id,
@@ -128,6 +134,7 @@ async def seed(redis_url: str, runtime_url: str) -> dict[str, Any]:
         "management_widget_id": managed.id,
         "runtime_widget_id": public.id,
         "conversation_id": conversation_id,
+        "managed_conversation_id": managed_conversation_id,
     }
 
 
@@ -259,6 +266,8 @@ NO_SUCCESS_EXPECTED = {
     ("DELETE", "/core/web-widgets/{id}"),
     ("POST", "/core/web-widgets/{id}/auto-brand"),
     ("GET", "/public/embed/assets/{name}"),
+    # A fuzzer cannot sign a webhook: every request is 401 (tests/runtime/test_livekit_webhook.py).
+    ("POST", "/livekit/webhook"),
 }
 
 
@@ -277,10 +286,13 @@ def test_management_operation_matches_its_document(
     method: str, path: str, management_schema: Any, services: Seeded
 ) -> None:
     agents = path.startswith("/core/agents")
+    conversations = path.startswith("/core/conversations")
     seeds = Seeds(
         path={
-            "id": services.agent_id if agents else services.management_widget_id,
+            "id": services.agent_id if agents else services.managed_conversation_id
+            if conversations else services.management_widget_id,
             "version": "latest",
+            "conversation_id": services.managed_conversation_id,
         },
         body={"agent_id": services.agent_id, "agent_version_id": services.version_id},
         headers={"x-anyreach-org": services.org_id},

@@ -23,6 +23,7 @@ from common.models.widget_config import AgentAvatar
 from common.redis_keys import RedisKeys
 from common.validation import convert
 from management_service.branding.models import Hex
+from management_service.conversation_reports import TranscriptTime
 from management_service.idempotency import IdempotencyKey
 from management_service.openapi import build_document
 from runtime_service.openapi import openapi_document
@@ -46,6 +47,7 @@ MODEL_PATTERNS: list[tuple[str, Any, str]] = [
     ("idempotency-key", IdempotencyKey, "a4f7c1e2-retry:1"),
     ("avatar", AgentAvatar, "https://cdn.example.com/a.png"),
     ("locale", Locale, "pt-BR"),
+    ("transcript-at", TranscriptTime, "2026-01-01T10:00:00.250+01:00"),
 ]
 
 

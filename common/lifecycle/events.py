@@ -1,0 +1,59 @@
+"""Conversation events: their JSON, and the XADD that publishes one to the events stream."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from common.ids import random_hex
+from common.redis_keys import RedisKeys
+
+_ENCODE = msgspec.json.Encoder().encode
+_EVENT = msgspec.json.Decoder(dict[str, Any])
+
+
+def new_event_id() -> str:
+    """A caller's event id base: stable for the call, suffixed by the script per extra event."""
+    return "evt_" + random_hex()
+
+
+def outbox_field(event_id: str) -> str:
+    return "outbox:" + event_id
+
+
+def event_json(event_id: str, kind: str, timestamp: str, data: dict[str, Any]) -> bytes:
+    return _ENCODE({"id": event_id, "type": kind, "timestamp": timestamp, "data": data})
+
+
+def event_around(event_id: str, kind: str, timestamp: str, data: bytes) -> bytes:
+    """The same JSON around ``data`` already encoded (the start's hot path encodes it once)."""
+    head = _ENCODE({"id": event_id, "type": kind, "timestamp": timestamp})
+    return head[:-1] + b',"data":' + data + b"}"
+
+
+def xadd_command(
+    keys: RedisKeys, event_id: str, kind: str, organization_id: str, widget_id: str,
+    conversation_id: str, event: bytes | str, now_ms: int, retention: int,
+) -> tuple[Any, ...]:
+    """The XADD of one event, trimming what is older than ``retention`` seconds (entry ids are
+    the server's ms timestamps: MINID ~ drops whole old nodes, cheaply)."""
+    return (
+        "XADD", keys.events_stream(), "MINID", "~", max(now_ms - retention * 1000, 0), "*",
+        "id", event_id, "type", kind, "organization_id", organization_id,
+        "web_widget_id", widget_id, "conversation_id", conversation_id, "data", event,
+    )
+
+
+def xadd_args(
+    keys: RedisKeys, event: bytes | str, now_ms: int, retention: int
+) -> tuple[Any, ...]:
+    """The XADD of one event as the script wrote it (its routing read from its data: a
+    conversation's safe columns, or a feedback's ``conversation_id``)."""
+    decoded = _EVENT.decode(event)
+    data = decoded.get("data") or {}
+    conversation_id = data.get("conversation_id") or data.get("id") or ""
+    return xadd_command(
+        keys, decoded["id"], decoded["type"], data.get("organization_id") or "",
+        data.get("web_widget_id") or "", conversation_id, event, now_ms, retention,
+    )

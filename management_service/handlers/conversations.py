@@ -1,0 +1,55 @@
+"""POST /core/conversations/{id}/report and /end: the agent's worker (scope
+`conversations:manage`)."""
+
+from __future__ import annotations
+
+import msgspec
+from aiohttp import web
+
+from common.appkeys import KEYS, REDIS, SETTINGS
+from common.bodies import json_response, read_json
+from common.errors import not_found
+from common.models.conversation import ConversationSummary
+from common.timeutil import now_ms
+from management_service.appkeys import CONVERSATION_ENDS
+from management_service.auth import MANAGE_CONVERSATIONS, Principal
+from management_service.conversation_lookup import conversation_widget
+from management_service.conversation_reports import (
+    MAX_TRANSCRIPT_BYTES,
+    MAX_TRANSCRIPT_ITEMS,
+    ConversationReport,
+    checked,
+)
+
+_REPORT = msgspec.json.Decoder(ConversationReport)
+
+
+async def _widget_or_404(request: web.Request, principal: Principal) -> str:
+    app = request.app
+    widget_id = await conversation_widget(
+        app[REDIS], app[KEYS], principal.org_id, request.match_info["conversation_id"]
+    )
+    if widget_id is None:
+        raise not_found("Conversation not found")
+    return widget_id
+
+
+@MANAGE_CONVERSATIONS
+async def report_conversation(request: web.Request, principal: Principal) -> web.Response:
+    body = await read_json(request, _REPORT)
+    widget_id = await _widget_or_404(request, principal)
+    fields = msgspec.to_builtins(body)
+    ends = request.app[CONVERSATION_ENDS]
+    result = checked(await ends.lifecycle.report(
+        widget_id, request.match_info["conversation_id"], fields, now_ms(),
+        MAX_TRANSCRIPT_ITEMS, MAX_TRANSCRIPT_BYTES, request.app[SETTINGS].report_grace * 1000,
+    ))
+    return json_response(msgspec.convert(result.doc, ConversationSummary))
+
+
+@MANAGE_CONVERSATIONS
+async def end_conversation(request: web.Request, principal: Principal) -> web.Response:
+    widget_id = await _widget_or_404(request, principal)
+    conversation_id = request.match_info["conversation_id"]
+    ended = await request.app[CONVERSATION_ENDS].end(widget_id, conversation_id, now_ms())
+    return json_response(ended)

@@ -1,0 +1,79 @@
+"""The events stream from the runtime's start and feedback: published right away, and by the
+sweep when the publication failed (the start never fails for it)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from common.ids import new_id
+from common.redis_keys import RedisKeys
+from common.timeutil import now_ms
+from runtime_service import conversations
+from runtime_service.app import create_app
+from runtime_service.appkeys import LIFECYCLE
+from tests.support.seed import FEEDBACK_CONFIG, seed_agent_version, seed_widget
+
+PREFIX = "/core/public/web-widgets"
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any, settings_factory: Any) -> Any:
+    return await aiohttp_client(create_app(settings_factory(
+        "runtime", lifecycle_sweep_interval=3600, lifecycle_settle=0
+    )))
+
+
+@pytest.fixture
+async def widget(redis: Redis, keys: RedisKeys) -> Any:
+    version = await seed_agent_version(redis, keys, new_id())
+    return await seed_widget(redis, keys, version, config=FEEDBACK_CONFIG)
+
+
+async def stream(redis: Redis, keys: RedisKeys) -> list[dict[str, str]]:
+    return [{k.decode(): v.decode() for k, v in f.items()}
+            for _, f in await redis.xrange(keys.events_stream())]
+
+
+async def test_start_and_feedback_are_on_the_stream(
+    client: Any, widget: Any, redis: Redis, keys: RedisKeys
+) -> None:
+    resp = await client.post(f"{PREFIX}/{widget.id}/conversations", json={"user_id": "u1"})
+    cid = (await resp.json())["conversation"]["id"]
+    resp = await client.post(
+        f"{PREFIX}/{widget.id}/conversations/{cid}/feedback", json={"data": {"rating": 5}}
+    )
+    assert resp.status == 200
+    events = await stream(redis, keys)
+    assert [e["type"] for e in events] == ["conversation.started", "feedback.submitted"]
+    started = json.loads(events[0]["data"])
+    assert started["id"] == events[0]["id"]
+    assert started["data"]["id"] == cid
+    assert started["data"]["status"] == "token_created"
+    assert events[0]["organization_id"] == widget.organization_id
+    feedback = json.loads(events[1]["data"])
+    assert feedback["data"]["conversation_id"] == cid
+    assert feedback["data"]["feedback"]["data"] == {"rating": 5}
+    assert events[1]["conversation_id"] == cid
+
+
+async def test_a_failed_publication_does_not_fail_the_start_and_the_sweep_recovers_it(
+    client: Any, widget: Any, redis: Redis, keys: RedisKeys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any) -> tuple[Any, ...]:
+        return ("XADD-NOT-A-COMMAND",)
+
+    monkeypatch.setattr(conversations, "xadd_command", broken)
+    resp = await client.post(f"{PREFIX}/{widget.id}/conversations", json={"user_id": "u1"})
+    assert resp.status == 200
+    cid = (await resp.json())["conversation"]["id"]
+    assert await stream(redis, keys) == []
+    monkeypatch.undo()
+    # Due at the token's deadline at the latest: the sweep publishes what the start could not.
+    await client.app[LIFECYCLE].sweep(now_ms() + 3600_000)
+    events = await stream(redis, keys)
+    assert "conversation.started" in [e["type"] for e in events]
+    assert all(e["conversation_id"] == cid for e in events)
