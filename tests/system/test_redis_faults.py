@@ -37,7 +37,7 @@ MANAGE = "/core/web-widgets"
 # Short, so the outage phases are quick; every request that needs Redis must answer within
 # three times this (one Redis call timing out, plus the request's own work on a machine that
 # runs other tests and the pod's lifecycle sweep: 2x was missed by 0.08 s under load). A request
-# that waited for a second time-out, or hung, still fails.
+# that hangs, or waits out REDIS_TIMEOUT more than twice, still fails.
 TIMEOUT = 0.3
 BOUND = 3 * TIMEOUT
 
