@@ -9,14 +9,12 @@ from contextlib import suppress
 
 from aiohttp import web
 
+from common.app_base import build_app
 from common.appkeys import KEYS, METRICS, REDIS, SETTINGS
-from common.http import check_routes_edged
 from common.invalidation import InvalidationListener
 from common.lifecycle.lifecycle import Lifecycle
-from common.metrics import Metrics
 from common.models.events import CREDENTIAL_EVENT_DECODER
-from common.redis_client import redis_ctx, subscriber_factory
-from common.redis_keys import RedisKeys
+from common.redis_client import subscriber_factory
 from common.settings import Settings
 from management_service.agents_store import AgentStore
 from management_service.appkeys import (
@@ -143,17 +141,9 @@ async def lifecycle_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> web.Application:
-    # No middlewares: routes are wrapped where they are registered (common.http.add_routes).
-    app = web.Application(client_max_size=CLIENT_MAX_SIZE)
-    app[SETTINGS] = settings
-    app[KEYS] = RedisKeys(settings.redis_key_prefix)
-    app[METRICS] = Metrics()
-    # Order matters: the stores need the Redis client.
-    app.cleanup_ctx.append(redis_ctx)
-    app.cleanup_ctx.append(credential_cache_ctx)
-    app.cleanup_ctx.append(stores_ctx)
-    app.cleanup_ctx.append(http_session_ctx)
-    app.cleanup_ctx.append(lifecycle_ctx)
-    setup_routes(app)
-    check_routes_edged(app)
-    return app
+    # Order matters: after the Redis client, which build_app starts first, as the stores need it.
+    return build_app(
+        settings, CLIENT_MAX_SIZE,
+        [credential_cache_ctx, stores_ctx, http_session_ctx, lifecycle_ctx],
+        setup_routes,
+    )

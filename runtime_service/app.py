@@ -10,12 +10,10 @@ from contextlib import suppress
 
 from aiohttp import web
 
+from common.app_base import build_app
 from common.appkeys import KEYS, METRICS, REDIS, SETTINGS
-from common.http import check_routes_edged
 from common.lifecycle.lifecycle import Lifecycle
-from common.metrics import Metrics
-from common.redis_client import redis_ctx, subscriber_factory
-from common.redis_keys import RedisKeys
+from common.redis_client import subscriber_factory
 from common.settings import Settings
 from runtime_service.agent_versions import AgentVersionSource
 from runtime_service.appkeys import (
@@ -156,19 +154,10 @@ async def embed_assets_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> web.Application:
-    # No middlewares: routes are wrapped where they are registered (common.http.add_routes).
-    app = web.Application(client_max_size=CLIENT_MAX_SIZE)
-    app[SETTINGS] = settings
-    app[KEYS] = RedisKeys(settings.redis_key_prefix)
-    app[METRICS] = Metrics()
-    # Order matters: everything below needs Redis; the listener needs the cache it invalidates.
-    app.cleanup_ctx.append(redis_ctx)
-    app.cleanup_ctx.append(redis_batch_ctx)
-    app.cleanup_ctx.append(widget_source_ctx)
-    app.cleanup_ctx.append(invalidation_listener_ctx)
-    app.cleanup_ctx.append(services_ctx)
-    app.cleanup_ctx.append(lifecycle_sweep_ctx)
-    app.cleanup_ctx.append(embed_assets_ctx)
-    setup_routes(app)
-    check_routes_edged(app)
-    return app
+    # Order matters: all need Redis (build_app starts it first); the listener needs the cache it
+    # invalidates.
+    contexts = [
+        redis_batch_ctx, widget_source_ctx, invalidation_listener_ctx, services_ctx,
+        lifecycle_sweep_ctx, embed_assets_ctx,
+    ]
+    return build_app(settings, CLIENT_MAX_SIZE, contexts, setup_routes)
