@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
 from typing import Any, Protocol
 
 import msgspec
@@ -77,6 +77,18 @@ class InvalidationListener:
             async with asyncio.timeout(within):
                 await self._became_live.wait()
         return self.live
+
+    @asynccontextmanager
+    async def running(self, name: str, within: float) -> AsyncIterator[bool]:
+        """Runs the listener as a task ``name`` for the block, which is given whether the
+        subscription became live within ``within`` seconds (the services start either way)."""
+        task = asyncio.create_task(self.run(), name=name)
+        try:
+            yield await self.wait_live(within)
+        finally:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
 
     async def run(self) -> None:
         delay = BACKOFF_MIN

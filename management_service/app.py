@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import suppress
 
 from aiohttp import web
 
@@ -72,16 +70,11 @@ async def credential_cache_ctx(app: web.Application) -> AsyncIterator[None]:
         "credential_subscription_live", "1 while the credential channel's subscription is live",
         lambda: float(listener.live),
     )
-    task = asyncio.create_task(listener.run(), name="credential-listener")
-    # Until the subscription is confirmed every request reads Redis: correct, only slower.
-    if not await listener.wait_live(settings.redis_timeout):
-        log.warning("credential subscription not confirmed yet; credentials read from Redis")
-    try:
+    async with listener.running("credential-listener", settings.redis_timeout) as live:
+        # Until the subscription is confirmed every request reads Redis: correct, only slower.
+        if not live:
+            log.warning("credential subscription not confirmed yet; credentials read from Redis")
         yield
-    finally:
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
 
 
 async def stores_ctx(app: web.Application) -> AsyncIterator[None]:

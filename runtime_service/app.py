@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import suppress
 
 from aiohttp import web
 
@@ -90,16 +89,13 @@ async def invalidation_listener_ctx(app: web.Application) -> AsyncIterator[None]
         pong_timeout=settings.redis_timeout,
     )
     app[LISTENER] = listener
-    task = asyncio.create_task(listener.run(), name="invalidation-listener")
-    # Start serving with a live subscription when Redis allows; /readyz reports it either way.
-    if not await listener.wait_live(settings.redis_timeout):
-        log.warning("invalidation subscription not confirmed yet; /readyz answers 503 until it is")
-    try:
+    async with listener.running("invalidation-listener", settings.redis_timeout) as live:
+        # Start serving with a live subscription when Redis allows; /readyz reports it either way.
+        if not live:
+            log.warning(
+                "invalidation subscription not confirmed yet; /readyz answers 503 until it is"
+            )
         yield
-    finally:
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
 
 
 async def services_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -5,6 +5,7 @@ server the tests did not start. Plain helpers (settings, seeding, waiting) are i
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import aclosing
 from typing import Any
 
 import pytest
@@ -48,9 +49,8 @@ def runtime_settings(settings_factory: Callable[..., Settings]) -> Settings:
 
 @pytest.fixture
 async def redis(redis_proc: RedisProcess) -> Any:
-    client = Redis.from_url(redis_proc.url)
-    yield client
-    await client.aclose()
+    async with aclosing(Redis.from_url(redis_proc.url)) as client:
+        yield client
 
 
 @pytest.fixture
@@ -118,9 +118,8 @@ def cluster_settings(redis_cluster: Any, prefix: str) -> Callable[[str], Setting
 
 @pytest.fixture
 async def cluster(redis_cluster: Any) -> Any:
-    client = RedisCluster.from_url(redis_cluster.url)
-    yield client
-    await client.aclose()
+    async with aclosing(RedisCluster.from_url(redis_cluster.url)) as client:
+        yield client
 
 
 @pytest.fixture

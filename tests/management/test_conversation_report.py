@@ -19,6 +19,8 @@ from tests.support.settings import OrgFactory
 
 PREFIX = "/core/public/web-widgets"
 MANAGE = ["conversations:manage"]
+# The started fixture: (auth headers, conversation id, room).
+Started = tuple[dict[str, str], str, str]
 
 
 @pytest.fixture
@@ -41,11 +43,21 @@ def url(cid: str, action: str) -> str:
     return f"/core/conversations/{cid}/{action}"
 
 
-async def test_report_updates_the_conversation(
-    management_client: Any, runtime: Any, org_with_key: OrgFactory, redis: Redis, keys: RedisKeys
-) -> None:
+@pytest.fixture
+async def started(
+    runtime: Any, org_with_key: OrgFactory, redis: Redis, keys: RedisKeys
+) -> Started:
+    """A conversation started on the runtime, in an organization with a conversations:manage
+    key: ``(auth headers, conversation id, room)``."""
     org, auth = await org_with_key(MANAGE)
-    cid, _ = await start(runtime, redis, keys, org)
+    cid, room = await start(runtime, redis, keys, org)
+    return auth, cid, room
+
+
+async def test_report_updates_the_conversation(
+    management_client: Any, started: Started, redis: Redis, keys: RedisKeys
+) -> None:
+    auth, cid, _ = started
     item = {"role": "user", "text": "hello", "at": "2026-12-04T10:00:00Z"}
     resp = await management_client.post(url(cid, "report"), headers=auth, json={
         "user_turn_count": 3, "summary": "Asked about prices", "transcript": [item],
@@ -66,35 +78,24 @@ async def test_report_updates_the_conversation(
 
 
 async def test_report_refuses_a_transcript_past_its_bound(
-    management_client: Any, runtime: Any, org_with_key: OrgFactory, redis: Redis, keys: RedisKeys
+    management_client: Any, started: Started
 ) -> None:
-    org, auth = await org_with_key(MANAGE)
-    cid, _ = await start(runtime, redis, keys, org)
+    auth, cid, _ = started
     item = {"role": "user", "text": "x" * 4000, "at": "2026-12-04T10:00:00Z"}
-    first = await management_client.post(
-        url(cid, "report"), headers=auth, json={"transcript": [item] * 50}
-    )
-    assert first.status == 200
     # 2 x 50 x 4 KB: past the stored 256 KiB on the second call.
-    resp = await management_client.post(
-        url(cid, "report"), headers=auth, json={"transcript": [item] * 50}
-    )
-    assert resp.status == 413
-    resp = await management_client.post(
-        url(cid, "report"), headers=auth, json={"transcript": [item] * 51}
-    )
-    assert resp.status == 422
-    resp = await management_client.post(
-        url(cid, "report"), headers=auth, json={"transcript": [{"role": "bot"}]}
-    )
-    assert resp.status == 422
+    for transcript, status in [
+        ([item] * 50, 200), ([item] * 50, 413), ([item] * 51, 422), ([{"role": "bot"}], 422),
+    ]:
+        resp = await management_client.post(
+            url(cid, "report"), headers=auth, json={"transcript": transcript}
+        )
+        assert resp.status == status, (len(transcript), await resp.text())
 
 
 async def test_scopes_and_organizations(
-    management_client: Any, runtime: Any, org_with_key: OrgFactory, redis: Redis, keys: RedisKeys
+    management_client: Any, started: Started, org_with_key: OrgFactory
 ) -> None:
-    org, auth = await org_with_key(MANAGE)
-    cid, _ = await start(runtime, redis, keys, org)
+    auth, cid, _ = started
     _, widgets_only = await org_with_key(["web_widgets:manage"])
     _, other_org = await org_with_key(MANAGE)
     for action in ("report", "end"):
@@ -109,10 +110,9 @@ async def test_scopes_and_organizations(
 
 
 async def test_end_completes_once_and_reports_after_it(
-    management_client: Any, runtime: Any, org_with_key: OrgFactory, redis: Redis, keys: RedisKeys
+    management_client: Any, started: Started, redis: Redis, keys: RedisKeys
 ) -> None:
-    org, auth = await org_with_key(MANAGE)
-    cid, _ = await start(runtime, redis, keys, org)
+    auth, cid, _ = started
     resp = await management_client.post(url(cid, "end"), headers=auth)
     assert resp.status == 200
     first = await resp.json()
@@ -135,14 +135,12 @@ async def test_end_completes_once_and_reports_after_it(
 
 
 async def test_a_summary_past_the_grace_period_is_409(
-    aiohttp_client: Any, settings_factory: Any, runtime: Any, org_with_key: OrgFactory,
-    redis: Redis, keys: RedisKeys,
+    aiohttp_client: Any, settings_factory: Any, started: Started, redis: Redis, keys: RedisKeys
 ) -> None:
     management = await aiohttp_client(create_management(settings_factory(
         "management", report_grace=0
     )))
-    org, auth = await org_with_key(MANAGE)
-    cid, _ = await start(runtime, redis, keys, org)
+    auth, cid, _ = started
     await management.post(url(cid, "end"), headers=auth)
     widget = (await redis.get(keys.conversation_owner(cid))).decode()
     await redis.hset(keys.conversation(widget, cid), "ended_ms", 1)  # long ago
@@ -167,8 +165,8 @@ class TwirpStandIn:
 
 @pytest.mark.parametrize("status", [200, 500])
 async def test_end_removes_the_room_and_a_failure_there_does_not_undo_it(
-    aiohttp_server: Any, aiohttp_client: Any, settings_factory: Any, runtime: Any,
-    org_with_key: OrgFactory, redis: Redis, keys: RedisKeys, status: int,
+    aiohttp_server: Any, aiohttp_client: Any, settings_factory: Any, started: Started,
+    status: int,
 ) -> None:
     from livekit.protocol.room import DeleteRoomRequest
 
@@ -179,8 +177,7 @@ async def test_end_removes_the_room_and_a_failure_there_does_not_undo_it(
     management = await aiohttp_client(create_management(settings_factory(
         "management", livekit_api_url=f"http://127.0.0.1:{server.port}"
     )))
-    org, auth = await org_with_key(MANAGE)
-    cid, room = await start(runtime, redis, keys, org)
+    auth, cid, room = started
     resp = await management.post(url(cid, "end"), headers=auth)
     assert resp.status == 200
     assert (await resp.json())["status"] == "completed"

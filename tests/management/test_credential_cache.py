@@ -48,6 +48,15 @@ async def _issue(store: CredentialStore, **options: Any) -> tuple[str, str]:
     return token, credential.id
 
 
+def _cached_store(
+    credentials: CredentialStore, keys: RedisKeys, ttl: float = 60.0
+) -> tuple[CredentialCache, CredentialStore]:
+    """A store over its own cache, resumed as a confirmed subscription does."""
+    cache = CredentialCache(max_size=10, ttl=ttl)
+    cache.resume()
+    return cache, CredentialStore(credentials.redis, keys, cache)
+
+
 async def _revoke_with_the_admin_cli(settings: Settings, token_or_id: str) -> None:
     """What an operator runs: another process's client, not the app's."""
     args = admin.build_parser().parse_args(["revoke", token_or_id])
@@ -216,9 +225,7 @@ async def test_a_revocation_during_the_read_keeps_the_read_out_of_the_cache(
 async def test_expiry_is_checked_on_every_request_from_the_cached_record(
     keys: RedisKeys, credentials: CredentialStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cache = CredentialCache(max_size=10, ttl=3600.0)
-    cache.resume()
-    store = CredentialStore(credentials.redis, keys, cache)
+    cache, store = _cached_store(credentials, keys, ttl=3600.0)
     expires = now_ms() + 60_000
     token, _ = await _issue(store, expires_at_ms=expires)
     assert await store.verify(token) is not None
@@ -234,9 +241,7 @@ async def test_expiry_is_checked_on_every_request_from_the_cached_record(
 async def test_the_cache_never_holds_the_secret(
     keys: RedisKeys, credentials: CredentialStore
 ) -> None:
-    cache = CredentialCache(max_size=10, ttl=60.0)
-    cache.resume()
-    store = CredentialStore(credentials.redis, keys, cache)
+    cache, store = _cached_store(credentials, keys)
     token, credential_id = await _issue(store)
     secret = token.split(".", 1)[1]
     assert await store.verify(token) is not None
@@ -253,9 +258,7 @@ async def test_the_cache_never_holds_the_secret(
 async def test_a_wrong_secret_is_refused_from_the_cache_too(
     keys: RedisKeys, credentials: CredentialStore
 ) -> None:
-    cache = CredentialCache(max_size=10, ttl=60.0)
-    cache.resume()
-    store = CredentialStore(credentials.redis, keys, cache)
+    cache, store = _cached_store(credentials, keys)
     token, _ = await _issue(store)
     assert await store.verify(token) is not None and len(cache) == 1
     assert await store.verify(token[:-2] + ("AA" if not token.endswith("AA") else "BB")) is None

@@ -13,7 +13,7 @@ from common.ids import new_id
 from common.redis_keys import RedisKeys
 from runtime_service.embed import assets as embed_assets
 from tests.support.bundle import write_stand_in_bundle
-from tests.support.seed import seed_agent_version
+from tests.support.seed import seed_agent_version, seed_widget
 
 
 @pytest.fixture
@@ -33,3 +33,9 @@ def bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 async def version(redis: Redis, keys: RedisKeys) -> Any:
     """A published agent version of a new organization."""
     return await seed_agent_version(redis, keys, new_id())
+
+
+@pytest.fixture
+async def widget(redis: Redis, keys: RedisKeys, version: Any) -> Any:
+    """A published widget of ``version``."""
+    return await seed_widget(redis, keys, version)

@@ -93,9 +93,8 @@ def test_the_built_bundle_holds_no_test_code() -> None:
 
 
 async def test_loader_csp_is_strict(
-    client: Any, redis: Redis, keys: RedisKeys, version: Any
+    client: Any, widget: Any
 ) -> None:
-    widget = await seed_widget(redis, keys, version)
     resp = await client.get(f"{EMBED}/{widget.id}")
     csp = policy(resp)
     assert csp["default-src"] == ["'none'"]
@@ -165,9 +164,8 @@ async def test_embed_routes_are_not_refused_by_the_origin_check(
 
 
 async def test_frame_is_html_linking_the_hashed_bundle_without_inline_code(
-    client: Any, redis: Redis, keys: RedisKeys, version: Any
+    client: Any, widget: Any
 ) -> None:
-    widget = await seed_widget(redis, keys, version)
     resp = await client.get(f"{EMBED}/{widget.id}/frame?parentOrigin=https://a.example")
     assert resp.status == 200
     assert resp.content_type == "text/html"
@@ -182,9 +180,8 @@ async def test_frame_is_html_linking_the_hashed_bundle_without_inline_code(
 
 
 async def test_frame_csp_allows_only_self_and_livekit(
-    client: Any, redis: Redis, keys: RedisKeys, version: Any
+    client: Any, widget: Any
 ) -> None:
-    widget = await seed_widget(redis, keys, version)
     resp = await client.get(f"{EMBED}/{widget.id}/frame")
     csp = policy(resp)
     assert csp["default-src"] == ["'none'"]

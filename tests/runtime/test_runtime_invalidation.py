@@ -45,6 +45,14 @@ def config(theme: str) -> dict[str, Any]:
     return {"v1": {"theme": theme}}
 
 
+async def cached_light(pods: list[Any], redis: Redis, keys: RedisKeys, version: Any) -> Any:
+    """A new widget with the light theme, read once by every pod (so each has it cached)."""
+    widget = await seed_widget(redis, keys, version, config=config("light"))
+    for pod in pods:
+        assert await theme_of(pod, widget.id) == "light"
+    return widget
+
+
 @pytest.fixture
 async def pods(aiohttp_client: Any, runtime_settings: Settings) -> list[Any]:
     return [await aiohttp_client(create_app(runtime_settings)) for _ in range(2)]
@@ -66,9 +74,7 @@ async def test_pods_start_subscribed(pods: list[Any]) -> None:
 async def test_update_reaches_every_pod_within_the_bound(
     pods: list[Any], redis: Redis, keys: RedisKeys, version: Any
 ) -> None:
-    widget = await seed_widget(redis, keys, version, config=config("light"))
-    for pod in pods:
-        assert await theme_of(pod, widget.id) == "light"
+    widget = await cached_light(pods, redis, keys, version)
     # Written without its event: the pods keep serving their cached copy (this is the cache)...
     await seed_widget(
         redis, keys, version, widget_id=widget.id, config=config("dark"), publish_event=False
@@ -114,9 +120,7 @@ async def test_a_new_widget_replaces_a_negative_entry(
 async def test_undecodable_events_are_ignored(
     pods: list[Any], redis: Redis, keys: RedisKeys, version: Any
 ) -> None:
-    widget = await seed_widget(redis, keys, version, config=config("light"))
-    for pod in pods:
-        assert await theme_of(pod, widget.id) == "light"
+    widget = await cached_light(pods, redis, keys, version)
     channel = keys.invalidation_channel()
     for garbage in [b"not json", b'{"widget_id": 1}', b'{"op": "upsert"}', b"\xff\xfe"]:
         await redis.publish(channel, garbage)
@@ -130,9 +134,7 @@ async def test_undecodable_events_are_ignored(
 async def test_killed_subscription_leaves_no_stale_entry(
     pods: list[Any], redis: Redis, keys: RedisKeys, version: Any
 ) -> None:
-    widget = await seed_widget(redis, keys, version, config=config("light"))
-    for pod in pods:
-        assert await theme_of(pod, widget.id) == "light"
+    widget = await cached_light(pods, redis, keys, version)
     listeners = [pod.server.app[LISTENER] for pod in pods]
     assert [listener.subscriptions for listener in listeners] == [1, 1]
 

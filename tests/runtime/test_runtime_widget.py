@@ -147,9 +147,8 @@ async def test_a_burst_of_requests_reads_redis_once(
 
 
 async def test_head_has_the_get_headers(
-    client: Any, redis: Redis, keys: RedisKeys, version: Any
+    client: Any, widget: Any
 ) -> None:
-    widget = await seed_widget(redis, keys, version)
     resp = await client.head(f"{PREFIX}/{widget.id}")
     assert resp.status == 200
     assert resp.headers["ETag"].startswith('"')

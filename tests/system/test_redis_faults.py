@@ -29,6 +29,7 @@ from management_service.app import create_app as create_management
 from management_service.appkeys import WIDGETS
 from runtime_service.app import create_app as create_runtime
 from runtime_service.appkeys import LISTENER
+from tests.support.polling import eventually
 from tests.support.seed import FEEDBACK_CONFIG, seed_agent_version, seed_widget
 from tests.support.settings import DURABLE
 
@@ -40,6 +41,8 @@ MANAGE = "/core/web-widgets"
 # that hangs, or waits out REDIS_TIMEOUT more than twice, still fails.
 TIMEOUT = 0.3
 BOUND = 3 * TIMEOUT
+# How long a service may take for /readyz to follow Redis going away or coming back.
+READY_WITHIN = 5.0
 
 
 # Durable, so a restart on the same data directory keeps the data.
@@ -86,16 +89,6 @@ async def unavailable(request: Awaitable[Any], what: str) -> None:
     assert set(json.loads(body)) == {"detail"}, what
     assert resp.headers["Retry-After"] == "1", what
     assert elapsed < BOUND, (what, elapsed)
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 5.0) -> float:
-    """Poll ``check`` until it is true; how long that took. Fails past ``within``."""
-    start = time.monotonic()
-    while not await check():
-        if time.monotonic() - start > within:
-            pytest.fail(f"condition not met within {within}s")
-        await asyncio.sleep(0.02)
-    return time.monotonic() - start
 
 
 def status_is(client: Any, path: str, status: int) -> Callable[[], Awaitable[bool]]:
@@ -210,7 +203,7 @@ async def test_outage_serves_cached_widgets_and_answers_503_in_time(
     # Back without restarting either app; nothing was written while Redis could not answer.
     await reconnect(redis)
     for client in (runtime, management):
-        await eventually(status_is(client, "/readyz", 200))
+        await eventually(status_is(client, "/readyz", 200), within=READY_WITHIN)
     assert await redis.get(keys.widget(cached.id)) == stored
     resumed = await start_conversation(runtime, cached.id, conversation_id=cid)
     assert resumed.status == 200
@@ -232,7 +225,7 @@ async def test_restart_recovers_and_clears_the_cache_after_resubscribing(
     assert listener.subscriptions == 1
 
     redis_proc.stop()
-    await eventually(status_is(runtime, "/readyz", 503))
+    await eventually(status_is(runtime, "/readyz", 503), within=READY_WITHIN)
     assert await theme_of(runtime, changed.id) == "light"  # the cached copy, Redis being down
     redis_proc.start()  # same port and data directory: both widgets are still there
     await reconnect(redis)
@@ -241,7 +234,7 @@ async def test_restart_recovers_and_clears_the_cache_after_resubscribing(
         redis, keys, version, widget_id=changed.id, config=config("dark"), publish_event=False
     )
 
-    await eventually(status_is(runtime, "/readyz", 200))
+    await eventually(status_is(runtime, "/readyz", 200), within=READY_WITHIN)
     assert listener.live and listener.subscriptions == 2
     # From here on every request succeeds: no pooled connection to the old server is left over.
     assert await theme_of(runtime, changed.id) == "dark"
@@ -319,9 +312,9 @@ async def test_a_write_refused_at_the_commit_is_503_and_changes_nothing(
     redis_proc.start()
     monkeypatch.setattr(store, "_write_script", write)
 
-    await eventually(status_is(management, "/readyz", 200))
+    await eventually(status_is(management, "/readyz", 200), within=READY_WITHIN)
     assert await stored_widget(management, auth, widget.id) == before
-    await eventually(status_is(runtime, "/readyz", 200))
+    await eventually(status_is(runtime, "/readyz", 200), within=READY_WITHIN)
     assert await theme_of(runtime, widget.id) == "light"
     # The same write, retried once Redis is back, commits and reaches the runtime.
     resp = await management.put(
@@ -367,7 +360,7 @@ async def test_a_write_that_times_out_is_never_a_success_and_never_unannounced(
         redis_proc.resume()
     monkeypatch.setattr(store, "_write_script", write)
 
-    await eventually(status_is(management, "/readyz", 200))
+    await eventually(status_is(management, "/readyz", 200), within=READY_WITHIN)
     # The case this test is for: the server ran the script when it woke up, so a write answered
     # with 503 did commit (docs/operations.md: a failed write's outcome is unknown; re-read).
     stored = (await stored_widget(management, auth, widget.id))["config"]["v1"]["theme"]
@@ -427,6 +420,6 @@ async def test_acknowledged_feedback_survives_a_crash(
     assert raw is not None
     assert json.loads(raw)["data"] == {"rating": 4, "comment": "ok"}
 
-    await eventually(status_is(runtime, "/readyz", 200))
+    await eventually(status_is(runtime, "/readyz", 200), within=READY_WITHIN)
     again = await runtime.post(url, json={"data": {"rating": 1}})
     assert again.status == 409

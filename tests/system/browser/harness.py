@@ -11,7 +11,8 @@ import asyncio
 import os
 import shutil
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
@@ -27,9 +28,11 @@ from runtime_service.embed.demo import DemoServer
 from tests.support.settings import make_settings
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Browser, BrowserContext, Page
 
 T = TypeVar("T")
+# Playwright's wait for each action (its default is 30 s).
+TIMEOUT = 15_000
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser")
 
 
@@ -165,3 +168,32 @@ def open_widget(page: Page) -> Any:
     frame.locator(".aw-launcher").click()
     wait_event(page, "opened")
     return frame
+
+
+@contextmanager
+def chromium(*args: str) -> Iterator[Browser]:
+    """Headless Chromium with ``args`` besides --no-sandbox (CI runs as root)."""
+    from playwright.sync_api import sync_playwright  # only once missing_requirement() is None
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path(), headless=True, args=["--no-sandbox", *args]
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@contextmanager
+def fresh_context(browser: Browser, *scripts: Path, **options: Any) -> Iterator[BrowserContext]:
+    """A new context (its own localStorage and sessionStorage) with ``options``, TIMEOUT for
+    each action, and ``scripts`` run first in every page."""
+    context = browser.new_context(**options)
+    context.set_default_timeout(TIMEOUT)
+    for script in scripts:
+        context.add_init_script(path=str(script))
+    try:
+        yield context
+    finally:
+        context.close()

@@ -21,7 +21,8 @@ from tests.support.seed import seed_agent_version, seed_widget
 from tests.system.browser.harness import (
     IFRAME,
     Stack,
-    chromium_path,
+    chromium,
+    fresh_context,
     missing_requirement,
     open_widget,
     refusal,
@@ -36,11 +37,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 if _MISSING is None:
-    from playwright.sync_api import Browser, Page, expect, sync_playwright
+    from playwright.sync_api import Browser, Page, expect
 
 ARTIFACTS = ROOT / "test-artifacts"
 FAKE_ROOM = ROOT / "tests/system/browser/fake_room.js"
-TIMEOUT = 15_000
 
 CONFIG: dict[str, Any] = {
     "v1": {
@@ -107,31 +107,15 @@ def widgets(stack: Stack) -> Widgets:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium_path(),
-            headless=True,
-            args=[
-                "--no-sandbox",  # CI runs as root
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-            ],
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+    fake_media = ("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream")
+    with chromium(*fake_media) as browser:
+        yield browser
 
 
 @pytest.fixture
 def context(browser: Browser) -> Iterator[Any]:
-    # A fresh context per test: its own localStorage and sessionStorage.
-    context = browser.new_context(viewport={"width": 1200, "height": 800})
-    context.set_default_timeout(TIMEOUT)
-    try:
+    with fresh_context(browser, viewport={"width": 1200, "height": 800}) as context:
         yield context
-    finally:
-        context.close()
 
 
 @pytest.fixture

@@ -19,7 +19,8 @@ from tests.support.paths import ROOT
 from tests.support.seed import seed_agent_version, seed_widget
 from tests.system.browser.harness import (
     Stack,
-    chromium_path,
+    chromium,
+    fresh_context,
     missing_requirement,
     open_widget,
     visit,
@@ -31,12 +32,11 @@ _MISSING = missing_requirement()
 pytestmark = pytest.mark.skipif(_MISSING is not None, reason=f"BROWSER TESTS SKIPPED: {_MISSING}")
 
 if _MISSING is None:
-    from playwright.sync_api import Browser, Page, expect, sync_playwright
+    from playwright.sync_api import Browser, Page, expect
 
 HERE = Path(__file__).resolve().parent
 FAKE_ROOM = HERE / "fake_room.js"
 AXE = ROOT / "runtime_service/embed/web/node_modules/axe-core/axe.min.js"
-TIMEOUT = 15_000
 # EMBED_SCREENSHOTS=1 writes the screenshots into the docs (make screenshots); otherwise they
 # go to test-artifacts/, so an ordinary run leaves the worktree as it was.
 SCREENS = (
@@ -127,28 +127,15 @@ def ids(stack: Stack) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium_path(),
-            headless=True,
-            # Web Audio runs without a gesture, as after the visitor's click in real use.
-            args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"],
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+    # Web Audio runs without a gesture, as after the visitor's click in real use.
+    with chromium("--autoplay-policy=no-user-gesture-required") as browser:
+        yield browser
 
 
 @pytest.fixture
 def context(browser: Browser) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1200, "height": 800})
-    context.set_default_timeout(TIMEOUT)
-    context.add_init_script(path=str(FAKE_ROOM))
-    try:
+    with fresh_context(browser, FAKE_ROOM, viewport={"width": 1200, "height": 800}) as context:
         yield context
-    finally:
-        context.close()
 
 
 @pytest.fixture
@@ -533,8 +520,7 @@ def test_the_launcher_turns_into_a_close_button_while_open(
 def test_shadows_fit_inside_the_iframe(
     browser: Browser, stack: Stack, ids: dict[str, str], viewport: tuple[int, int]
 ) -> None:
-    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
-    try:
+    with fresh_context(browser, viewport={"width": viewport[0], "height": viewport[1]}) as context:
         page = context.new_page()
         visit(page, stack, ids["light"])
         frame = open_widget(page)
@@ -551,8 +537,6 @@ def test_shadows_fit_inside_the_iframe(
             })"""
         )
         assert min(overflow) >= 0, overflow
-    finally:
-        context.close()
 
 
 def test_the_visual_follows_the_agents_audio(
@@ -595,9 +579,7 @@ def started_body(page: Page, click: Any) -> dict[str, Any]:
 def test_the_browsers_language_is_used_when_the_widget_fixes_none(
     browser: Browser, stack: Stack, ids: dict[str, str]
 ) -> None:
-    context = browser.new_context(locale="de-DE")
-    context.add_init_script(path=str(FAKE_ROOM))
-    try:
+    with fresh_context(browser, FAKE_ROOM, locale="de-DE") as context:
         page = context.new_page()
         visit(page, stack, ids["light"])
         frame = open_widget(page)
@@ -607,8 +589,6 @@ def test_the_browsers_language_is_used_when_the_widget_fixes_none(
         body = started_body(page, frame.locator(".aw-start").click)
         assert body["locale"] == "de-DE"
         expect(frame.locator(".aw-status")).to_have_text("Verbunden. Hört zu")
-    finally:
-        context.close()
 
 
 def test_the_loaders_locale_parameter_picks_the_language(
@@ -623,9 +603,8 @@ def test_the_loaders_locale_parameter_picks_the_language(
 def test_a_fixed_locale_with_string_overrides(
     browser: Browser, stack: Stack, ids: dict[str, str]
 ) -> None:
-    context = browser.new_context(locale="de-DE")  # the widget's own locale wins
-    context.add_init_script(path=str(FAKE_ROOM))
-    try:
+    # The widget's own locale wins over the browser's.
+    with fresh_context(browser, FAKE_ROOM, locale="de-DE") as context:
         page = context.new_page()
         visit(page, stack, ids["overrides"])
         frame = open_widget(page)
@@ -635,8 +614,6 @@ def test_a_fixed_locale_with_string_overrides(
         greeting = "Bonjour ! Comment pouvons-nous vous aider ?"
         expect(frame.locator(".aw-intro")).to_have_text(greeting)
         assert started_body(page, frame.locator(".aw-start").click)["locale"] == "fr"
-    finally:
-        context.close()
 
 
 def test_arabic_is_right_to_left_and_passes_axe(
@@ -787,12 +764,9 @@ def test_screenshots_of_each_state(
     browser: Browser, stack: Stack, ids: dict[str, str], theme: str, size: str
 ) -> None:
     width, height = SCREEN_SIZES[size]
-    context = browser.new_context(viewport={"width": width, "height": height})
-    context.set_default_timeout(TIMEOUT)
-    context.add_init_script(path=str(FAKE_ROOM))
-    context.add_init_script("window.fakeRoomMode = 'manual'")
     SCREENS.mkdir(parents=True, exist_ok=True)
-    try:
+    with fresh_context(browser, FAKE_ROOM, viewport={"width": width, "height": height}) as context:
+        context.add_init_script("window.fakeRoomMode = 'manual'")
         page = context.new_page()
         visit(page, stack, ids["branded" if theme == "light" else "dark"])
         frame = open_widget(page)
@@ -837,5 +811,3 @@ def test_screenshots_of_each_state(
         start_call(page, frame)
         expect_state(frame, "error")
         shot("error")
-    finally:
-        context.close()
