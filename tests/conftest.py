@@ -17,6 +17,7 @@ from common.redis_keys import RedisKeys
 from common.redis_process import RedisProcess
 from common.settings import Settings
 from management_service.credentials import CredentialStore
+from tests.support.seed import seed_agent_version, seed_widget
 from tests.support.settings import ALL_SCOPES, OrgFactory, make_settings
 
 
@@ -56,6 +57,18 @@ async def redis(redis_proc: RedisProcess) -> Any:
 @pytest.fixture
 def keys() -> RedisKeys:
     return RedisKeys("test")
+
+
+@pytest.fixture
+async def version(redis: Redis, keys: RedisKeys) -> Any:
+    """A published agent version of a new organization."""
+    return await seed_agent_version(redis, keys, new_id())
+
+
+@pytest.fixture
+async def widget(redis: Redis, keys: RedisKeys, version: Any) -> Any:
+    """A published widget of ``version``."""
+    return await seed_widget(redis, keys, version)
 
 
 @pytest.fixture

@@ -61,22 +61,29 @@ def no_errors(caplog: pytest.LogCaptureFixture) -> None:
     assert errors == [], [(r.name, r.getMessage()) for r in errors]
 
 
+async def post_compressed(
+    target: Any, coding: str, body: bytes, caplog: pytest.LogCaptureFixture
+) -> Any:
+    """POSTs ``body`` as JSON in ``coding``, with every log captured; nothing is an error."""
+    client, path, auth = target
+    headers = {**auth, "Content-Type": "application/json", "Content-Encoding": coding}
+    with caplog.at_level(logging.DEBUG):
+        resp = await client.post(path, data=body, headers=headers)
+        await asyncio.sleep(0.05)  # where aiohttp read the rest of the body after the response
+    no_errors(caplog)
+    return resp
+
+
 @pytest.mark.parametrize("target", ["management", "runtime"], indirect=True)
 @pytest.mark.parametrize("case", CORRUPT)
 async def test_a_corrupt_compressed_body_is_415_and_no_error_log(
     target: Any, case: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    client, path, auth = target
-    coding, body = CORRUPT[case]
-    headers = {**auth, "Content-Type": "application/json", "Content-Encoding": coding}
-    with caplog.at_level(logging.DEBUG):
-        resp = await client.post(path, data=body, headers=headers)
-        assert resp.status == 415, await resp.text()
-        assert await resp.json() == {"detail": DECODE_FAILED}
-        # The same connection's next request is not served from a parser in an unknown state.
-        assert resp.headers["Connection"] == "close"
-        await asyncio.sleep(0.05)  # where aiohttp read the rest of the body after the response
-    no_errors(caplog)
+    resp = await post_compressed(target, *CORRUPT[case], caplog)
+    assert resp.status == 415, await resp.text()
+    assert await resp.json() == {"detail": DECODE_FAILED}
+    # The same connection's next request is not served from a parser in an unknown state.
+    assert resp.headers["Connection"] == "close"
 
 
 @pytest.mark.parametrize("target", ["management", "runtime"], indirect=True)
@@ -104,14 +111,9 @@ async def test_a_corrupt_body_refused_before_it_is_read_logs_no_error(
 async def test_a_compressed_body_cut_short_is_refused_and_no_error_log(
     target: Any, case: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    client, path, auth = target
     coding, body, status = CUT_SHORT[case]
-    headers = {**auth, "Content-Type": "application/json", "Content-Encoding": coding}
-    with caplog.at_level(logging.DEBUG):
-        resp = await client.post(path, data=body, headers=headers)
-        assert resp.status == status, await resp.text()
-        await asyncio.sleep(0.05)
-    no_errors(caplog)
+    resp = await post_compressed(target, coding, body, caplog)
+    assert resp.status == status, await resp.text()
     if status == 422:
         assert (await resp.json())["detail"][0]["type"] == "json_invalid"
         return

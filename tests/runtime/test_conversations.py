@@ -25,11 +25,6 @@ async def version(redis: Redis, keys: RedisKeys) -> Any:
     )
 
 
-@pytest.fixture
-async def widget(redis: Redis, keys: RedisKeys, version: Any) -> Any:
-    return await seed_widget(redis, keys, version)
-
-
 async def test_start_returns_conversation_credentials_and_capabilities(
     runtime_client: Any, widget: Any, version: Any
 ) -> None:

@@ -35,6 +35,23 @@ def policy(resp: Any) -> dict[str, list[str]]:
     return {words[0]: words[1:] for words in directives}
 
 
+async def revalidated(client: Any, path: str) -> tuple[str, Any]:
+    """``path``'s ETag and the 304 a request sending it back gets."""
+    etag = (await client.get(path)).headers["ETag"]
+    again = await client.get(path, headers={"If-None-Match": etag})
+    assert again.status == 304
+    return etag, again
+
+
+def embed_policy(resp: Any) -> dict[str, list[str]]:
+    """``policy(resp)``, after what the loader's and the frame's share: nothing by default and
+    scripts only from the runtime itself."""
+    csp = policy(resp)
+    assert csp["default-src"] == ["'none'"]
+    assert csp["script-src"] == ["'self'"]
+    return csp
+
+
 def loader_config(body: str) -> dict[str, Any]:
     match = re.search(r"var CONFIG = (\{.*?\});", body)
     assert match, "the loader carries its configuration"
@@ -92,13 +109,9 @@ def test_the_built_bundle_holds_no_test_code() -> None:
     assert "FakeRoom" not in script
 
 
-async def test_loader_csp_is_strict(
-    client: Any, widget: Any
-) -> None:
+async def test_loader_csp_is_strict(client: Any, widget: Any) -> None:
     resp = await client.get(f"{EMBED}/{widget.id}")
-    csp = policy(resp)
-    assert csp["default-src"] == ["'none'"]
-    assert csp["script-src"] == ["'self'"]
+    embed_policy(resp)
     assert "unsafe-inline" not in resp.headers["Content-Security-Policy"]
 
 
@@ -116,11 +129,8 @@ async def test_loader_etag_revalidates_and_changes_with_the_widget(
     client: Any, redis: Redis, keys: RedisKeys, version: Any
 ) -> None:
     widget = await seed_widget(redis, keys, version, domains=["https://a.example"])
-    first = await client.get(f"{EMBED}/{widget.id}")
-    etag = first.headers["ETag"]
+    etag, again = await revalidated(client, f"{EMBED}/{widget.id}")
     assert re.fullmatch(r'"[0-9a-f]{32}"', etag)
-    again = await client.get(f"{EMBED}/{widget.id}", headers={"If-None-Match": etag})
-    assert again.status == 304
     assert await again.read() == b""
     assert again.headers["ETag"] == etag
     assert again.headers["Cache-Control"] == "public, max-age=30"
@@ -179,13 +189,9 @@ async def test_frame_is_html_linking_the_hashed_bundle_without_inline_code(
     assert "<style" not in page and " style=" not in page and " on" not in page.lower()
 
 
-async def test_frame_csp_allows_only_self_and_livekit(
-    client: Any, widget: Any
-) -> None:
+async def test_frame_csp_allows_only_self_and_livekit(client: Any, widget: Any) -> None:
     resp = await client.get(f"{EMBED}/{widget.id}/frame")
-    csp = policy(resp)
-    assert csp["default-src"] == ["'none'"]
-    assert csp["script-src"] == ["'self'"]
+    csp = embed_policy(resp)
     assert csp["style-src"] == ["'self'"]
     # LIVEKIT_URL is wss://livekit.test in the test settings.
     assert csp["connect-src"] == ["'self'", "wss://livekit.test", "https://livekit.test"]
@@ -224,10 +230,7 @@ async def test_frame_etag_revalidates(
     client: Any, redis: Redis, keys: RedisKeys, version: Any
 ) -> None:
     widget = await seed_widget(redis, keys, version, domains=["https://a.example"])
-    first = await client.get(f"{EMBED}/{widget.id}/frame")
-    etag = first.headers["ETag"]
-    again = await client.get(f"{EMBED}/{widget.id}/frame", headers={"If-None-Match": etag})
-    assert again.status == 304
+    etag, again = await revalidated(client, f"{EMBED}/{widget.id}/frame")
     # A 304 carries the policy too (a cache refreshes its stored headers from it).
     assert policy(again)["frame-ancestors"] == ["https://a.example"]
     other = await seed_widget(redis, keys, version, domains=["https://b.example"])

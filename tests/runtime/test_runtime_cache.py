@@ -78,6 +78,15 @@ def clock() -> Clock:
     return Clock()
 
 
+async def read_once(
+    store: FakeStore, source: WidgetSource
+) -> tuple[WidgetSource, PublicWidget]:
+    """``source``, after one read of a new widget put in ``store`` (cached when it is live)."""
+    widget = store.put(make_widget(new_id()))
+    await source.get(widget.id)
+    return source, widget
+
+
 @pytest.fixture
 def make_source(store: FakeStore, clock: Clock) -> Callable[..., WidgetSource]:
     def factory(
@@ -145,9 +154,7 @@ async def test_lru_bound_evicts_least_recently_used(store: FakeStore, make_sourc
 
 
 async def test_ttl_expiry_reads_again(store: FakeStore, make_source, clock: Clock) -> None:
-    source = make_source(ttl=10.0)
-    widget = store.put(make_widget(new_id()))
-    await source.get(widget.id)
+    source, widget = await read_once(store, make_source(ttl=10.0))
     clock.now += 9.9
     await source.get(widget.id)
     assert len(store.reads) == 1
@@ -300,9 +307,7 @@ async def test_a_cancelled_caller_does_not_cancel_the_shared_read(
 async def test_nothing_is_cached_as_fresh_before_the_first_subscription(
     store: FakeStore, make_source
 ) -> None:
-    source = make_source(live=False)
-    widget = store.put(make_widget(new_id()))
-    await source.get(widget.id)
+    source, widget = await read_once(store, make_source(live=False))
     await source.get(widget.id)
     assert len(store.reads) == 2
     source.resume()
@@ -312,9 +317,7 @@ async def test_nothing_is_cached_as_fresh_before_the_first_subscription(
 
 
 async def test_suspended_cache_reads_redis_every_time(store: FakeStore, make_source) -> None:
-    source = make_source()
-    widget = store.put(make_widget(new_id()))
-    await source.get(widget.id)
+    source, widget = await read_once(store, make_source())
     source.suspend()
     newer = store.put(make_widget(widget.id, name="v2"))
     assert await source.get(widget.id) is newer
@@ -340,9 +343,7 @@ async def test_stale_if_error_only_when_redis_is_down(store: FakeStore, make_sou
 async def test_an_expired_entry_is_a_stale_copy_during_an_outage(
     store: FakeStore, make_source, clock: Clock
 ) -> None:
-    source = make_source(ttl=10.0)
-    widget = store.put(make_widget(new_id()))
-    await source.get(widget.id)
+    source, widget = await read_once(store, make_source(ttl=10.0))
     clock.now += 60
     store.down = True
     assert await source.get(widget.id) is widget
@@ -351,9 +352,7 @@ async def test_an_expired_entry_is_a_stale_copy_during_an_outage(
 async def test_an_invalidated_entry_is_not_served_during_an_outage(
     store: FakeStore, make_source
 ) -> None:
-    source = make_source()
-    widget = store.put(make_widget(new_id()))
-    await source.get(widget.id)
+    source, widget = await read_once(store, make_source())
     source.invalidate(widget.id)
     store.down = True
     with pytest.raises(RedisConnectionError):
@@ -373,9 +372,7 @@ async def test_a_negative_entry_is_not_a_stale_copy(
 
 
 async def test_resume_forgets_stale_copies(store: FakeStore, make_source) -> None:
-    source = make_source()
-    widget = store.put(make_widget(new_id()))
-    await source.get(widget.id)
+    source, widget = await read_once(store, make_source())
     source.suspend()
     source.resume()
     store.down = True
@@ -384,9 +381,7 @@ async def test_resume_forgets_stale_copies(store: FakeStore, make_source) -> Non
 
 
 async def test_a_deleted_widget_leaves_no_stale_copy(store: FakeStore, make_source) -> None:
-    source = make_source()
-    widget = store.put(make_widget(new_id()))
-    await source.get(widget.id)
+    source, widget = await read_once(store, make_source())
     source.suspend()
     del store.data[widget.id]
     assert await source.get(widget.id) is None

@@ -146,9 +146,7 @@ async def test_a_burst_of_requests_reads_redis_once(
     assert (await redis.info("stats"))["keyspace_hits"] == before + 1
 
 
-async def test_head_has_the_get_headers(
-    client: Any, widget: Any
-) -> None:
+async def test_head_has_the_get_headers(client: Any, widget: Any) -> None:
     resp = await client.head(f"{PREFIX}/{widget.id}")
     assert resp.status == 200
     assert resp.headers["ETag"].startswith('"')

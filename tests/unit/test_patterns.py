@@ -12,7 +12,6 @@ from typing import Any
 
 import msgspec
 import pytest
-from redis.asyncio import Redis
 
 from common.errors import ApiError
 from common.ids import new_id
@@ -20,7 +19,6 @@ from common.models.agent import AgentName
 from common.models.conversation import UserId
 from common.models.types import UUID_MESSAGE, Color, FieldId, Locale, UUIDStr
 from common.models.widget_config import AgentAvatar
-from common.redis_keys import RedisKeys
 from common.validation import convert
 from management_service.branding.models import Hex
 from management_service.conversation_reports import TranscriptTime
@@ -28,7 +26,6 @@ from management_service.idempotency import IdempotencyKey
 from management_service.openapi import build_document
 from runtime_service.openapi import openapi_document
 from tests.support.paths import ROOT
-from tests.support.seed import seed_agent_version, seed_widget
 from tests.support.settings import make_settings
 from tests.support.widget_helpers import create_widget, expect, issue, make_version
 
@@ -142,16 +139,6 @@ def test_no_regex_in_the_code_anchors_with_a_bare_dollar() -> None:
 # --- through the APIs -------------------------------------------------------------------------
 
 PREFIX = "/core/public/web-widgets"
-
-
-@pytest.fixture
-async def version(redis: Redis, keys: RedisKeys) -> Any:
-    return await seed_agent_version(redis, keys, new_id())
-
-
-@pytest.fixture
-async def widget(redis: Redis, keys: RedisKeys, version: Any) -> Any:
-    return await seed_widget(redis, keys, version)
 
 
 async def test_start_refuses_a_user_id_with_a_trailing_newline(
