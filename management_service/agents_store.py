@@ -121,28 +121,32 @@ class AgentStore:
         key = self.keys.agent_version(agent_id, version_id.decode())
         return as_bytes(await self.redis.get(key))
 
-    async def get_version(self, org_id: str, agent_id: str, ref: str) -> AgentVersion | None:
-        """A version by number, ``latest`` or id; None when unknown or in another org."""
+    async def _version_in_org(
+        self, org_id: str, agent_id: str, ref: str
+    ) -> tuple[bytes, AgentVersion] | None:
+        """A version by number, ``latest`` or id, as stored and decoded; None when unknown or in
+        another org."""
         if await self.get_agent(org_id, agent_id) is None:
             return None
         raw = await self._version_raw(agent_id, ref)
         if raw is None:
             return None
         version = _VERSION.decode(raw)
-        return version if version.organization_id == org_id else None
+        return (raw, version) if version.organization_id == org_id else None
+
+    async def get_version(self, org_id: str, agent_id: str, ref: str) -> AgentVersion | None:
+        """A version by number, ``latest`` or id; None when unknown or in another org."""
+        found = await self._version_in_org(org_id, agent_id, ref)
+        return None if found is None else found[1]
 
     async def _modify(
         self, org_id: str, agent_id: str, ref: str, *, config: dict[str, Any] | None, publish: bool
     ) -> AgentVersion | None:
         for _ in range(_CAS_ATTEMPTS):
-            if await self.get_agent(org_id, agent_id) is None:
+            found = await self._version_in_org(org_id, agent_id, ref)
+            if found is None:
                 return None
-            raw = await self._version_raw(agent_id, ref)
-            if raw is None:
-                return None
-            version = _VERSION.decode(raw)
-            if version.organization_id != org_id:
-                return None
+            raw, version = found
             if config is not None:
                 if version.published:
                     raise ApiError(400, "A published version is immutable")

@@ -11,7 +11,12 @@ from aiohttp import web
 
 from common.bodies import json_response, read_json
 from common.errors import not_found
-from common.models.agent import AgentCreate, AgentVersionCreate, AgentVersionUpdate
+from common.models.agent import (
+    AgentCreate,
+    AgentVersion,
+    AgentVersionCreate,
+    AgentVersionUpdate,
+)
 from management_service.appkeys import AGENTS
 from management_service.auth import MANAGE_AGENTS, READ_AGENTS, Principal
 from management_service.handlers.idempotent import idempotent, planned
@@ -58,13 +63,16 @@ async def create_version(request: web.Request, principal: Principal) -> web.Resp
     return json_response(version, status=201)
 
 
-@READ_AGENTS
-async def get_version(request: web.Request, principal: Principal) -> web.Response:
-    agent_id, ref = _path(request)
-    version = await request.app[AGENTS].get_version(principal.org_id, agent_id, ref)
+def _version_response(version: AgentVersion | None) -> web.Response:
     if version is None:
         raise not_found(_VERSION_NOT_FOUND)
     return json_response(version)
+
+
+@READ_AGENTS
+async def get_version(request: web.Request, principal: Principal) -> web.Response:
+    store = request.app[AGENTS]
+    return _version_response(await store.get_version(principal.org_id, *_path(request)))
 
 
 @MANAGE_AGENTS
@@ -77,17 +85,12 @@ async def update_version(request: web.Request, principal: Principal) -> web.Resp
         version = await store.get_version(principal.org_id, agent_id, ref)
     else:
         version = await store.update_version(principal.org_id, agent_id, ref, body.config)
-    if version is None:
-        raise not_found(_VERSION_NOT_FOUND)
-    return json_response(version)
+    return _version_response(version)
 
 
 @MANAGE_AGENTS
 async def publish_version(request: web.Request, principal: Principal) -> web.Response:
     # The reference's publish body only assigns phone numbers, which this service has not got,
     # so any body is ignored.
-    agent_id, ref = _path(request)
-    version = await request.app[AGENTS].publish_version(principal.org_id, agent_id, ref)
-    if version is None:
-        raise not_found(_VERSION_NOT_FOUND)
-    return json_response(version)
+    store = request.app[AGENTS]
+    return _version_response(await store.publish_version(principal.org_id, *_path(request)))

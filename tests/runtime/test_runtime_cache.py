@@ -87,6 +87,19 @@ async def read_once(
     return source, widget
 
 
+async def held_read(
+    store: FakeStore, source: WidgetSource
+) -> tuple[PublicWidget, asyncio.Task[PublicWidget | None], PublicWidget]:
+    """A read of a widget named "old", held by the store after it has seen it, while the
+    widget is written again as "new": ``(old, the read, new)``. ``store.gate`` releases it."""
+    old = store.put(make_widget(new_id(), name="old"))
+    store.gate = asyncio.Event()
+    read = asyncio.create_task(source.get(old.id))
+    await store.started.wait()
+    new = store.put(make_widget(old.id, name="new"))
+    return old, read, new
+
+
 @pytest.fixture
 def make_source(store: FakeStore, clock: Clock) -> Callable[..., WidgetSource]:
     def factory(
@@ -239,11 +252,8 @@ async def test_a_read_overtaken_by_an_invalidation_is_not_cached(
     store: FakeStore, make_source
 ) -> None:
     source = make_source()
-    old = store.put(make_widget(new_id(), name="old"))
-    store.gate = asyncio.Event()
-    slow = asyncio.create_task(source.get(old.id))
-    await store.started.wait()  # the read has seen "old"...
-    new = store.put(make_widget(old.id, name="new"))
+    # The read has seen "old", then "new" is written...
+    old, slow, new = await held_read(store, source)
     source.invalidate(old.id)  # ...and the write's event arrives before its reply
     store.gate.set()
     # The caller that asked before the event may get what was current when it asked,
@@ -258,11 +268,7 @@ async def test_a_get_after_an_invalidation_does_not_join_the_older_read(
     store: FakeStore, make_source
 ) -> None:
     source = make_source()
-    old = store.put(make_widget(new_id(), name="old"))
-    store.gate = asyncio.Event()
-    first = asyncio.create_task(source.get(old.id))
-    await store.started.wait()
-    new = store.put(make_widget(old.id, name="new"))
+    old, first, new = await held_read(store, source)
     source.invalidate(old.id)
     second = asyncio.create_task(source.get(old.id))
     store.gate.set()
@@ -274,11 +280,7 @@ async def test_a_get_after_an_invalidation_does_not_join_the_older_read(
 
 async def test_a_read_overtaken_by_a_clear_is_not_cached(store: FakeStore, make_source) -> None:
     source = make_source()
-    old = store.put(make_widget(new_id(), name="old"))
-    store.gate = asyncio.Event()
-    slow = asyncio.create_task(source.get(old.id))
-    await store.started.wait()
-    new = store.put(make_widget(old.id, name="new"))
+    old, slow, new = await held_read(store, source)
     source.resume()  # a resubscription: everything read before it is suspect
     store.gate.set()
     await slow

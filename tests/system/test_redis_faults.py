@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -283,6 +284,31 @@ async def stored_widget(management: Any, auth: dict[str, str], widget_id: str) -
     return await resp.json()
 
 
+def put_theme(management: Any, auth: dict[str, str], widget_id: str, theme: str) -> Any:
+    """The request (not yet awaited) that sets the widget's theme through management."""
+    return management.put(f"{MANAGE}/{widget_id}", json={"config": config(theme)}, headers=auth)
+
+
+@contextmanager
+def redis_fails_at_commit(
+    management: Any, monkeypatch: pytest.MonkeyPatch, fail: Callable[[], None]
+) -> Iterator[None]:
+    """Management's widget writes call ``fail`` just as the write script is sent: everything
+    before the write (auth, the read, the checks) has succeeded."""
+    store = management.server.app[WIDGETS]
+    write = store._write_script
+
+    async def at_commit(*args: Any, **kwargs: Any) -> Any:
+        fail()
+        return await write(*args, **kwargs)
+
+    monkeypatch.setattr(store, "_write_script", at_commit)
+    try:
+        yield
+    finally:
+        monkeypatch.setattr(store, "_write_script", write)
+
+
 async def test_a_write_refused_at_the_commit_is_503_and_changes_nothing(
     runtime: Any,
     management: Any,
@@ -297,29 +323,18 @@ async def test_a_write_refused_at_the_commit_is_503_and_changes_nothing(
     widget = await seed_widget(redis, keys, version, config=config("light"))
     before = await stored_widget(management, auth, widget.id)
     assert await theme_of(runtime, widget.id) == "light"
-    store = management.server.app[WIDGETS]
-    write = store._write_script
-
-    async def fail_at_commit(*args: Any, **kwargs: Any) -> Any:
-        # Everything before the write (auth, the read, the checks) succeeded; Redis goes away
-        # just as the script is sent.
-        redis_proc.stop()
-        return await write(*args, **kwargs)
-
-    monkeypatch.setattr(store, "_write_script", fail_at_commit)
-    put = management.put(f"{MANAGE}/{widget.id}", json={"config": config("dark")}, headers=auth)
-    await unavailable(put, "update refused at the commit")
-    redis_proc.start()
-    monkeypatch.setattr(store, "_write_script", write)
+    # Redis goes away just as the write script is sent.
+    with redis_fails_at_commit(management, monkeypatch, redis_proc.stop):
+        put = put_theme(management, auth, widget.id, "dark")
+        await unavailable(put, "update refused at the commit")
+        redis_proc.start()
 
     await eventually(status_is(management, "/readyz", 200), within=READY_WITHIN)
     assert await stored_widget(management, auth, widget.id) == before
     await eventually(status_is(runtime, "/readyz", 200), within=READY_WITHIN)
     assert await theme_of(runtime, widget.id) == "light"
     # The same write, retried once Redis is back, commits and reaches the runtime.
-    resp = await management.put(
-        f"{MANAGE}/{widget.id}", json={"config": config("dark")}, headers=auth
-    )
+    resp = await put_theme(management, auth, widget.id, "dark")
     assert resp.status == 200
     await eventually(theme_is(runtime, widget.id, "dark"), within=2.0)
 
@@ -340,25 +355,15 @@ async def test_a_write_that_times_out_is_never_a_success_and_never_unannounced(
     auth = org[1]
     widget = await seed_widget(redis, keys, version, config=config("system"))
     # A first write loads the script, so the frozen one is a plain EVALSHA the server can run.
-    resp = await management.put(
-        f"{MANAGE}/{widget.id}", json={"config": config("light")}, headers=auth
-    )
+    resp = await put_theme(management, auth, widget.id, "light")
     assert resp.status == 200
     await eventually(theme_is(runtime, widget.id, "light"), within=2.0)
-    store = management.server.app[WIDGETS]
-    write = store._write_script
-
-    async def freeze_at_commit(*args: Any, **kwargs: Any) -> Any:
-        redis_proc.pause()
-        return await write(*args, **kwargs)
-
-    monkeypatch.setattr(store, "_write_script", freeze_at_commit)
-    put = management.put(f"{MANAGE}/{widget.id}", json={"config": config("dark")}, headers=auth)
-    try:
-        await unavailable(put, "update frozen at the commit")
-    finally:
-        redis_proc.resume()
-    monkeypatch.setattr(store, "_write_script", write)
+    with redis_fails_at_commit(management, monkeypatch, redis_proc.pause):
+        put = put_theme(management, auth, widget.id, "dark")
+        try:
+            await unavailable(put, "update frozen at the commit")
+        finally:
+            redis_proc.resume()
 
     await eventually(status_is(management, "/readyz", 200), within=READY_WITHIN)
     # The case this test is for: the server ran the script when it woke up, so a write answered
