@@ -47,7 +47,9 @@ def event_body(kind: str, room: str, at: int, who: str = "", event_id: str = "")
     if who:
         conversation_id = conversation_of(room) or ""
         if who == "visitor":
-            identity, sid, kind_ = f"visitor-{conversation_id}", "PA_visitor", 0
+            identity, sid, kind_ = (
+                f"visitor-{conversation_id}", "PA_visitor", ParticipantInfo.Kind.STANDARD
+            )
         else:
             identity, sid, kind_ = "agent-dev", "PA_agent", ParticipantInfo.Kind.AGENT
         event.participant.CopyFrom(
