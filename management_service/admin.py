@@ -20,7 +20,8 @@ from common.redis_client import create_redis
 from common.redis_keys import RedisKeys
 from common.settings import Settings
 from common.timeutil import iso_from_ms, now_ms
-from management_service.credentials import KNOWN_SCOPES, Credential, CredentialStore
+from management_service.credential_records import Credential
+from management_service.credentials import KNOWN_SCOPES, CredentialStore
 
 _ENC = msgspec.json.Encoder()
 

@@ -6,7 +6,7 @@ never interleave a read-modify-write.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 from redis.asyncio import Redis
@@ -23,9 +23,7 @@ from common.redis_client import as_bytes, read_script, register
 from common.redis_keys import RedisKeys
 from common.timeutil import iso_from_ms, now_ms
 from common.validation import convert, invalid
-
-if TYPE_CHECKING:
-    from management_service.idempotency import Planned
+from management_service.idempotency import Planned
 
 _ENC = msgspec.json.Encoder()
 _AGENT = msgspec.json.Decoder(Agent)

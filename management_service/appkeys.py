@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from aiohttp import ClientSession, web
 
 from common.invalidation import InvalidationListener
+from management_service.agents_store import AgentStore
+from management_service.branding.service import BrandService
+from management_service.conversation_reports import ConversationEnds
 from management_service.credential_cache import CredentialCache
 from management_service.credentials import CredentialStore
-
-if TYPE_CHECKING:
-    from management_service.agents_store import AgentStore
-    from management_service.branding.service import BrandService
-    from management_service.conversation_reports import ConversationEnds
-    from management_service.idempotency import IdempotencyStore
-    from management_service.widgets_store import WidgetStore
+from management_service.idempotency import IdempotencyStore
+from management_service.widgets_store import WidgetStore
 
 CREDENTIALS = web.AppKey("credentials", CredentialStore)
 CREDENTIAL_CACHE = web.AppKey("credential_cache", CredentialCache)

@@ -27,7 +27,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from management_service.credentials import Credential
+from management_service.credential_records import Credential
 
 
 @dataclass(slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import msgspec
 from redis.asyncio import Redis
@@ -21,9 +21,8 @@ from common.models.events import EVENT_ENCODER, CredentialChanged
 from common.redis_client import read_script, register
 from common.redis_keys import RedisKeys
 from common.timeutil import iso_from_ms, now_ms
-
-if TYPE_CHECKING:
-    from management_service.credential_cache import CredentialCache
+from management_service.credential_cache import CredentialCache
+from management_service.credential_records import Credential, Organization, User
 
 KNOWN_SCOPES = frozenset(
     {"web_widgets:read", "web_widgets:manage", "agents:read", "agents:manage",
@@ -31,32 +30,6 @@ KNOWN_SCOPES = frozenset(
 )
 
 _ENC = msgspec.json.Encoder()
-
-
-class Organization(msgspec.Struct, kw_only=True):
-    id: str
-    name: str
-    created_at: str
-
-
-class User(msgspec.Struct, kw_only=True):
-    id: str
-    name: str
-    created_at: str
-
-
-class Credential(msgspec.Struct, kw_only=True):
-    """An API key (``org_id`` set) or a personal token (``user_id`` set)."""
-
-    id: str
-    kind: Literal["ak", "pat"]
-    name: str
-    scopes: list[str]
-    secret_sha256: str
-    created_at: str
-    expires_at_ms: int | None = None
-    org_id: str | None = None
-    user_id: str | None = None
 
 
 _CREDENTIAL = msgspec.json.Decoder(Credential)

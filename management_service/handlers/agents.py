@@ -14,7 +14,7 @@ from common.errors import not_found
 from common.models.agent import AgentCreate, AgentVersionCreate, AgentVersionUpdate
 from management_service.appkeys import AGENTS
 from management_service.auth import MANAGE_AGENTS, READ_AGENTS, Principal
-from management_service.idempotency import idempotent, planned
+from management_service.handlers.idempotent import idempotent, planned
 
 _AGENT_CREATE = msgspec.json.Decoder(AgentCreate)
 _VERSION_CREATE = msgspec.json.Decoder(AgentVersionCreate)

@@ -22,7 +22,7 @@ from common.redis_client import REDIS_UNAVAILABLE, call_with_retry
 from common.validation import invalid
 from management_service.appkeys import WIDGETS
 from management_service.auth import MANAGE_WIDGETS, READ_WIDGETS, Principal
-from management_service.idempotency import idempotent, planned
+from management_service.handlers.idempotent import idempotent, planned
 from management_service.widgets_store import WidgetFilter
 
 _CREATE = msgspec.json.Decoder(WidgetCreate)
