@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,9 +33,11 @@ import aiohttp
 from bench import cpus, propagation, services, tokens
 from bench.load import Request, Result, combine, find_wrk, run_wrk
 from bench.seed import VISITOR, BenchData, seed
+from bench.webhooks import WebhookLines, not_applied, outcomes
 from common.redis_process import RedisProcess
 from common.settings import Settings
 from deploy.dev_run import WIDGET_CONFIG
+from runtime_service.dev_webhook import event_body, sign
 
 PUBLIC = "/core/public/web-widgets/"
 SECONDS = float(os.environ.get("BENCH_SECONDS", "4"))
@@ -45,6 +48,8 @@ UPDATES = int(os.environ.get("BENCH_UPDATES", "200"))
 ONLY = os.environ.get("BENCH_ONLY", "")
 CONVERSATIONS = int(os.environ.get("BENCH_CONVERSATIONS", "150000"))
 RUNTIMES = 4
+# Signed webhooks prepared per run (signing them all up front would take minutes).
+WEBHOOK_LINES = int(os.environ.get("BENCH_WEBHOOK_LINES", "20000"))
 FEEDBACK = json.dumps({"data": {"rating": 5, "comment": "Quick and helpful"}})
 
 # Targets from the benchmark issue: ratio to the baseline, and the two absolute ones.
@@ -60,6 +65,8 @@ class Scenario:
     expected: frozenset[int] = frozenset({200})
     target: float | None = None
     fresh_ids: bool = False  # each request needs a conversation nobody used yet
+    # With fresh_ids: what a conversation id becomes in the ids file (bench/webhooks.py).
+    line: Callable[[str], str] | None = None
 
 
 @dataclass
@@ -70,6 +77,7 @@ class Row:
     expected: frozenset[int]
     target: float | None
     steal: float | None = None  # share of the machine the host took during the row
+    not_applied: int = 0  # webhooks answered 200 that changed nothing (bench.webhooks)
 
     @property
     def ratio(self) -> float | None:
@@ -78,7 +86,7 @@ class Row:
     @property
     def errors(self) -> int:
         baseline_errors = self.baseline.unexpected({200}) if self.baseline else 0
-        return self.service.unexpected(set(self.expected)) + baseline_errors
+        return self.service.unexpected(set(self.expected)) + baseline_errors + self.not_applied
 
     @property
     def passed(self) -> bool:
@@ -95,20 +103,30 @@ class IdPool:
     used: int = 0
     files: int = 0
 
-    def file(self) -> Path:
+    lines: int = 0  # in the last file
+
+    def file(self, line: Callable[[str], str] | None = None, limit: int | None = None) -> Path:
+        """The unused ids (at most ``limit``), each as ``line`` makes it (default: itself)."""
         if self.used >= len(self.ids):
             # wrk would go round the used ones again: 409s that say nothing of the service.
             raise SystemExit("out of fresh conversations: raise BENCH_CONVERSATIONS")
         self.files += 1
         path = self.directory / f"ids-{self.files}.txt"
-        path.write_text("\n".join(self.ids[self.used:]) + "\n")
+        ids = self.ids[self.used:] if limit is None else self.ids[self.used:self.used + limit]
+        self.lines = len(ids)
+        path.write_text("\n".join(map(line, ids) if line else ids) + "\n")
         return path
 
     def consumed(self, result: Result) -> None:
+        if result.requests > self.lines:
+            # wrk went round the file: some conversations were used twice.
+            raise SystemExit("a run outran its ids file: raise BENCH_WEBHOOK_LINES")
         self.used += result.requests + CONNECTIONS
 
 
-def scenarios(data: BenchData, etag: str, resume_id: str, duplicate_id: str) -> list[Scenario]:
+def scenarios(
+    data: BenchData, etag: str, resume_id: str, duplicate_id: str, webhooks: WebhookLines
+) -> list[Scenario]:
     widget = PUBLIC + data.widget_id
     auth = {"Authorization": f"Bearer {data.api_key}"}
     managed = "/core/web-widgets/" + data.managed_widget_id
@@ -131,6 +149,10 @@ def scenarios(data: BenchData, etag: str, resume_id: str, duplicate_id: str) -> 
         Scenario("feedback, duplicate (409)", "runtime", "feedback",
                  Request("POST", f"{widget}/conversations/{duplicate_id}/feedback", FEEDBACK),
                  expected=frozenset({409})),
+        # A visitor's participant_joined, signed as LiveKit signs it, for a conversation nobody
+        # used yet: verification, then token_created -> in_progress and its event.
+        Scenario("livekit webhook (participant_joined)", "runtime", "webhook",
+                 Request("POST", "/livekit/webhook", "{id}"), fresh_ids=True, line=webhooks),
         Scenario("conversation list page", "runtime", "list",
                  Request("GET", f"{widget}/conversations?user_id={VISITOR}&limit=20")),
         Scenario("management GET widget", "management", "management_get",
@@ -163,8 +185,20 @@ def baseline_bodies(
         "feedback": fetch("POST", f"{widget}/conversations/{feedback_id}/feedback", FEEDBACK)[0],
         "management_get": fetch("GET", managed, headers=auth)[0],
         "management_put": fetch("PUT", managed, json.dumps({"config": WIDGET_CONFIG}), auth)[0],
+        # Every webhook the service takes answers these bytes.
+        "webhook": fetch("POST", runtime + "/livekit/webhook", *_signed_unknown_room())[0],
     }
     path.write_text(json.dumps(bodies))
+
+
+def webhooks_outcomes(base_url: str) -> dict[str, int]:
+    return outcomes(fetch("GET", base_url + "/metrics")[0])
+
+
+def _signed_unknown_room() -> tuple[str, dict[str, str]]:
+    body = event_body("room_started", "bench-capture", int(time.time()))
+    return body.decode(), {"Authorization": sign(body, services.LIVEKIT_KEY,
+                                                 services.LIVEKIT_SECRET)}
 
 
 def measure(
@@ -178,7 +212,8 @@ def measure(
         # Only the service consumes conversations: the baseline never looks at the ids.
         request = scenario.request
         if scenario.fresh_ids:
-            request = dataclasses.replace(request, ids_file=pool.file())
+            limit = WEBHOOK_LINES if scenario.line else None
+            request = dataclasses.replace(request, ids_file=pool.file(scenario.line, limit))
         result = run_wrk(
             wrk, side.base_url, request, seconds=seconds, connections=CONNECTIONS,
             cpus=load_cpus, server_pid=side.pid,
@@ -232,7 +267,8 @@ def print_table(rows: list[Row]) -> None:
         if row.errors:
             print(f"  {row.name}: statuses {row.service.statuses} (expected "
                   f"{sorted(row.expected)}), socket errors {row.service.socket_errors}; "
-                  f"baseline statuses {row.baseline.statuses if row.baseline else '-'}")
+                  f"baseline statuses {row.baseline.statuses if row.baseline else '-'}; "
+                  f"webhooks not applied {row.not_applied}")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -283,11 +319,17 @@ def main() -> int:
                   f"{sorted(server_cpus)}; steal = CPU time the host took, as a share of the "
                   f"machine", flush=True)
         rows = []
-        for scenario in scenarios(data, etag, resume_id, feedback_id):
+        webhooks = WebhookLines(services.LIVEKIT_KEY, services.LIVEKIT_SECRET)
+        for scenario in scenarios(data, etag, resume_id, feedback_id, webhooks):
             if ONLY not in scenario.name:
                 continue
             target = runtime if scenario.service == "runtime" else management
+            before = webhooks_outcomes(runtime.base_url) if scenario.line else {}
             rows.append(measure(wrk, scenario, target, baseline, pool, load_cpus))
+            if scenario.line:
+                rows[-1].not_applied = not_applied(
+                    before, webhooks_outcomes(runtime.base_url), rows[-1].service.requests
+                )
             print(f"  measured: {scenario.name}", flush=True)
         print_table(rows)
         if ONLY:

@@ -25,6 +25,7 @@ ROUTES = {
     "feedback": ("POST", PUBLIC + "/conversations/{conversation_id}/feedback"),
     "management_get": ("GET", MANAGEMENT),
     "management_put": ("PUT", MANAGEMENT),
+    "webhook": ("POST", "/livekit/webhook"),
 }
 
 

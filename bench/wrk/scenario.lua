@@ -2,7 +2,9 @@
 --   BENCH_METHOD, BENCH_PATH   request line; "{n}" in the path or body is a per-request counter
 --   BENCH_BODY                 request body (JSON) or empty
 --   BENCH_HEADERS              extra headers, "Name: value" lines separated by "\n"
---   BENCH_IDS                  optional file of ids, one per line: "{id}" takes the next one
+--   BENCH_IDS                  optional file of ids, one per line: "{id}" takes the next one;
+--                              a line "<id>\t<authorization>" also sends that Authorization header
+--                              (pre-signed requests: bench/webhooks.py)
 -- done() prints one JSON line the benchmark parses: requests, duration, latency percentiles and
 -- a count per status code, so an unexpected status is never hidden inside a throughput figure.
 
@@ -46,7 +48,14 @@ function request()
   if ids then
     next_id = next_id + 1
     local id = ids[((next_id - 1) % #ids) + 1]
-    p, b = p:gsub("{id}", id), b:gsub("{id}", id)
+    local value, authorization = string.match(id, "^([^\t]*)\t(.*)$")
+    if value then
+      id = value
+      headers["Authorization"] = authorization
+    end
+    -- A function replacement: the id is used as it is, "%" included.
+    local with_id = function() return id end
+    p, b = p:gsub("{id}", with_id), b:gsub("{id}", with_id)
   end
   return wrk.format(method, p, headers, b ~= "" and b or nil)
 end

@@ -281,6 +281,31 @@ def test_services_budgets_and_autoscaler_point_at_the_deployments(source: str) -
     assert 2 <= hpa["spec"]["minReplicas"] < hpa["spec"]["maxReplicas"]
 
 
+@pytest.mark.parametrize("source", ["base", "overlay"])
+def test_livekit_webhooks_reach_the_runtime_on_their_own_internal_route(source: str) -> None:
+    """docs/operations.md: /livekit/webhook goes to the runtime from LiveKit's network, not
+    through the public CDN; nothing else is routed that way."""
+    resources = base_resources() if source == "base" else overlay_resources()
+    (ingress,) = of_kind(resources, "Ingress")
+    assert ingress["spec"]["ingressClassName"] == "internal"
+    (rule,) = ingress["spec"]["rules"]
+    assert "internal" in rule["host"]
+    (path,) = rule["http"]["paths"]
+    assert (path["path"], path["pathType"]) == ("/livekit/webhook", "Exact")
+    backend = path["backend"]["service"]
+    runtime = find(resources, "Service", "runtime")
+    assert backend["name"] == runtime["metadata"]["name"]
+    assert backend["port"]["name"] in {p["name"] for p in runtime["spec"]["ports"]}
+    # Management can remove rooms once LIVEKIT_API_URL is set: off (empty) by default, and it
+    # has the key and secret that setting needs.
+    config = find(resources, "ConfigMap", "web-widgets")["data"]
+    assert config["LIVEKIT_API_URL"] == ""
+    (container,) = find(resources, "Deployment", "management")["spec"]["template"]["spec"][
+        "containers"
+    ]
+    assert {"LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"} <= set(_env(container))
+
+
 def test_the_example_overlay_sets_namespace_image_replicas_and_the_secret() -> None:
     resources = overlay_resources()
     (namespace,) = of_kind(resources, "Namespace")
@@ -426,5 +451,9 @@ def test_compose_runs_redis_and_both_services() -> None:
         assert (DEPLOY / build["context"] / build["dockerfile"]).resolve() == DEPLOY / "Dockerfile"
         fields = {name.upper() for name in Settings.__struct_fields__}
         assert set(service["environment"]) <= fields
+    management, runtime = services["management"]["environment"], services["runtime"]["environment"]
+    assert management["LIVEKIT_API_URL"] == "${LIVEKIT_API_URL:-}"
+    for name in ("LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"):
+        assert management[name] == runtime[name]  # the key that signs tokens and webhooks
     # Nothing in front of the compose stack's runtime: X-Forwarded-For must not be believed.
     assert services["runtime"]["environment"]["TRUSTED_PROXIES"] == "${TRUSTED_PROXIES:-0}"
