@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -84,6 +85,12 @@ def find_wrk() -> str:
     return wrk
 
 
+def wrk_seconds(seconds: float) -> int:
+    """wrk takes whole seconds only (``-d0.5s`` is refused): a fraction is rounded up. Rates are
+    computed from the duration wrk reports, so the rounding does not skew them."""
+    return max(1, math.ceil(seconds))
+
+
 def run_wrk(
     wrk: str, base_url: str, request: Request, *, seconds: float, connections: int,
     cpus: frozenset[int] | None = None, server_pid: int | None = None,
@@ -97,11 +104,12 @@ def run_wrk(
         "BENCH_HEADERS": "\n".join(f"{k}: {v}" for k, v in request.headers.items()),
         "BENCH_IDS": str(request.ids_file or ""),
     }
+    duration = wrk_seconds(seconds)
     cpu_before = cpu_seconds(server_pid) if server_pid else None
     out = subprocess.run(
-        [wrk, "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "5s",
+        [wrk, "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "5s",
          "-s", str(SCRIPT), base_url],
-        env=env, capture_output=True, text=True, check=True, timeout=seconds + 30,
+        env=env, capture_output=True, text=True, check=True, timeout=duration + 30,
         preexec_fn=pin(cpus),
     ).stdout
     cpu_after = cpu_seconds(server_pid) if server_pid else None

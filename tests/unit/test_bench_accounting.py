@@ -9,7 +9,7 @@ import time
 import pytest
 
 from bench.cpus import cpu_seconds
-from bench.load import Result, combine
+from bench.load import Result, combine, wrk_seconds
 
 
 def result(requests: int, seconds: float, cpu: float | None) -> Result:
@@ -40,3 +40,9 @@ def test_per_request_cpu_and_busy_share_of_combined_runs() -> None:
 def test_a_run_without_cpu_figures_leaves_the_columns_empty() -> None:
     combined = combine([result(1000, 1.0, 0.05), result(1000, 1.0, None)])
     assert combined.cpu_seconds is None and combined.cpu_us is None and combined.busy is None
+
+
+@pytest.mark.parametrize(("seconds", "whole"), [(0.5, 1), (1.0, 1), (1.25, 2), (4.0, 4), (0.0, 1)])
+def test_wrk_gets_whole_seconds(seconds: float, whole: int) -> None:
+    # BENCH_SECONDS=2 makes each of the 4 rounds 0.5 s, which wrk refuses as "-d0.5s".
+    assert wrk_seconds(seconds) == whole
