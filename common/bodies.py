@@ -72,17 +72,9 @@ def error_response(
     return json_response(error_body(detail), status=status, headers=headers)
 
 
-async def read_json(request: web.Request, decoder: msgspec.json.Decoder[T]) -> T:
-    """Read the whole body (413 past ``client_max_size``) and decode it with ``decoder``."""
-    headers = request.headers
-    # The exact header first: parsing it (request.content_type) costs two Python calls.
-    exact = headers.get(hdrs.CONTENT_TYPE)
-    if exact not in _JSON_TYPES and request.content_type not in _JSON_TYPES and request.body_exists:
-        raise ApiError(415, "Content-Type must be application/json")
-    # aiohttp decodes exactly these and passes any other coding through undecoded.
-    coding = headers.get(hdrs.CONTENT_ENCODING)
-    if coding is not None and coding.lower() not in _CODINGS:
-        raise ApiError(415, "Unsupported Content-Encoding")
+async def read_body(request: web.Request) -> bytes:
+    """The whole body (413 past ``client_max_size``), within ``REQUEST_BODY_TIMEOUT`` (408), or
+    415/400 when its Content-Encoding or framing is broken."""
     try:
         if request.content.is_eof():  # the usual case: the body came with the head
             body = await request.read()
@@ -98,6 +90,21 @@ async def read_json(request: web.Request, decoder: msgspec.json.Decoder[T]) -> T
         if isinstance(exc.__cause__, PayloadEncodingError):
             raise ApiError(415, "The body could not be decoded per its Content-Encoding") from None
         raise ApiError(400, "The request body could not be read") from None
+    return body
+
+
+async def read_json(request: web.Request, decoder: msgspec.json.Decoder[T]) -> T:
+    """Read the whole body (413 past ``client_max_size``) and decode it with ``decoder``."""
+    headers = request.headers
+    # The exact header first: parsing it (request.content_type) costs two Python calls.
+    exact = headers.get(hdrs.CONTENT_TYPE)
+    if exact not in _JSON_TYPES and request.content_type not in _JSON_TYPES and request.body_exists:
+        raise ApiError(415, "Content-Type must be application/json")
+    # aiohttp decodes exactly these and passes any other coding through undecoded.
+    coding = headers.get(hdrs.CONTENT_ENCODING)
+    if coding is not None and coding.lower() not in _CODINGS:
+        raise ApiError(415, "Unsupported Content-Encoding")
+    body = await read_body(request)
     if not body:
         raise invalid(["body"], "A JSON body is required", "missing")
     return decode_json(body, decoder)

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from aiohttp import web
 
-from common.appkeys import SETTINGS
-from common.bodies import json_response
+from common.bodies import json_response, read_body
 from common.errors import ApiError
 from common.models.conversation import OkStatus
 from common.timeutil import now_ms
@@ -21,12 +18,7 @@ _OUTCOMES = {"ok": "applied", "not_found": "unknown_conversation"}
 async def livekit_webhook(request: web.Request) -> web.Response:
     app = request.app
     outcomes = app[WEBHOOK_OUTCOMES]
-    try:
-        # The app's client_max_size caps it (413); a stalled sender is cut off (408).
-        async with asyncio.timeout(app[SETTINGS].request_body_timeout):
-            body = await request.read()
-    except TimeoutError:
-        raise ApiError(408, "The request body did not arrive in time") from None
+    body = await read_body(request)  # 413 past the app's client_max_size; 408 when stalled
     try:
         event = verify(app[WEBHOOK_RECEIVER], body, request.headers.get("Authorization"))
     except ApiError as exc:

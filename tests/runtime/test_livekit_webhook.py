@@ -163,6 +163,19 @@ async def test_a_signed_body_that_is_not_an_event_is_400(setup: Any) -> None:
     assert resp.status == 400
 
 
+async def test_a_corrupt_compressed_body_is_415(setup: Any) -> None:
+    # The body is read as every JSON body is (common.bodies.read_body), not by hand: a gzip
+    # body that does not inflate is the sender's mistake, not a 500.
+    client, *_ = setup
+    headers = {
+        "Content-Type": "application/webhook+json", "Content-Encoding": "gzip",
+        "Authorization": sign(b"{}"),
+    }
+    body = b"\x1f\x8b\x08\x00garbage-not-deflate" * 4
+    resp = await client.post("/livekit/webhook", data=body, headers=headers)
+    assert resp.status == 415, await resp.text()
+
+
 async def test_a_large_body_is_413(setup: Any) -> None:
     client, *_ = setup
     body = b'{"event": "room_started", "pad": "' + b"x" * 70_000 + b'"}'
