@@ -225,7 +225,7 @@ class ConversationStore:
         event_id = new_event_id()
         event = event_json(event_id, "feedback.submitted", iso_from_ms(now_ms()), {
             "conversation_id": conversation_id, "web_widget_id": widget_id,
-            "organization_id": organization_id, "feedback": _METADATA.decode(record),
+            "organization_id": organization_id, "feedback": msgspec.Raw(record),
         })
         # On the due index first (queued before the script): an event this pod fails to
         # publish is published by the sweep.
