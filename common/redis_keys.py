@@ -25,6 +25,19 @@ class RedisKeys:
     def user_conversations(self, widget_id: str, user_id: str) -> str:
         return f"{self.prefix}:{{w:{widget_id}}}:convs:user:{user_id}"
 
+    def conversations_by_status(self, widget_id: str, status: str) -> str:
+        """The widget's conversations in one status (same members as ``conversations``), moved
+        by the lifecycle script in the same step as the status."""
+        return f"{self.prefix}:{{w:{widget_id}}}:convs:status:{status}"
+
+    def widget_stats(self, widget_id: str, day: str) -> str:
+        """Hash of one UTC day's counters (``YYYY-MM-DD``), incremented when the events happen."""
+        return f"{self.prefix}:{{w:{widget_id}}}:stats:{day}"
+
+    def conversation_erased(self, conversation_id: str) -> str:
+        """Tombstone of an erased conversation: webhook workers drop its pending deliveries."""
+        return f"{self.prefix}:{{c:{conversation_id}}}:erased"
+
     def conversation_owner(self, conversation_id: str) -> str:
         """Conversation id -> widget id: tells a foreign conversation (403) from none (404)."""
         return f"{self.prefix}:{{c:{conversation_id}}}:owner"
@@ -40,6 +53,24 @@ class RedisKeys:
     def org_widgets(self, org_id: str) -> str:
         """Lex-ordered index of the org's widgets: member ``<created_ms>:<id>``."""
         return f"{self.prefix}:{{o:{org_id}}}:widgets"
+
+    def org_conversations(self, org_id: str) -> str:
+        """Lex-ordered index of the org's conversations: member ``<created_ms>:<id>:<widget_id>``
+        (the cursor is the ``<created_ms>:<id>`` prefix, so it bounds both index shapes)."""
+        return f"{self.prefix}:{{o:{org_id}}}:convs"
+
+    def org_user_conversations(self, org_id: str, user_id: str) -> str:
+        """The org's conversations of one exact ``user_id`` (erasure), members as above."""
+        return f"{self.prefix}:{{o:{org_id}}}:convs:user:{user_id}"
+
+    def org_webhooks(self, org_id: str) -> str:
+        """Lex-ordered index of the org's webhook endpoints: member ``<created_ms>:<id>``."""
+        return f"{self.prefix}:{{o:{org_id}}}:webhooks"
+
+    def widget_erasures(self) -> str:
+        """Deleted widgets whose conversations are still being erased: member
+        ``<org_id>:<widget_id>``, score the ms a worker may (re)claim it."""
+        return f"{self.prefix}:{{erase}}:widgets"
 
     def idempotency(self, org_id: str, key: str) -> str:
         """An ``Idempotency-Key`` record: per organization, so another org's key never clashes."""
@@ -81,6 +112,17 @@ class RedisKeys:
     def due_conversations(self, shard: int) -> str:
         """Sorted set: member ``<widget_id>:<conversation_id>``, score the ms it is due."""
         return f"{self.prefix}:{{due:{shard}}}:conversations"
+
+    # Outbound webhooks: everything about one endpoint in its slot.
+    def webhook(self, endpoint_id: str) -> str:
+        return f"{self.prefix}:{{h:{endpoint_id}}}:endpoint"
+
+    def webhook_delivery(self, endpoint_id: str, delivery_id: str) -> str:
+        return f"{self.prefix}:{{h:{endpoint_id}}}:delivery:{delivery_id}"
+
+    def webhook_deliveries(self, endpoint_id: str) -> str:
+        """Lex-ordered index of the endpoint's deliveries: member ``<created_ms>:<delivery_id>``."""
+        return f"{self.prefix}:{{h:{endpoint_id}}}:deliveries"
 
     # Pub/sub: classic PUBLISH is broadcast to every node of a cluster.
     def invalidation_channel(self) -> str:

@@ -95,4 +95,10 @@ READ_WIDGETS = requires("web_widgets:read", "web_widgets:manage")
 MANAGE_WIDGETS = requires("web_widgets:manage")
 READ_AGENTS = requires("agents:read", "agents:manage")
 MANAGE_AGENTS = requires("agents:manage")
+# Either read scope lists and gets; what comes back depends on `conversations:read_sensitive`.
+READ_CONVERSATIONS = requires(
+    "conversations:read", "conversations:read_sensitive", "conversations:manage"
+)
+READ_SENSITIVE_CONVERSATIONS = requires("conversations:read_sensitive")
 MANAGE_CONVERSATIONS = requires("conversations:manage")
+MANAGE_WEBHOOKS = requires("webhooks:manage")

@@ -26,7 +26,8 @@ from management_service.credential_records import Credential, Organization, User
 
 KNOWN_SCOPES = frozenset(
     {"web_widgets:read", "web_widgets:manage", "agents:read", "agents:manage",
-     "conversations:manage"}
+     "conversations:read", "conversations:read_sensitive", "conversations:manage",
+     "webhooks:manage"}
 )
 
 _ENC = msgspec.json.Encoder()

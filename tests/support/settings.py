@@ -16,7 +16,10 @@ DURABLE = ("--appendonly", "yes", "--appendfsync", "always")
 
 ALL_SCOPES = [
     "web_widgets:read", "web_widgets:manage", "agents:read", "agents:manage",
+    "conversations:read",
+    "conversations:read_sensitive",
     "conversations:manage",
+    "webhooks:manage",
 ]
 
 # The ``org_with_key`` fixture: ``await org_with_key(scopes)`` is ``(org_id, auth_headers)``.
