@@ -97,6 +97,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # drops them at once through the credential channel, the TTL is the safety net.
     credential_cache_ttl: Annotated[float, msgspec.Meta(ge=0)] = 30.0
     credential_cache_size: Annotated[int, msgspec.Meta(ge=0)] = 10_000
+    # Outbound webhooks: loopback and private targets (and plain http) for development only.
+    webhook_allow_private: bool = False
 
     def __post_init__(self) -> None:
         # A ValueError here is msgspec's ValidationError in from_env: refused at start.
