@@ -124,6 +124,24 @@ class RedisKeys:
         """Lex-ordered index of the endpoint's deliveries: member ``<created_ms>:<delivery_id>``."""
         return f"{self.prefix}:{{h:{endpoint_id}}}:deliveries"
 
+    # The webhook delivery worker (management_service/webhooks, docs/architecture.md): the
+    # fan-out reader's lease next to the events stream (one slot), each delivery shard's stream
+    # and lease in a slot of its own, and the live workers.
+    def webhook_fanout_lease(self) -> str:
+        return f"{self.prefix}:{{events}}:webhooks:lease"
+
+    def webhook_shard_stream(self, shard: int) -> str:
+        """Stream of deliveries to attempt: fields ``endpoint_id``, ``delivery_id``, ``order``."""
+        return f"{self.prefix}:{{wh:{shard}}}:stream"
+
+    def webhook_shard_lease(self, shard: int) -> str:
+        """The worker that owns the shard (value its id), with a TTL it keeps renewing."""
+        return f"{self.prefix}:{{wh:{shard}}}:lease"
+
+    def webhook_workers(self) -> str:
+        """Sorted set: live worker ids, score the ms their heartbeat runs out."""
+        return f"{self.prefix}:{{wh}}:workers"
+
     # Pub/sub: classic PUBLISH is broadcast to every node of a cluster.
     def invalidation_channel(self) -> str:
         return f"{self.prefix}:widget-events"

@@ -16,7 +16,8 @@ from common.domains import DomainError, origin_list
 # Defaults work for local development; `make run` overrides REDIS_URL to its private server.
 _HOST_PORTS = r"^([^,:\s]+:\d{1,5}(,[^,:\s]+:\d{1,5})*)?$(?!\n)"
 _LIMIT = r"^(off|[1-9]\d{0,6}/[1-9]\d{0,6})$(?!\n)"
-_DEFAULT_PORTS = {"management": 8080, "runtime": 8081}
+_DEFAULT_PORTS = {"management": 8080, "runtime": 8081, "webhooks": 8083}
+_DELAYS = r"^\d+(\.\d+)?(,\d+(\.\d+)?)*$(?!\n)"
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -99,6 +100,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     credential_cache_size: Annotated[int, msgspec.Meta(ge=0)] = 10_000
     # Outbound webhooks: loopback and private targets (and plain http) for development only.
     webhook_allow_private: bool = False
+    # The delivery worker (python -m management_service.webhooks; docs/architecture.md):
+    # delivery shards (the same on every worker; change only when drained), attempts in flight
+    # per process, per-attempt time-outs, the retry delays in seconds after each failed attempt
+    # (jitter only shortens them), how long a dead worker's shards stay leased, and how long
+    # delivery records are kept.
+    webhook_shards: Annotated[int, msgspec.Meta(ge=1, le=1024)] = 16
+    webhook_concurrency: Annotated[int, msgspec.Meta(ge=1)] = 64
+    webhook_connect_timeout: Annotated[float, msgspec.Meta(gt=0)] = 5.0
+    webhook_timeout: Annotated[float, msgspec.Meta(gt=0)] = 15.0
+    webhook_retry_schedule: Annotated[str, msgspec.Meta(pattern=_DELAYS)] = (
+        "5,300,1800,7200,18000,36000,36000,36000,36000,36000,36000"
+    )
+    webhook_lease_ttl: Annotated[float, msgspec.Meta(ge=0.2)] = 10.0
+    webhook_delivery_retention: Annotated[int, msgspec.Meta(ge=60)] = 4 * 24 * 3600
 
     def __post_init__(self) -> None:
         # A ValueError here is msgspec's ValidationError in from_env: refused at start.
