@@ -6,16 +6,17 @@
 2. Development data, written through the project's own stores: an organization, an ``ak_`` key
    with all four scopes, an agent with a published version and a published widget. The key and
    ids are kept in ``.run/dev-data.json`` and reused while Redis still holds them.
-3. ``python -m management_service`` and ``python -m runtime_service`` as child processes, each in
-   its own process group: Ctrl-C reaches only this launcher, which then stops the services
+3. ``python -m management_service``, ``python -m runtime_service`` and the webhook worker
+   (``python -m management_service.webhooks``, probes on ``DEV_WEBHOOKS_PORT``, 8083) as child
+   processes, each in its own process group: Ctrl-C reaches only this launcher, which then stops the services
    (they drain) and Redis last, in that order.
 4. A demo page on a second local origin (``DEV_DEMO_PORT``, 8082) that embeds the development
    widget with the loader snippet, so the widget can be tried in a browser at once.
 
 Environment: REDIS_URL, PORT and (unless set) PUBLIC_ORIGIN are set for the services; every other
 variable passes through (LIVEKIT_URL, LOG_LEVEL, ...). Launcher-only knobs: DEV_REDIS_PORT,
-DEV_REDIS (auto | redis-server | fakeredis), DEV_MANAGEMENT_PORT, DEV_RUNTIME_PORT, DEV_DEMO_PORT,
-DEV_RUN_DIR.
+DEV_REDIS (auto | redis-server | fakeredis), DEV_MANAGEMENT_PORT, DEV_RUNTIME_PORT,
+DEV_WEBHOOKS_PORT, DEV_DEMO_PORT, DEV_RUN_DIR.
 """
 
 from __future__ import annotations
@@ -349,6 +350,7 @@ def url_host(host: str) -> str:
 def make_services(env: dict[str, str], redis_url: str) -> list[Service]:
     management_port = env_port(env, "DEV_MANAGEMENT_PORT", 8080)
     runtime_port = env_port(env, "DEV_RUNTIME_PORT", 8081)
+    webhooks_port = env_port(env, "DEV_WEBHOOKS_PORT", 8083)
     host = url_host(env.get("HOST", "127.0.0.1"))
     common = {**env, "REDIS_URL": redis_url, "PYTHONUNBUFFERED": "1"}
     runtime_url = f"http://{host}:{runtime_port}"
@@ -361,6 +363,15 @@ def make_services(env: dict[str, str], redis_url: str) -> list[Service]:
             {**common, "PORT": str(management_port)}, f"http://{host}:{management_port}",
         ),
         Service("runtime", "runtime_service", runtime_port, runtime_env, runtime_url),
+        # Development receivers listen on this machine: private targets allowed unless set.
+        Service(
+            "webhooks", "management_service.webhooks", webhooks_port,
+            {
+                **common, "PORT": str(webhooks_port),
+                "WEBHOOK_ALLOW_PRIVATE": env.get("WEBHOOK_ALLOW_PRIVATE", "true"),
+            },
+            f"http://{host}:{webhooks_port}",
+        ),
     ]
 
 
@@ -448,7 +459,7 @@ def banner(
     reused: bool,
     demo: str = "",
 ) -> str:
-    management, runtime = services
+    management, runtime, webhooks = services
     widget_url = f"{runtime.base_url}/core/public/web-widgets/{data.widget_id}"
     origin = "kept from the last run" if reused else "created now"
     return f"""
@@ -456,6 +467,7 @@ Development stack is up (Ctrl-C stops everything).
 
   management API   {management.base_url}   (OpenAPI: {management.base_url}/openapi.json)
   runtime API      {runtime.base_url}   (OpenAPI: {runtime.base_url}/openapi.json)
+  webhook worker   {webhooks.base_url}/metrics   (delivers to local receivers too)
   Redis            {redis.url}   {redis.description}
 
 Development data ({origin}; saved in {saved}):

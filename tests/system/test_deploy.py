@@ -34,8 +34,13 @@ BASE = DEPLOY / "k8s" / "base"
 OVERLAY = DEPLOY / "k8s" / "overlays" / "example"
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 SCRIPTS = PYPROJECT["project"]["scripts"]
-SERVICE_SCRIPTS = {"management": "management-service", "runtime": "runtime-service"}
-SERVICE_PORTS = {"management": 8080, "runtime": 8081}
+SERVICE_SCRIPTS = {
+    "management": "management-service", "runtime": "runtime-service",
+    "webhooks": "webhooks-worker",
+}
+SERVICE_PORTS = {"management": 8080, "runtime": 8081, "webhooks": 8083}
+# Tiers behind a Service (and a load balancer): they sleep in preStop while endpoints drain.
+SERVED = {"management", "runtime"}
 # The oldest Kubernetes the manifests are meant for, and the newest schemas bundled.
 K8S_VERSIONS = ("1.27.0", kubernetes_validate.latest_version())
 CLUSTER_SCOPED = {"Namespace"}
@@ -204,10 +209,16 @@ def test_deployments_follow_the_operations_rules(source: str) -> None:
         assert container["securityContext"]["readOnlyRootFilesystem"] is True
         assert container["securityContext"]["allowPrivilegeEscalation"] is False
         assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
-        # SIGTERM comes after preStop; the drain and cleanup must finish before SIGKILL.
-        pre_stop = container["lifecycle"]["preStop"]["exec"]["command"]
-        assert pre_stop[0] == "sleep"
-        assert pod["terminationGracePeriodSeconds"] > float(pre_stop[1]) + shutdown_timeout
+        # SIGTERM comes after preStop; the drain and cleanup must finish before SIGKILL. The
+        # webhook worker takes no traffic: nothing to wait for before SIGTERM.
+        if tier in SERVED:
+            pre_stop = container["lifecycle"]["preStop"]["exec"]["command"]
+            assert pre_stop[0] == "sleep"
+            delay = float(pre_stop[1])
+        else:
+            assert "lifecycle" not in container
+            delay = 0.0
+        assert pod["terminationGracePeriodSeconds"] > delay + shutdown_timeout
 
         # Every variable handed to the container is a setting the service reads.
         names = set(_env(container))
@@ -261,23 +272,38 @@ def test_services_budgets_and_autoscaler_point_at_the_deployments(source: str) -
     assert sorted(n for b in budgets for n in pods_of(b["spec"]["selector"]["matchLabels"])) == [
         "management",
         "runtime",
+        "webhooks",
     ]
-    (hpa,) = of_kind(resources, "HorizontalPodAutoscaler")
+    # The webhook workers take no traffic: no Service points at them.
+    services = of_kind(resources, "Service")
+    assert all(pods_of(s["spec"]["selector"]) != ["webhooks"] for s in services)
+    hpas = of_kind(resources, "HorizontalPodAutoscaler")
+    autoscalers = {h["metadata"]["name"]: h for h in hpas}
+    assert set(autoscalers) == {"runtime", "webhooks"}
+    for name, hpa in autoscalers.items():
+        _check_autoscaler(hpa, name, deployments)
+    # More workers than shards would own nothing.
+    config = find(resources, "ConfigMap", "web-widgets")["data"]
+    shards = Settings.from_env("webhooks", config).webhook_shards
+    assert autoscalers["webhooks"]["spec"]["maxReplicas"] <= shards
+
+
+def _check_autoscaler(hpa: Resource, name: str, deployments: dict[str, Resource]) -> None:
     assert hpa["spec"]["scaleTargetRef"] == {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "name": "runtime",
+        "name": name,
     }
     (metric,) = hpa["spec"]["metrics"]
     assert metric["resource"]["name"] == "cpu"
     # Utilization is relative to the request; the HPA owns the replica count.
     assert (
         "cpu"
-        in deployments["runtime"]["spec"]["template"]["spec"]["containers"][0]["resources"][
+        in deployments[name]["spec"]["template"]["spec"]["containers"][0]["resources"][
             "requests"
         ]
     )
-    assert "replicas" not in deployments["runtime"]["spec"]
+    assert "replicas" not in deployments[name]["spec"]
     assert 2 <= hpa["spec"]["minReplicas"] < hpa["spec"]["maxReplicas"]
 
 
@@ -434,10 +460,10 @@ async def test_image_healthcheck_script(aiohttp_server: Any) -> None:
 # --- docker compose --------------------------------------------------------------------------
 
 
-def test_compose_runs_redis_and_both_services() -> None:
+def test_compose_runs_redis_both_services_and_the_webhook_worker() -> None:
     compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert set(services) == {"redis", "management", "runtime"}
+    assert set(services) == {"redis", "management", "runtime", "webhooks"}
     assert services["redis"]["image"].startswith("redis:")
     for tier, script in SERVICE_SCRIPTS.items():
         service = services[tier]
@@ -451,6 +477,10 @@ def test_compose_runs_redis_and_both_services() -> None:
         assert (DEPLOY / build["context"] / build["dockerfile"]).resolve() == DEPLOY / "Dockerfile"
         fields = {name.upper() for name in Settings.__struct_fields__}
         assert set(service["environment"]) <= fields
+    # Production-safe by default: private receivers only when asked for.
+    assert services["webhooks"]["environment"]["WEBHOOK_ALLOW_PRIVATE"] == (
+        "${WEBHOOK_ALLOW_PRIVATE:-false}"
+    )
     management, runtime = services["management"]["environment"], services["runtime"]["environment"]
     assert management["LIVEKIT_API_URL"] == "${LIVEKIT_API_URL:-}"
     for name in ("LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"):

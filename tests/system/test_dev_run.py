@@ -62,6 +62,7 @@ class DevRun:
         self.redis_port = free_port()
         self.management_port = free_port()
         self.runtime_port = free_port()
+        self.webhooks_port = free_port()
         self.log_path = log
         self._log = log.open("wb")
         self.proc = subprocess.Popen(
@@ -74,6 +75,7 @@ class DevRun:
                 "DEV_REDIS_PORT": str(self.redis_port),
                 "DEV_MANAGEMENT_PORT": str(self.management_port),
                 "DEV_RUNTIME_PORT": str(self.runtime_port),
+                "DEV_WEBHOOKS_PORT": str(self.webhooks_port),
                 "SHUTDOWN_TIMEOUT": "3",
                 **env,
             },
@@ -84,7 +86,7 @@ class DevRun:
 
     @property
     def ports(self) -> list[int]:
-        return [self.redis_port, self.management_port, self.runtime_port]
+        return [self.redis_port, self.management_port, self.runtime_port, self.webhooks_port]
 
     @property
     def management(self) -> str:
