@@ -479,3 +479,46 @@ async def test_a_manual_retry_resends_the_same_delivery(
     await eventually(lambda: status("succeeded", 2))
     first, again = recv.of(endpoint.id)
     assert again.verified and (again.event_id, again.body) == (first.event_id, first.body)
+
+
+async def test_the_worker_process_app_serves_probes_and_documented_metrics(
+    aiohttp_client: Any, settings_factory: Callable[..., Settings], redis: Redis,
+    keys: RedisKeys, receiver: tuple[Receiver, str],
+) -> None:
+    import re
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from management_service.webhooks.app import create_app
+    from tests.support.paths import ROOT
+
+    recv, base = receiver
+    settings = settings_factory(
+        "webhooks", webhook_allow_private="true", webhook_lease_ttl="0.6", webhook_shards="4"
+    )
+    client = await aiohttp_client(create_app(settings))
+    assert (await client.get("/healthz")).status == 200
+
+    async def ready() -> bool:
+        return (await client.get("/readyz")).status == 200
+
+    await eventually(ready, within=10)
+    await eventually(lambda: _fanout_held(redis, keys), within=10)
+    org = new_id()
+    endpoint = await hook(redis, keys, recv, base, org)
+    await publish(redis, keys, "conversation.started", org, conversation_id=new_id())
+    await eventually(lambda: _count(recv, endpoint.id, 1), within=10)
+    text = await (await client.get("/metrics")).text()
+    names = set()
+    for family in text_string_to_metric_families(text):
+        names.add(family.name + "_total" if family.type == "counter" else family.name)
+    section = (ROOT / "docs" / "operations.md").read_text().split("## Metrics", 1)[1]
+    documented = set(re.findall(r"^\| `([a-z_]+)` \|", section.split("\n## ", 1)[0], re.M))
+    assert names - documented == set()
+    assert {"webhook_deliveries_total", "webhook_queue_depth"} <= names
+    assert 'webhook_deliveries_total{outcome="succeeded"} 1.0' in text
+    assert (await client.get("/nothing")).status == 404
+
+
+async def _fanout_held(redis: Redis, keys: RedisKeys) -> bool:
+    return bool(await redis.exists(keys.webhook_fanout_lease()))
