@@ -6,7 +6,8 @@ another process on loopback. Each row is the service and the baseline on the sam
 back to back, so the ratio holds even when absolute numbers drift; beside it, each side's CPU
 time per request and how busy the service's core was (docs/performance.md). Knobs (environment):
 BENCH_SECONDS (4), BENCH_CONNECTIONS (16), BENCH_UPDATES (200), BENCH_CONVERSATIONS (150000),
-BENCH_ONLY (run only the rows whose name contains this text, and skip the other checks).
+BENCH_ONLY (run only the rows whose name contains this text, and skip the other checks),
+BENCH_WEBHOOK_EVENTS (3000: the webhook delivery burst).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import Any
 
 import aiohttp
 
-from bench import cpus, propagation, services, tokens
+from bench import cpus, propagation, services, tokens, webhook_delivery
 from bench.load import Request, Result, combine, find_wrk, run_wrk
 from bench.seed import VISITOR, BenchData, seed
 from bench.webhooks import WebhookLines, not_applied, outcomes
@@ -355,6 +356,22 @@ def main() -> int:
               f"{theirs_rate:,.0f}/s, ratio {token_ratio:.1f}x (target >= {TOKEN_TARGET:g}x); "
               f"same claims, verified by TokenVerifier: {'yes' if identical else 'NO'}  "
               f"{'PASS' if tokens_ok else 'FAIL'}")
+
+        # One webhook worker process (started only now: it must not compete with the rows).
+        worker = services.service(
+            "webhooks", "management_service.webhooks", redis.url, server_cpus
+        )
+        worker.env["WEBHOOK_ALLOW_PRIVATE"] = "true"  # the receiver is on loopback
+        processes.append(worker.start())
+        worker.wait_ready()
+        report = asyncio.run(webhook_delivery.measure(
+            redis.url, settings.redis_key_prefix, runtime.base_url, data.widget_id
+        ))
+        d50, d99 = (percentile(report.delays, q) * 1000 for q in (0.5, 0.99))
+        print(f"webhook delivery, 1 worker process to a loopback receiver: "
+              f"{report.per_second:,.0f} deliveries/s ({report.events} events, 1 endpoint, "
+              f"{webhook_delivery.CONVERSATIONS} conversations); conversation start to its "
+              f"delivery over {len(report.delays)} starts: p50 {d50:.1f} ms, p99 {d99:.1f} ms")
 
         passed = all(row.passed for row in rows) and propagation_ok and tokens_ok
         print(f"\n{'ALL PASS' if passed else 'SOME FAIL'} in {time.monotonic() - started:.0f} s "
