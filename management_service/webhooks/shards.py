@@ -31,7 +31,7 @@ from management_service.webhooks.clock import Clock
 from management_service.webhooks.egress import WebhookPolicy
 from management_service.webhooks.fanout import GROUP
 from management_service.webhooks.schedule import retry_delay_ms
-from management_service.webhooks.sender import send
+from management_service.webhooks.sender import Attempt, send
 from management_service.webhooks.stats import Stats
 from management_service.webhooks.store import Store
 
@@ -87,6 +87,8 @@ class Shard:
     ctx: Delivering
     pairs: dict[tuple[str, str], deque[Item]] = field(default_factory=dict)
     tasks: dict[tuple[str, str], asyncio.Task[None]] = field(default_factory=dict)
+    # Pairs with an attempt under way: the only ones a stop waits for.
+    sending: set[tuple[str, str]] = field(default_factory=set)
     stopping: bool = False
 
     @property
@@ -143,7 +145,7 @@ class Shard:
             while queue and not self.stopping:
                 item = queue[0]
                 try:
-                    if await self._deliver(item):
+                    if await self._deliver(item, pair):
                         await self._ack(item)
                         queue.popleft()
                 except asyncio.CancelledError:
@@ -164,11 +166,12 @@ class Shard:
             await pipe.execute()
 
     async def stop(self, grace: float) -> None:
-        """Read no more; let attempts under way finish for up to ``grace`` seconds."""
+        """Read no more; let attempts under way finish for up to ``grace`` seconds (a parked
+        pair, waiting for its retry time, is simply stopped: its schedule is in its record)."""
         self.stopping = True
-        tasks = list(self.tasks.values())
-        if tasks:
-            await asyncio.wait(tasks, timeout=grace)
+        sending = [task for pair, task in self.tasks.items() if pair in self.sending]
+        if sending:
+            await asyncio.wait(sending, timeout=grace)
         await self._end_pairs()
 
     async def _end_pairs(self) -> None:
@@ -181,8 +184,9 @@ class Shard:
         self.tasks.clear()
         self.pairs.clear()
 
-    async def _deliver(self, item: Item) -> bool:
-        """Work on one delivery until it is final (True) or the shard stops (False)."""
+    async def _deliver(self, item: Item, pair: tuple[str, str]) -> bool:
+        """Work on one delivery: True once it is final; False after a failed attempt (its retry
+        is scheduled: called again, it waits for it) or when the shard stops."""
         ctx = self.ctx
         while not self.stopping:
             record = await ctx.store.delivery(item.endpoint_id, item.delivery_id)
@@ -210,30 +214,43 @@ class Shard:
             body = record.payload.encode()
             headers = signing.headers(secrets, record.event_id, now // 1000, body)
             async with ctx.limit:
-                attempt = await send(ctx.session, ctx.policy, endpoint.url, headers, body)
-            ctx.stats.observe(attempt.latency_ms / 1000)
-            now = ctx.clock.now_ms()
-            record = msgspec.structs.replace(
-                record, attempts=record.attempts + 1, last_status_code=attempt.status,
-                last_error=attempt.error, latency_ms=attempt.latency_ms,
-            )
-            if attempt.ok:
-                await self._finish(record, "succeeded", None, now)
-                return True
-            if attempt.status == 410:
-                await self._finish(record, "failed", attempt.error, now)
-                await self._disable(item.endpoint_id, "gone", "the endpoint answered 410 Gone", now)
-                return True
-            delay = retry_delay_ms(ctx.schedule, record.attempts)
-            if delay is None:
-                await self._finish(record, "failed", attempt.error, now)
-                reason = f"{record.attempts} attempts failed; the last: {attempt.error}"
-                await self._disable(item.endpoint_id, "exhausted", reason, now)
-                return True
-            ctx.stats.outcomes["retried"] += 1
-            await ctx.store.save(msgspec.structs.replace(
-                record, next_attempt_at=iso_from_ms(now + delay), updated_at=iso_from_ms(now),
-            ))
+                if self.stopping:
+                    return False
+                self.sending.add(pair)
+                try:
+                    attempt = await send(ctx.session, ctx.policy, endpoint.url, headers, body)
+                    return await self._record(item, record, attempt)
+                finally:
+                    self.sending.discard(pair)
+        return False
+
+    async def _record(self, item: Item, record: StoredDelivery, attempt: Attempt) -> bool:
+        """Store what an attempt gave; True when the delivery is final."""
+        ctx = self.ctx
+        ctx.stats.observe(attempt.latency_ms / 1000)
+        now = ctx.clock.now_ms()
+        record = msgspec.structs.replace(
+            record, attempts=record.attempts + 1, last_status_code=attempt.status,
+            last_error=attempt.error, latency_ms=attempt.latency_ms,
+        )
+        if attempt.ok:
+            await self._finish(record, "succeeded", None, now)
+            return True
+        if attempt.status == 410:
+            await self._finish(record, "failed", attempt.error, now)
+            reason = "the endpoint answered 410 Gone"
+            await self._disable(item.endpoint_id, "gone", reason, now)
+            return True
+        delay = retry_delay_ms(ctx.schedule, record.attempts)
+        if delay is None:
+            await self._finish(record, "failed", attempt.error, now)
+            reason = f"{record.attempts} attempts failed; the last: {attempt.error}"
+            await self._disable(item.endpoint_id, "exhausted", reason, now)
+            return True
+        ctx.stats.outcomes["retried"] += 1
+        await ctx.store.save(msgspec.structs.replace(
+            record, next_attempt_at=iso_from_ms(now + delay), updated_at=iso_from_ms(now),
+        ))
         return False
 
     async def _finish(

@@ -65,6 +65,9 @@ class Worker:
         self.fanout = Fanout(redis, keys, self.store, settings.webhook_shards)
         self._lease = register(redis, LEASE_SCRIPT)
         self.shards: dict[int, tuple[Shard, asyncio.Task[None]]] = {}
+        # Shards being handed back (their attempts under way finishing): leases still renewed.
+        self.leaving: dict[int, asyncio.Task[None]] = {}
+        self._balanced_at = time.monotonic()
         self.fanout_task: asyncio.Task[None] | None = None
         self.ready = False
         self._loop: asyncio.Task[None] | None = None
@@ -100,7 +103,10 @@ class Worker:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop
         await self._stop_fanout()
-        await asyncio.gather(*(self._release(shard, grace) for shard in list(self.shards)))
+        await asyncio.gather(
+            *(self._release(shard, grace) for shard in list(self.shards)),
+            *self.leaving.values(),
+        )
         with contextlib.suppress(Exception):
             await self.redis.zrem(self.keys.webhook_workers(), self.id)
         if self._delivering is not None:
@@ -113,11 +119,15 @@ class Worker:
             try:
                 await self.balance()
                 self.ready = True
+                self._balanced_at = time.monotonic()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 self.ready = False
                 log.exception("webhook worker %s: balancing failed", self.id)
+                if time.monotonic() - self._balanced_at > self.settings.webhook_lease_ttl:
+                    # The leases may have passed to others by now: stop working on them.
+                    self._let_go()
             await asyncio.sleep(self.interval)
 
     async def balance(self) -> None:
@@ -135,16 +145,20 @@ class Worker:
             if task.done() or not await self._lease_op(shard, "renew"):
                 log.info("webhook worker %s: shard %d lost or ended", self.id, shard)
                 await self._release(shard, 0)
+        for shard in list(self.leaving):
+            await self._lease_op(shard, "renew")
         extra = len(self.shards) - share
         for shard in sorted(self.shards, reverse=True)[: max(extra, 0)]:
-            await self._release(shard, self.settings.shutdown_timeout)
+            self._hand_back(shard)
         # Start at a place of its own, so workers starting together try different shards.
         first = zlib.crc32(self.id.encode()) % total
         for step in range(total):
             if len(self.shards) >= share:
                 break
             shard = (first + step) % total
-            if shard not in self.shards and await self._lease_op(shard, "acquire"):
+            if shard in self.shards or shard in self.leaving:
+                continue
+            if await self._lease_op(shard, "acquire"):
                 self._start_shard(shard)
         await self._balance_fanout()
         await self._measure()
@@ -170,6 +184,29 @@ class Worker:
             await task
         with contextlib.suppress(Exception):
             await self._lease_op(shard, "release")
+
+    def _hand_back(self, shard: int) -> None:
+        """Give a shard up without holding up the loop (which keeps renewing its lease until
+        the attempts under way have finished, so nobody sends them a second time)."""
+
+        async def hand_back() -> None:
+            try:
+                await self._release(shard, self.settings.shutdown_timeout)
+            finally:
+                self.leaving.pop(shard, None)
+
+        self.leaving[shard] = asyncio.create_task(hand_back())
+
+    def _let_go(self) -> None:
+        """Stop every shard and the fan-out here, without Redis (it is not answering)."""
+        for shard in list(self.shards):
+            runner, task = self.shards.pop(shard)
+            self.stats.depth.pop(shard, None)
+            runner.stopping = True
+            task.cancel()
+        fanout, self.fanout_task = self.fanout_task, None
+        if fanout is not None:
+            fanout.cancel()
 
     async def _measure(self) -> None:
         for shard in list(self.shards):

@@ -86,7 +86,8 @@ async def _stop(worker: Worker) -> None:
 
 
 async def _settled(worker: Worker) -> bool:
-    return worker.ready and worker.fanout_task is not None
+    """Balanced, and some worker reads the events stream."""
+    return worker.ready and bool(await worker.redis.exists(worker.keys.webhook_fanout_lease()))
 
 
 def manual_clock() -> ManualClock:
@@ -522,3 +523,53 @@ async def test_the_worker_process_app_serves_probes_and_documented_metrics(
 
 async def _fanout_held(redis: Redis, keys: RedisKeys) -> bool:
     return bool(await redis.exists(keys.webhook_fanout_lease()))
+
+
+async def test_a_joining_worker_takes_shards_over_with_their_parked_pairs(
+    redis: Redis, keys: RedisKeys, receiver: tuple[Receiver, str], workers: Any
+) -> None:
+    """Balancing hands shards over at once (parked pairs are not waited for); the new owner
+    claims the pending entries and keeps each delivery's schedule: no attempt is repeated."""
+    from management_service.webhooks.fanout import shard_of
+
+    recv, base = receiver
+    clock = manual_clock()
+    first = await workers(clock=clock)
+    assert len(first.shards) == 4
+    org = new_id()
+    endpoint = await hook(redis, keys, recv, base, org)
+    failing = {"on": True}
+    recv.answers[endpoint.id] = lambda r: 500 if failing["on"] else 200
+    by_shard: dict[int, str] = {}
+    while len(by_shard) < 4:  # a conversation on every shard
+        conv = new_id()
+        by_shard.setdefault(shard_of(endpoint.id, conv, 4), conv)
+    events = [
+        await publish(redis, keys, "conversation.started", org, conversation_id=conv)
+        for conv in by_shard.values()
+    ]
+    await eventually(lambda: _count(recv, endpoint.id, 4), within=10)
+    for event in events:
+        await eventually(lambda event=event: _parked(redis, keys, endpoint.id, event))
+    second = await workers(clock=clock)
+
+    async def shared() -> bool:
+        return len(first.shards) == 2 and len(second.shards) == 2 and not first.leaving
+
+    await eventually(shared, within=10)
+    failing["on"] = False
+    clock.advance(5)
+    for event in events:
+        async def done(event: str = event) -> bool:
+            return (await delivery(redis, keys, endpoint.id, event)).status == "succeeded"
+
+        await eventually(done, within=10)
+        assert (await delivery(redis, keys, endpoint.id, event)).attempts == 2
+    assert len(recv.of(endpoint.id)) == 8  # each sent twice: the failure and the success
+    assert first.stats.outcomes["succeeded"] == 2 and second.stats.outcomes["succeeded"] == 2
+
+
+async def _parked(redis: Redis, keys: RedisKeys, endpoint_id: str, event: str) -> bool:
+    return (await attempts(redis, keys, endpoint_id, event)) == 1 and (
+        await delivery(redis, keys, endpoint_id, event)
+    ).next_attempt_at is not None
