@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 LEASE_SCRIPT = read_script(__file__, "lease.lua")
 FANOUT_COUNT = 100
+CANCEL_WAIT = 1.0
 
 
 def new_worker_id() -> str:
@@ -179,9 +180,7 @@ class Worker:
         runner, task = self.shards.pop(shard)
         self.stats.depth.pop(shard, None)
         await runner.stop(grace)
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+        await _cancel(task)
         with contextlib.suppress(Exception):
             await self._lease_op(shard, "release")
 
@@ -235,9 +234,7 @@ class Worker:
         task, self.fanout_task = self.fanout_task, None
         if task is None:
             return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+        await _cancel(task)
         with contextlib.suppress(Exception):
             await self._lease(
                 keys=[self.keys.webhook_fanout_lease()], args=["release", self.id, self.ttl_ms]
@@ -276,6 +273,13 @@ class Worker:
                 if group.get("name") in (GROUP, GROUP.encode()):
                     lag = group.get("lag") or 0
                     self.stats.fanout_backlog = int(lag) + int(group.get("pending") or 0)
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    """Cancel and wait a little: a redis-py command cancelled mid-write was seen to take
+    seconds to unwind, and a stopping worker must not wait for it (the task ends on its own)."""
+    task.cancel()
+    await asyncio.wait({task}, timeout=CANCEL_WAIT)
 
 
 async def _create_group(redis: Redis, stream: str, start: str) -> None:
