@@ -30,6 +30,7 @@ from runtime_service.redis_batch import RedisBatch
 log = logging.getLogger(__name__)
 
 CREATE = read_script(__file__, "conversation_create.lua")
+ORG_INDEX = read_script(__file__, "conversation_org_index.lua")
 FEEDBACK = read_script(__file__, "feedback_submit.lua")
 PAGE = read_script(__file__, "conversation_page.lua")
 FeedbackOutcome = Literal["ok", "not_found", "too_large", "duplicate"]
@@ -83,6 +84,7 @@ class ConversationStore:
         self.keys = keys
         self.retention = retention
         self._create = register(batch.redis, CREATE)
+        self._org_index = register(batch.redis, ORG_INDEX)
         self._feedback = register(batch.redis, FEEDBACK)
         self._page = register(batch.redis, PAGE)
         self.created = 0
@@ -100,6 +102,18 @@ class ConversationStore:
             "SET", self.keys.conversation_owner(conversation_id), widget_id, "EX", self.retention
         )
         expired_below = "(" + index_member(max(created_ms - self.retention * 1000, 0), "")
+        member = index_member(created_ms, conversation_id)
+        # The organization's indexes, in its slot, queued before the conversation like the
+        # locator: the owner's list skips an entry whose conversation is not there (yet).
+        org_id = conversation.organization_id
+        org_indexed = self.batch.script(
+            self._org_index,
+            keys=[
+                self.keys.org_conversations(org_id),
+                self.keys.org_user_conversations(org_id, conversation.user_id),
+            ],
+            args=[f"{member}:{widget_id}", expired_below, self.retention],
+        )
         lifecycle: list[Any] = []
         if start is not None:
             # On the sweep's due index before the script (same pipeline, queued first): by the
@@ -116,19 +130,23 @@ class ConversationStore:
                 self.keys.conversation(widget_id, conversation_id),
                 self.keys.conversations(widget_id),
                 self.keys.user_conversations(widget_id, conversation.user_id),
+                self.keys.conversations_by_status(widget_id, "token_created"),
             ],
             args=[
-                _ENCODE(conversation) if start is None else start.doc, metadata,
-                index_member(created_ms, conversation_id),
+                _ENCODE(conversation) if start is None else start.doc, metadata, member,
                 expired_below, self.retention, *lifecycle,
             ],
         )
-        # Awaited in turn (gather's machinery cost more than the two awaits); when the locator
-        # fails, the script's outcome is still read, so no error is left unretrieved.
-        try:
-            await owner
-        finally:
-            await created
+        # Awaited in turn (gather's machinery cost more than the awaits); every outcome is read,
+        # so no error is left unretrieved, and the first error is raised.
+        error: BaseException | None = None
+        for future in (owner, org_indexed, created):
+            try:
+                await future
+            except Exception as exc:
+                error = error or exc
+        if error is not None:
+            raise error
         self.created += 1
 
     async def publish_started(

@@ -12,6 +12,7 @@ import msgspec
 from redis.asyncio import Redis
 
 from common.lifecycle.events import new_event_id, xadd_args
+from common.models.conversation import INDEXED_STATUSES
 from common.redis_client import read_script, register
 from common.redis_keys import RedisKeys
 from common.timeutil import iso_from_ms
@@ -88,6 +89,13 @@ class Lifecycle:
         self.publish_failures = 0
         self.sweep_actions: Counter[str] = Counter()
 
+    def _script_keys(self, widget_id: str, conversation_id: str) -> list[str]:
+        """The conversation, then its widget's status indexes in INDEXED_STATUSES order."""
+        return [
+            self.keys.conversation(widget_id, conversation_id),
+            *(self.keys.conversations_by_status(widget_id, s) for s in INDEXED_STATUSES),
+        ]
+
     async def _run(
         self, widget_id: str, conversation_id: str, op: str, now_ms: int, args: list[Any]
     ) -> Outcome:
@@ -98,7 +106,7 @@ class Lifecycle:
             {due_member(widget_id, conversation_id): now_ms + self.settle_ms}, lt=True,
         )
         reply = await self._script(
-            keys=[self.keys.conversation(widget_id, conversation_id)],
+            keys=self._script_keys(widget_id, conversation_id),
             args=[op, now_ms, iso_from_ms(now_ms), self.settle_ms, new_event_id(), *args],
         )
         result = _outcome(reply)
@@ -177,7 +185,7 @@ class Lifecycle:
         try:
             base = new_event_id()
             reply = await self._script(
-                keys=[self.keys.conversation(widget_id, conversation_id)],
+                keys=self._script_keys(widget_id, conversation_id),
                 args=["sweep", now_ms, iso_from_ms(now_ms), self.settle_ms, base],
             )
             result = _outcome(reply)

@@ -14,6 +14,9 @@ Status = Literal[
     "token_created", "triggered", "ringing", "in_progress",
     "completed", "failed", "cancelled", "transferred", "unanswered",
 ]
+# The statuses a webrtc conversation takes, each with a per-widget index (the lifecycle script
+# moves a conversation between them); the others never occur here.
+INDEXED_STATUSES = ("token_created", "in_progress", "completed", "failed", "cancelled")
 TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled", "transferred", "unanswered"})
 
 # Visitor ids are opaque strings chosen by the embed (guest ids start with "guest_").
