@@ -93,13 +93,16 @@ Fetch = Callable[[str, int], Awaitable[Sequence[tuple[str, T | None]]]]
 
 
 async def collect_page(
-    fetch: Fetch[T], keep: Callable[[T], bool], start: str, limit: int
+    fetch: Fetch[T], keep: Callable[[T], bool], start: str, limit: int,
+    batch: int | None = None,
 ) -> tuple[list[T], str | None]:
-    """Walk the index from ``start`` and return up to ``limit`` kept items plus the next cursor."""
+    """Walk the index from ``start`` and return up to ``limit`` kept items plus the next cursor.
+    ``batch``: index entries per fetch (default: a page and one more, at least 16); a caller
+    whose filter drops most entries asks for more at a time, so the budget costs fewer trips."""
     items: list[T] = []
     last = ""
     bound, scanned = start, 0
-    batch = min(max(limit + 1, 16), 500)
+    batch = min(max(limit + 1, 16, batch or 0), 500)
     while scanned < SCAN_BUDGET:
         entries = await fetch(bound, batch)
         if not entries:

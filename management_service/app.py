@@ -24,6 +24,7 @@ from management_service.appkeys import (
     CREDENTIALS,
     HTTP_SESSION,
     IDEMPOTENCY,
+    OWNER_CONVERSATIONS,
     WIDGETS,
 )
 from management_service.branding.cache import BrandCache
@@ -31,6 +32,7 @@ from management_service.branding.fetch import Fetcher
 from management_service.branding.service import BrandService
 from management_service.branding.session import build_session, egress_policy
 from management_service.conversation_reports import ConversationEnds, RoomRemover
+from management_service.conversations_store import OwnerConversations
 from management_service.credential_cache import CredentialCache
 from management_service.credentials import CredentialStore
 from management_service.idempotency import IdempotencyStore
@@ -83,6 +85,7 @@ async def stores_ctx(app: web.Application) -> AsyncIterator[None]:
     app[AGENTS] = AgentStore(redis, keys)
     app[WIDGETS] = WidgetStore(redis, keys)
     app[IDEMPOTENCY] = IdempotencyStore(redis, keys)
+    app[OWNER_CONVERSATIONS] = OwnerConversations(redis, keys)
     yield
 
 

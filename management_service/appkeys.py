@@ -8,6 +8,7 @@ from common.invalidation import InvalidationListener
 from management_service.agents_store import AgentStore
 from management_service.branding.service import BrandService
 from management_service.conversation_reports import ConversationEnds
+from management_service.conversations_store import OwnerConversations
 from management_service.credential_cache import CredentialCache
 from management_service.credentials import CredentialStore
 from management_service.idempotency import IdempotencyStore
@@ -22,3 +23,4 @@ HTTP_SESSION = web.AppKey("http_session", ClientSession)
 BRANDS: web.AppKey[BrandService] = web.AppKey("brands")
 IDEMPOTENCY: web.AppKey[IdempotencyStore] = web.AppKey("idempotency")
 CONVERSATION_ENDS: web.AppKey[ConversationEnds] = web.AppKey("conversation_ends")
+OWNER_CONVERSATIONS: web.AppKey[OwnerConversations] = web.AppKey("owner_conversations")

@@ -34,6 +34,8 @@ def setup_routes(app: web.Application) -> None:
         web.get(VERSION, agents.get_version),
         web.put(VERSION, agents.update_version),
         web.post(VERSION + "/publish", agents.publish_version),
+        web.get("/core/conversations", conversations.list_conversations),
+        web.get(CONVERSATION, conversations.get_conversation),
         web.post(CONVERSATION + "/report", conversations.report_conversation),
         web.post(CONVERSATION + "/end", conversations.end_conversation),
     ], cross_origin=cors)

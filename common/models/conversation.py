@@ -49,6 +49,17 @@ class Conversation(ConversationSummary, kw_only=True):
     custom_metadata: dict[str, Any]
 
 
+# The owner's conversations API (management): the safe columns for `conversations:read`, and
+# this shape for `conversations:read_sensitive`.
+class OwnerConversation(ConversationSummary, kw_only=True):
+    """The safe columns plus what only `conversations:read_sensitive` may read."""
+
+    custom_metadata: dict[str, Any]
+    summary: str | None
+    # The stored JSON list, passed through as it is (written only by the validated report).
+    transcript: msgspec.Raw | None
+
+
 class ConversationStart(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     user_id: UserId
     custom_metadata: dict[str, Any] = {}
