@@ -33,7 +33,8 @@ from redis.asyncio import Redis
 
 from common.http import UNROUTED
 from common.ids import new_id
-from common.timeutil import now_ms
+from common.pagination import index_member
+from common.timeutil import ms_from_iso, now_ms
 from management_service.app import create_app
 from management_service.branding.models import Brand, BrandColors, BrandConfigV1, Lookup
 from management_service.branding.service import BrandService
@@ -121,17 +122,22 @@ async def seed_org(client: Any, credentials: CredentialStore) -> tuple[Ids, dict
 async def seed_conversation(
     credentials: CredentialStore, org_id: str, widget_id: str, agent: str, version: str
 ) -> str:
-    """A conversation as the runtime's start stores it (hash and owner locator)."""
+    """A conversation as the runtime's start stores it (hash, owner locator and indexes)."""
     cid, keys, now = new_id(), credentials.keys, "2026-01-01T00:00:00.000Z"
+    member = index_member(ms_from_iso(now), cid)
     doc = {"id": cid, "organization_id": org_id, "direction": "inbound", "channel": "webrtc",
            "status": "token_created", "user_id": "u1", "agent_id": agent,
            "agent_version_id": version, "web_widget_id": widget_id, "duration": None,
            "user_turn_count": None, "created_at": now, "updated_at": now}
     await credentials.redis.hset(keys.conversation(widget_id, cid), mapping={
         "doc": msgspec.json.encode(doc), "meta": b"{}", "room": f"ww-{cid}-00000000",
-        "deadline": now_ms() + 600_000,
+        "deadline": now_ms() + 600_000, "ix": member,
     })
     await credentials.redis.set(keys.conversation_owner(cid), widget_id)
+    for index in (keys.conversations(widget_id),
+                  keys.conversations_by_status(widget_id, "token_created")):
+        await credentials.redis.zadd(index, {member: 0})
+    await credentials.redis.zadd(keys.org_conversations(org_id), {f"{member}:{widget_id}": 0})
     return cid
 
 
@@ -292,6 +298,14 @@ async def _own_publish(w: World) -> tuple[Req, int]:
     return Req(f"/core/agents/{w.a.agent}/versions/{await w.fresh_draft()}/publish"), 200
 
 
+async def _own_conversations(w: World) -> tuple[Req, int]:
+    return Req("/core/conversations"), 200
+
+
+async def _own_conversation(w: World) -> tuple[Req, int]:
+    return Req(f"/core/conversations/{w.a.conversation}"), 200
+
+
 async def _own_report(w: World) -> tuple[Req, int]:
     # Only a summary: still accepted after _own_end ended it (within REPORT_GRACE).
     return Req(f"/core/conversations/{w.a.conversation}/report", {"summary": "Fine"}), 200
@@ -302,6 +316,7 @@ async def _own_end(w: World) -> tuple[Req, int]:
 
 
 W = "/core/web-widgets"
+C = "/core/conversations"
 HIJACK = {"config": {"livekit_agent_name": "hijacked"}}
 CASES: dict[tuple[str, str], Case] = {
     ("GET", W): Case(_own_list, (
@@ -351,6 +366,15 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/core/agents/{id}/versions/{version}/publish"): Case(
         _own_publish, _version_variants("/publish", None)
     ),
+    ("GET", C): Case(_own_conversations, (
+        Variant(lambda a, b: Req(f"{C}?web_widget_id={b.widget}"), 200),
+        Variant(lambda a, b: Req(f"{C}?web_widget_id={b.widget}&status=token_created"), 200),
+        Variant(lambda a, b: Req(f"{C}?agent_id={b.agent}"), 200),
+        Variant(lambda a, b: Req(f"{C}?agent_version_id={b.version}&status=token_created"), 200),
+    )),
+    ("GET", C + "/{conversation_id}"): Case(_own_conversation, (
+        Variant(lambda a, b: Req(f"{C}/{b.conversation}"), 404),
+    )),
     ("POST", "/core/conversations/{conversation_id}/report"): Case(_own_report, (
         Variant(lambda a, b: Req(f"/core/conversations/{b.conversation}/report",
                                  {"summary": "hijacked"}), 404),
@@ -370,8 +394,10 @@ def case_for(method: str, template: str) -> Case:
 
 def scope_sets(template: str) -> dict[str, list[str]]:
     if template.startswith("/core/conversations"):
-        # One scope, no read scope: every other scope is refused.
+        # Either read scope (or manage) reads; only manage writes.
         return {
+            "read": ["conversations:read"],
+            "read_sensitive": ["conversations:read_sensitive"],
             "manage": ["conversations:manage"],
             "other-family": ["web_widgets:read", "web_widgets:manage", "agents:read",
                              "agents:manage"],
@@ -494,6 +520,8 @@ async def test_isolation_matrix(world: World, kind: str, method: str, template: 
                 assert item.get("organization_id", a.org) == a.org, what
             if (method, template) == ("GET", W):
                 assert a.widget in {item["id"] for item in body}, what
+            if (method, template) == ("GET", C):
+                assert a.conversation in {item["id"] for item in body}, what
         await unchanged(what)
 
     # Auto-brand looked up only A's own widget's domain, never on B's or an unknown widget.
