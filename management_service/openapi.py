@@ -18,7 +18,7 @@ from common.models.agent import (
     AgentVersionCreate,
     AgentVersionUpdate,
 )
-from common.models.conversation import ConversationSummary
+from common.models.conversation import INDEXED_STATUSES, ConversationSummary, OwnerConversation
 from common.models.widget import Widget, WidgetCreate, WidgetUpdate
 from common.models.widget_config import ConfigV1
 from common.openapi import (
@@ -38,6 +38,13 @@ from common.openapi import (
 from common.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from management_service.auth import ORG_HEADER
 from management_service.branding.models import AutoBrandRequest, Brand
+from management_service.conversation_query import (
+    CHANNELS,
+    DIRECTIONS,
+    MAX_METADATA_FILTER,
+    MAX_USER_ID_FILTER,
+    STATUSES,
+)
 from management_service.conversation_reports import ConversationEnded, ConversationReport
 from management_service.idempotency import KEY_PATTERN
 
@@ -276,9 +283,91 @@ def _agent_paths() -> dict[str, Any]:
     }
 
 
+_DATE = {"type": "string", "format": "date-time"}
+_COUNT = {"type": "integer", "minimum": 0, "maximum": 9_999_999_999}
+_OWNER_READ = (
+    "Scope `conversations:read`, `conversations:read_sensitive` or `conversations:manage`. "
+    "Every conversation has the safe columns (`ConversationSummary`); only a credential "
+    "holding `conversations:read_sensitive` also gets `custom_metadata` (the pre-conversation "
+    "form's values, and `feedback_form` once feedback is submitted), `summary` and "
+    "`transcript` (`OwnerConversation`). Answers carry `Cache-Control: no-store`."
+)
+# Either shape: which one depends on the credential's scopes (described on each operation).
+_OWNER_CONVERSATION = {"anyOf": [ref("OwnerConversation"), ref("ConversationSummary")]}
+_NO_STORE = {"Cache-Control": {"schema": {"const": "no-store"}}}
+
+
+def _owner_list() -> dict[str, Any]:
+    walked = " Evaluated on each conversation while the index is walked."
+    return _operation(
+        "listConversations", "List the organization's conversations", _ok(
+            200, "One page of conversations, newest first",
+            {"type": "array", "items": _OWNER_CONVERSATION},
+            headers={**_NO_STORE, "X-Next-Cursor": {
+                "schema": {"type": "string"},
+                "description": "Cursor of the next page; absent on the last page. A page may "
+                "hold fewer than `limit` conversations and still have a next page (see above)",
+            }},
+        ), (401, 403, 422, 503),
+        params=[
+            query_param("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
+                                  "default": DEFAULT_LIMIT}, "Page size"),
+            query_param("cursor", {"type": "string"}, "`X-Next-Cursor` of the previous page (a "
+                        "Base64-encoded `created_at` is accepted too: the conversations created "
+                        "strictly before it)"),
+            query_param("web_widget_id", UUID, "Only this widget's conversations. Indexed "
+                        "(another organization's or an unknown widget lists nothing)"),
+            query_param("status", {"enum": sorted(STATUSES)}, "Exact status. Indexed: with "
+                        "`web_widget_id` the widget's status index, without it the status "
+                        "indexes of all the organization's widgets, merged. Conversations take "
+                        f"only {', '.join(INDEXED_STATUSES)}: the others list nothing"),
+            query_param("created_after", _DATE, "Created at or after this instant. Bounds "
+                        "the walked index"),
+            query_param("created_before", _DATE, "Created at or before this instant. Bounds "
+                        "the walked index"),
+            query_param("direction", {"enum": sorted(DIRECTIONS)}, "Exact." + walked),
+            query_param("channel", {"enum": sorted(CHANNELS)}, "Exact; widgets start only "
+                        "`webrtc` conversations, so another channel lists nothing"),
+            query_param("user_id", {"type": "string", "minLength": 1,
+                                    "maxLength": MAX_USER_ID_FILTER},
+                        "Case-insensitive substring of the visitor's id." + walked),
+            query_param("agent_id", UUID, "Exact." + walked),
+            query_param("agent_version_id", UUID, "Exact." + walked),
+            query_param("duration_above", _COUNT, "Duration (s) at least this; a conversation "
+                        "without a duration never matches." + walked),
+            query_param("duration_below", _COUNT, "Duration (s) at most this; a conversation "
+                        "without a duration never matches." + walked),
+            query_param("user_turn_count_above", _COUNT, "User turns at least this; none "
+                        "reported never matches." + walked),
+            query_param("user_turn_count_below", _COUNT, "User turns at most this; none "
+                        "reported never matches." + walked),
+            query_param("custom_metadata", {"type": "string", "maxLength": MAX_METADATA_FILTER},
+                        "A JSON object, e.g. `{\"order_id\":\"123\"}`: conversations whose "
+                        "`custom_metadata` contains it (as PostgreSQL's `@>`: nested objects "
+                        "contained recursively, arrays contain the listed elements). Anything "
+                        "but a JSON object is 422; needs `conversations:read_sensitive` (403 "
+                        "otherwise), since matches would reveal the values." + walked),
+        ],
+        description=_OWNER_READ + " Index choice: `web_widget_id` (with `status`) walks that "
+        "widget's index; `status` alone merges the status indexes of the organization's "
+        "widgets; otherwise the organization's own time index. The other filters are "
+        "evaluated per conversation within a budget of index entries per page "
+        "(5000): a page can come back short, even empty, with an `X-Next-Cursor` to continue; "
+        "keep following the cursor until it is absent. The cursor never skips or repeats a "
+        "conversation, also among equal `created_at`. Unknown parameters are ignored.",
+    )
+
+
 def _conversation_paths() -> dict[str, Any]:
     # Named apart from the widgets' and agents' `{id}`: the stateful fuzzing links ids by name.
     conversation_id = path_param("conversation_id", "The conversation id")
+    get = _operation(
+        "getConversation", "Get a conversation",
+        _ok(200, "The conversation", _OWNER_CONVERSATION, headers=_NO_STORE),
+        _READ, params=[conversation_id],
+        description=_OWNER_READ + " 404 for an unknown id, a malformed one, or another "
+        "organization's conversation.",
+    )
     report = _operation(
         "reportConversation", "Report on a conversation (the agent's worker)",
         _ok(200, "The conversation's safe columns after the report", ref("ConversationSummary")),
@@ -305,6 +394,8 @@ def _conversation_paths() -> dict[str, Any]:
         "and does not undo the end).",
     )
     return {
+        "/core/conversations": {"get": _owner_list()},
+        "/core/conversations/{conversation_id}": {"get": get},
         "/core/conversations/{conversation_id}/report": {"post": report},
         "/core/conversations/{conversation_id}/end": {"post": end},
     }
@@ -330,13 +421,42 @@ def _probe_paths() -> dict[str, Any]:
     }
 
 
+def _sensitive_fields(schemas: dict[str, Any]) -> None:
+    """Say which scope each owner's field needs; the transcript is stored JSON passed through
+    (msgspec.Raw), described here as what the agent's reports write."""
+    owner = schemas["OwnerConversation"]
+    owner["description"] = (
+        "A conversation as a credential with `conversations:read_sensitive` reads it: the safe "
+        "columns plus the sensitive fields (those without the scope get `ConversationSummary`)."
+    )
+    properties = owner["properties"]
+    properties["custom_metadata"]["description"] = (
+        "Needs `conversations:read_sensitive`. The pre-conversation form's values as the "
+        "visitor's start sent them, and `feedback_form` (`{data, submitted_at}`) once feedback "
+        "was submitted"
+    )
+    properties["summary"]["description"] = (
+        "Needs `conversations:read_sensitive`. The agent's latest reported summary, or null"
+    )
+    properties["transcript"] = {
+        "anyOf": [{"type": "array", "items": ref("TranscriptItem")}, {"type": "null"}],
+        "description": "Needs `conversations:read_sensitive`. The reported transcript, oldest "
+        "line first, or null when none was reported",
+    }
+    schemas["ConversationSummary"]["description"] = (
+        "The safe columns: what any conversations scope reads (`conversations:read`, "
+        "`conversations:read_sensitive`, `conversations:manage`)."
+    )
+
+
 def _components() -> dict[str, Any]:
     _, schemas = msgspec.json.schema_components(
         [Widget, WidgetCreate, WidgetUpdate, ConfigV1, Agent, AgentCreate, AgentVersion,
          AgentVersionCreate, AgentVersionUpdate, Brand, AutoBrandRequest, ConversationReport,
-         ConversationEnded, ConversationSummary],
+         ConversationEnded, ConversationSummary, OwnerConversation],
         ref_template=REF,
     )
+    _sensitive_fields(schemas)
     for name in ("Widget", "WidgetCreate", "WidgetUpdate"):
         properties = schemas[name]["properties"]
         config = ref("WidgetConfig")

@@ -454,7 +454,7 @@ async def test_bad_query_values_are_422_at_their_name(owner: Org) -> None:
         ("duration_above", "-1"), ("duration_below", "1.5"), ("user_turn_count_above", "x"),
         ("user_turn_count_below", "9" * 11), ("custom_metadata", "[1]"),
         ("custom_metadata", '"x"'), ("custom_metadata", "{"), ("custom_metadata", "null"),
-        ("custom_metadata", "{}" + " " * 4096), ("created_after", "yesterday"),
+        ("custom_metadata", "{}" + " " * 256), ("created_after", "yesterday"),
         ("created_before", " 2026-01-01T00:00:00Z"),
     ):
         resp = await owner.management.get(LIST, params={name: value}, headers=owner.headers)
