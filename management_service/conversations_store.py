@@ -22,6 +22,7 @@ from typing import Any
 
 import msgspec
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
 
 from common.models.conversation import INDEXED_STATUSES, ConversationSummary, OwnerConversation
 from common.pagination import Fetch, collect_page, created_bounds
@@ -33,6 +34,7 @@ from management_service.conversation_query import OwnerQuery
 from management_service.widgets_store import DANGLING_AFTER_MS
 
 PAGE = read_script(__file__, "conversation_page.lua")
+FIELDS = read_script(__file__, "conversation_fields.lua")
 SAFE_FIELDS = ("doc",)
 SENSITIVE_FIELDS = ("doc", "meta", "feedback", "summary", "transcript")
 # The custom_metadata filter reads what it matches: the metadata and the feedback form.
@@ -81,6 +83,7 @@ class OwnerConversations:
         self.redis = redis
         self.keys = keys
         self._page = register(redis, PAGE)
+        self._fields = register(redis, FIELDS)
 
     async def get(self, org_id: str, conversation_id: str, sensitive: bool) -> Item | None:
         widget_id = await conversation_widget(self.redis, self.keys, org_id, conversation_id)
@@ -158,15 +161,32 @@ class OwnerConversations:
     async def _read(
         self, org_id: str, located: Sequence[tuple[str, str]], fields: Sequence[str]
     ) -> list[Item | None]:
-        """The conversations ``(widget_id, conversation_id)``, one pipeline (split by slot on
-        a cluster) rather than a round trip each."""
+        """The conversations ``(widget_id, conversation_id)``: one script call per widget (its
+        conversations share its slot), all in one pipeline (split by slot on a cluster), rather
+        than a command or a round trip per conversation."""
         if not located:
             return []
+        groups: dict[str, list[int]] = {}
+        for i, (widget_id, _) in enumerate(located):
+            groups.setdefault(widget_id, []).append(i)
+        calls = [
+            [self.keys.conversation(widget_id, located[i][1]) for i in indexes]
+            for widget_id, indexes in groups.items()
+        ]
         async with self.redis.pipeline(transaction=False) as pipe:
-            for widget_id, conversation_id in located:
-                pipe.hmget(self.keys.conversation(widget_id, conversation_id), fields)
-            replies = await pipe.execute()
-        return [decode(values, org_id) for values in replies]
+            for keys in calls:
+                pipe.execute_command("EVALSHA", self._fields.sha, len(keys), *keys, *fields)
+            replies = await pipe.execute(raise_on_error=False)
+        width = len(fields)
+        found: list[Item | None] = [None] * len(located)
+        for indexes, keys, reply in zip(groups.values(), calls, replies, strict=True):
+            if isinstance(reply, NoScriptError):  # a restarted server: this call loads it
+                reply = await self._fields(keys=keys, args=fields)
+            elif isinstance(reply, Exception):
+                raise reply
+            for n, i in enumerate(indexes):
+                found[i] = decode(reply[n * width:(n + 1) * width], org_id)
+        return found
 
     def _org_fetch(self, org_id: str, lower: str, fields: tuple[str, ...]) -> Fetch[Item]:
         index = self.keys.org_conversations(org_id)

@@ -443,6 +443,16 @@ async def test_dangling_organization_entries_are_skipped_and_old_ones_removed(
     assert fresh in members and old not in members
 
 
+async def test_reads_survive_a_flushed_script_cache(owner: Org) -> None:
+    """After a Redis restart empties its script cache, the page's scripts load themselves."""
+    widgets = [await owner.widget() for _ in range(2)]
+    cids = [await owner.seed(widgets[n % 2], BASE_MS + n) for n in range(4)]
+    for query in ("", f"web_widget_id={widgets[0]}", "status=token_created"):
+        await owner.redis.script_flush()
+        kept = [c for n, c in enumerate(cids) if "web_widget_id" not in query or n % 2 == 0]
+        assert await owner.ids(query) == kept[::-1], query
+
+
 # --- the query ----------------------------------------------------------------------------------
 
 
