@@ -24,12 +24,12 @@ import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
+from common.ids import is_uuid
 from common.models.conversation import INDEXED_STATUSES, ConversationSummary, OwnerConversation
 from common.pagination import Fetch, collect_page, created_bounds
 from common.redis_client import as_bytes, read_script, register
 from common.redis_keys import RedisKeys
 from common.timeutil import now_ms
-from management_service.conversation_lookup import conversation_widget
 from management_service.conversation_query import OwnerQuery
 from management_service.widgets_store import DANGLING_AFTER_MS
 
@@ -86,11 +86,18 @@ class OwnerConversations:
         self._fields = register(redis, FIELDS)
 
     async def get(self, org_id: str, conversation_id: str, sensitive: bool) -> Item | None:
-        widget_id = await conversation_widget(self.redis, self.keys, org_id, conversation_id)
+        """The organization's conversation, or None when unknown, malformed or another
+        organization's: the locator names its widget, and the conversation's own
+        ``organization_id`` decides (two round trips, no widget read)."""
+        if not is_uuid(conversation_id):
+            return None
+        widget_id = await self.redis.get(self.keys.conversation_owner(conversation_id))
         if widget_id is None:
             return None
         fields = SENSITIVE_FIELDS if sensitive else SAFE_FIELDS
-        values = await self.redis.hmget(self.keys.conversation(widget_id, conversation_id), fields)
+        values = await self.redis.hmget(
+            self.keys.conversation(_text(widget_id), conversation_id), fields
+        )
         return decode(values, org_id)
 
     async def _widget_is_orgs(self, org_id: str, widget_id: str) -> bool:
