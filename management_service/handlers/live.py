@@ -1,0 +1,45 @@
+"""POST /core/conversations/{id}/listener-token (live monitoring) and
+GET /core/web-widgets/{id}/stats: an owner watching conversations as they happen, and in sum."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from common.appkeys import KEYS, REDIS, SETTINGS
+from common.bodies import NO_STORE_JSON_HEADERS, json_response
+from common.errors import not_found
+from common.models.widget_config import feedback_fields, stored_v1
+from management_service.appkeys import WIDGETS
+from management_service.auth import READ_SENSITIVE_CONVERSATIONS, READ_WIDGETS, Principal
+from management_service.conversation_lookup import conversation_widget
+from management_service.listener_tokens import ListenerToken, current_room, mint_listener_token
+from management_service.widget_stats import read_stats, stats_range
+
+
+@READ_SENSITIVE_CONVERSATIONS
+async def listener_token(request: web.Request, principal: Principal) -> web.Response:
+    app = request.app
+    conversation_id = request.match_info["conversation_id"]
+    widget_id = await conversation_widget(app[REDIS], app[KEYS], principal.org_id, conversation_id)
+    if widget_id is None:
+        raise not_found("Conversation not found")
+    room = await current_room(app[REDIS], app[KEYS], widget_id, conversation_id)
+    settings = app[SETTINGS]
+    token = mint_listener_token(
+        settings.livekit_api_key, settings.livekit_api_secret, room, settings.listener_token_ttl
+    )
+    answer = ListenerToken(url=settings.livekit_url, token=token, room=room)
+    return json_response(answer, base=NO_STORE_JSON_HEADERS)
+
+
+@READ_WIDGETS
+async def widget_stats(request: web.Request, principal: Principal) -> web.Response:
+    first, last = stats_range(request.query)
+    widget = await request.app[WIDGETS].get(principal.org_id, request.match_info["id"])
+    if widget is None:
+        raise not_found("Widget not found")
+    stats = await read_stats(
+        request.app[REDIS], request.app[KEYS], widget.id, first, last,
+        feedback_fields(stored_v1(widget.config)),
+    )
+    return json_response(stats)
