@@ -7,18 +7,14 @@ days ahead, so the counts of those days are exact whatever the clock says."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from common.appkeys import KEYS
-from common.lifecycle.lifecycle import Lifecycle, WebhookFact
-from common.redis_keys import RedisKeys
-from management_service.appkeys import CREDENTIALS
-from runtime_service.appkeys import LIFECYCLE
+from common.lifecycle.lifecycle import WebhookFact
 from tests.support.conversations import start
+from tests.support.services import TOPOLOGIES, Services, both_services
 from tests.support.widget_helpers import create_widget, expect, make_version
 
 W = "/core/web-widgets"
@@ -31,49 +27,25 @@ FORM = {"enabled": True, "form": {"id": "fb", "fields": [
 ZERO_SCALE = {str(v): 0 for v in range(1, 6)}
 
 
-@dataclass
-class Apps:
-    management: Any
-    runtime: Any
-    headers: dict[str, str]
-    redis: Any
-
-    @property
-    def lifecycle(self) -> Lifecycle:
-        return self.runtime.server.app[LIFECYCLE]
-
-    @property
-    def keys(self) -> RedisKeys:
-        return self.runtime.server.app[KEYS]
-
-
 @pytest.fixture
 async def org_headers(org_with_key: Any) -> dict[str, str]:
     headers: dict[str, str] = (await org_with_key())[1]
     return headers
 
 
-@pytest.fixture(params=["standalone", "cluster"])
-def apps(request: pytest.FixtureRequest) -> Apps:
-    """Both services, an all-scopes key and a Redis client: on one server, or on the cluster."""
-    if request.param == "standalone":
-        return Apps(
-            request.getfixturevalue("management_client"),
-            request.getfixturevalue("runtime_client"),
-            request.getfixturevalue("org_headers"), request.getfixturevalue("redis"),
-        )
-    management, runtime, headers = request.getfixturevalue("stack")
-    return Apps(management, runtime, headers, request.getfixturevalue("cluster"))
+@pytest.fixture(params=TOPOLOGIES)
+def apps(request: pytest.FixtureRequest) -> Services:
+    return both_services(request)
 
 
-async def new_widget(apps: Apps, config: dict[str, Any] | None = None) -> str:
+async def new_widget(apps: Services, config: dict[str, Any] | None = None) -> str:
     pair = await make_version(apps.management, apps.headers, published=True)
     config = config or {"v1": {"post_conversation_feedback": FORM}}
     return str((await create_widget(apps.management, apps.headers, pair, published=True,
                                     config=config))["id"])
 
 
-async def stats(apps: Apps, widget_id: str, query: str = "") -> Any:
+async def stats(apps: Services, widget_id: str, query: str = "") -> Any:
     resp = await apps.management.get(f"{W}/{widget_id}/stats{query}", headers=apps.headers)
     return await expect(resp, 200)
 
@@ -86,7 +58,7 @@ def at_ms(day: date, seconds: int) -> int:
 class Call:
     """One started conversation, and the LiveKit facts of its current room."""
 
-    def __init__(self, apps: Apps, widget_id: str, started: dict[str, Any]) -> None:
+    def __init__(self, apps: Services, widget_id: str, started: dict[str, Any]) -> None:
         self.apps, self.widget = apps, widget_id
         self.id = started["conversation"]["id"]
         self.room = started["connection_details"]["room"]
@@ -97,7 +69,7 @@ class Call:
         return await self.apps.lifecycle.event(self.widget, self.id, fact, at_ms_)
 
 
-async def test_stats_count_every_transition_and_feedback_on_its_day(apps: Apps) -> None:
+async def test_stats_count_every_transition_and_feedback_on_its_day(apps: Services) -> None:
     widget_id = await new_widget(apps)
     today = datetime.now(UTC).date()
     calls = []
@@ -191,7 +163,7 @@ async def test_stats_count_every_transition_and_feedback_on_its_day(apps: Apps) 
         assert 0 < ttl <= 400 * 86400
 
 
-async def test_the_default_range_is_the_last_30_days(apps: Apps) -> None:
+async def test_the_default_range_is_the_last_30_days(apps: Services) -> None:
     widget_id = await new_widget(apps)
     await expect(await start(apps.runtime, widget_id, user_id="u1"), 200)
     body = await stats(apps, widget_id)
@@ -216,7 +188,7 @@ async def test_the_default_range_is_the_last_30_days(apps: Apps) -> None:
     ("?from=2026-03-02&to=2026-03-01", "from"),
     ("?from=2025-01-01&to=2026-01-02", "to"),  # 367 days
 ])
-async def test_a_bad_range_is_422(apps: Apps, query: str, loc: str) -> None:
+async def test_a_bad_range_is_422(apps: Services, query: str, loc: str) -> None:
     widget_id = await new_widget(apps)
     resp = await apps.management.get(f"{W}/{widget_id}/stats{query}", headers=apps.headers)
     detail = (await expect(resp, 422))["detail"]
@@ -227,12 +199,12 @@ async def test_a_bad_range_is_422(apps: Apps, query: str, loc: str) -> None:
 
 
 async def test_unknown_and_other_organizations_widgets_are_404_and_scopes_apply(
-    apps: Apps,
+    apps: Services,
 ) -> None:
     widget_id = await new_widget(apps)
     for path in (f"{W}/00000000-0000-4000-8000-000000000000/stats", f"{W}/not-a-uuid/stats"):
         await expect(await apps.management.get(path, headers=apps.headers), 404)
-    credentials = apps.management.server.app[CREDENTIALS]
+    credentials = apps.credentials
     org_id = (await expect(await apps.management.get(f"{W}/{widget_id}", headers=apps.headers),
                            200))["organization_id"]
     other = (await credentials.create_org("Other")).id
