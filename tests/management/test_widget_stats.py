@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 
 from common.lifecycle.lifecycle import WebhookFact
+from runtime_service import conversations
+from runtime_service.appkeys import CONVERSATIONS
 from tests.support.conversations import start
 from tests.support.services import TOPOLOGIES, Services, both_services
 from tests.support.widget_helpers import create_widget, expect, make_version
@@ -222,3 +224,25 @@ async def test_unknown_and_other_organizations_widgets_are_404_and_scopes_apply(
     assert await status(org_id, ["web_widgets:read"]) == 200
     assert await status(org_id, ["web_widgets:manage"]) == 200
     assert await status(org_id, ["conversations:read_sensitive", "agents:manage"]) == 403
+
+
+async def test_a_retried_feedback_call_counts_once(
+    apps: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client's automatic retry of one submission (same submission id, see
+    feedback_submit.lua) is answered ok again and adds nothing to the counters."""
+    widget_id = await new_widget(apps)
+    started = await expect(await start(apps.runtime, widget_id, user_id="u1"), 200)
+    cid = started["conversation"]["id"]
+    monkeypatch.setattr(conversations.secrets, "token_hex", lambda n: "same-submission")
+    store = apps.runtime.server.app[CONVERSATIONS]
+    for _ in range(2):
+        outcome = await store.submit_feedback(
+            widget_id, cid, b'{"data":{"rating":4},"submitted_at":"2026-01-01T00:00:00.000Z"}',
+            10, 16384, ratings=["rating:rating:4"],
+        )
+        assert outcome == "ok"
+    today = datetime.now(UTC).date()
+    body = await stats(apps, widget_id, f"?from={today - timedelta(days=1)}&to={today}")
+    assert body["totals"]["feedback"] == 1
+    assert body["totals"]["ratings"]["rating"] == {**ZERO_SCALE, "4": 1}
