@@ -12,8 +12,9 @@ from management_service.handlers import (
     agents,
     auto_brand,
     conversations,
-    live,
+    listener,
     openapi,
+    widget_stats,
     widgets,
 )
 
@@ -35,7 +36,7 @@ def setup_routes(app: web.Application) -> None:
         web.put("/core/web-widgets/{id}", widgets.update_widget),
         web.delete("/core/web-widgets/{id}", widgets.delete_widget),
         web.post("/core/web-widgets/{id}/auto-brand", auto_brand.auto_brand),
-        web.get("/core/web-widgets/{id}/stats", live.widget_stats),
+        web.get("/core/web-widgets/{id}/stats", widget_stats.widget_stats),
         web.post("/core/agents", agents.create_agent),
         web.get("/core/agents/{id}", agents.get_agent),
         web.post("/core/agents/{id}/versions", agents.create_version),
@@ -44,7 +45,7 @@ def setup_routes(app: web.Application) -> None:
         web.post(VERSION + "/publish", agents.publish_version),
         web.post(CONVERSATION + "/report", conversations.report_conversation),
         web.post(CONVERSATION + "/end", conversations.end_conversation),
-        web.post(CONVERSATION + "/listener-token", live.listener_token),
+        web.post(CONVERSATION + "/listener-token", listener.listener_token),
     ], cross_origin=cors)
     # Last: preflights reach the catch-all (no route takes OPTIONS).
     add_unrouted(app, cross_origin=cors)

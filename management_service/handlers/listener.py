@@ -1,5 +1,5 @@
-"""POST /core/conversations/{id}/listener-token (live monitoring) and
-GET /core/web-widgets/{id}/stats: an owner watching conversations as they happen, and in sum."""
+"""POST /core/conversations/{id}/listener-token: live monitoring of a conversation in progress
+(scope `conversations:read_sensitive`)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,9 @@ from aiohttp import web
 from common.appkeys import KEYS, REDIS, SETTINGS
 from common.bodies import NO_STORE_JSON_HEADERS, json_response
 from common.errors import not_found
-from common.models.widget_config import feedback_fields, stored_v1
-from management_service.appkeys import WIDGETS
-from management_service.auth import READ_SENSITIVE_CONVERSATIONS, READ_WIDGETS, Principal
+from management_service.auth import READ_SENSITIVE_CONVERSATIONS, Principal
 from management_service.conversation_lookup import conversation_widget
 from management_service.listener_tokens import ListenerToken, current_room, mint_listener_token
-from management_service.widget_stats import read_stats, stats_range
 
 
 @READ_SENSITIVE_CONVERSATIONS
@@ -28,18 +25,6 @@ async def listener_token(request: web.Request, principal: Principal) -> web.Resp
     token = mint_listener_token(
         settings.livekit_api_key, settings.livekit_api_secret, room, settings.listener_token_ttl
     )
+    # It carries a credential: never cached.
     answer = ListenerToken(url=settings.livekit_url, token=token, room=room)
     return json_response(answer, base=NO_STORE_JSON_HEADERS)
-
-
-@READ_WIDGETS
-async def widget_stats(request: web.Request, principal: Principal) -> web.Response:
-    first, last = stats_range(request.query)
-    widget = await request.app[WIDGETS].get(principal.org_id, request.match_info["id"])
-    if widget is None:
-        raise not_found("Widget not found")
-    stats = await read_stats(
-        request.app[REDIS], request.app[KEYS], widget.id, first, last,
-        feedback_fields(stored_v1(widget.config)),
-    )
-    return json_response(stats)
