@@ -99,6 +99,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     credential_cache_size: Annotated[int, msgspec.Meta(ge=0)] = 10_000
     # Outbound webhooks: loopback and private targets (and plain http) for development only.
     webhook_allow_private: bool = False
+    # A widget's daily stats counters (both services write them) are kept this long (s) after
+    # their last write; a live monitoring (listener) token is valid this long (s).
+    stats_retention: Annotated[int, msgspec.Meta(ge=86400)] = 400 * 24 * 3600
+    listener_token_ttl: Annotated[int, msgspec.Meta(ge=10, le=3600)] = 300
 
     def __post_init__(self) -> None:
         # A ValueError here is msgspec's ValidationError in from_env: refused at start.

@@ -121,7 +121,8 @@ async def lifecycle_ctx(app: web.Application) -> AsyncIterator[None]:
     client that removes ended conversations' rooms."""
     settings = app[SETTINGS]
     lifecycle = Lifecycle(
-        app[REDIS], app[KEYS], settings.lifecycle_settle, settings.events_retention
+        app[REDIS], app[KEYS], settings.lifecycle_settle, settings.events_retention,
+        settings.stats_retention,
     )
     remover = None
     if settings.livekit_api_url:

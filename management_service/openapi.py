@@ -47,6 +47,8 @@ from management_service.conversation_query import (
 )
 from management_service.conversation_reports import ConversationEnded, ConversationReport
 from management_service.idempotency import KEY_PATTERN
+from management_service.listener_tokens import ListenerToken
+from management_service.widget_stats import MAX_DAYS, StatsCounts, StatsDay, WidgetStats
 
 WIDGETS = "/core/web-widgets"
 AGENTS = "/core/agents"
@@ -237,7 +239,36 @@ def _widget_paths() -> dict[str, Any]:
         WIDGETS: {"get": listing, "post": create},
         WIDGETS + "/{id}": {"get": get, "put": update, "delete": delete},
         WIDGETS + "/{id}/auto-brand": {"post": auto_brand},
+        WIDGETS + "/{id}/stats": {"get": _stats_operation()},
     }
+
+
+def _stats_operation() -> dict[str, Any]:
+    day = {"type": "string", "format": "date"}
+    return _operation(
+        "getWidgetStats", "A widget's daily conversation and feedback stats",
+        _ok(200, "One bucket per UTC day of the range, oldest first, and the range's totals",
+            ref("WidgetStats")),
+        (401, 403, 404, 422, 503), params=[
+            _WIDGET_ID,
+            query_param("from", day, "First UTC day of the range, inclusive (`YYYY-MM-DD`). "
+                        "Default: 29 days before `to`"),
+            query_param("to", day, "Last UTC day of the range, inclusive (`YYYY-MM-DD`). "
+                        "Default: today, or 29 days after `from` when only `from` is given "
+                        "(never past today then)"),
+        ],
+        description="Scope `web_widgets:read` or `web_widgets:manage`. Per UTC day: "
+        "conversations `started`, that reached `in_progress`, that ended `completed`, "
+        "`failed` or `cancelled` (each counted on the day the change happened), "
+        "`duration_total` and `duration_count` (seconds and number of ended conversations "
+        "the visitor joined; `duration_average` is their quotient, null without any), "
+        "`feedback` submissions, and `ratings`: per rating field of the feedback form, how "
+        "many submissions gave each value `\"1\"` to `\"5\"` (the current form's rating "
+        "fields always, older fields when counted in the range). Counters are kept as the "
+        "events happen (never computed from conversations), for `STATS_RETENTION` (default "
+        f"400 days); erasing a conversation does not change them. At most {MAX_DAYS} days "
+        "per request; `from` after `to`, a longer range or a malformed date is 422.",
+    )
 
 
 def _agent_paths() -> dict[str, Any]:
@@ -393,11 +424,28 @@ def _conversation_paths() -> dict[str, Any]:
         "set, the conversation's room is also removed from LiveKit (a failure there is logged "
         "and does not undo the end).",
     )
+    listener = _operation(
+        "createListenerToken", "A token to listen to a conversation in progress",
+        _ok(200, "LiveKit connection details for a hidden, subscribe-only participant",
+            ref("ListenerToken"), headers={"Cache-Control": {
+                "schema": {"const": "no-store"}, "description": "It carries a credential"}}),
+        (401, 403, 404, 409, 503), params=[conversation_id],
+        description="Scope `conversations:read_sensitive`. Join `room` at `url` with `token` "
+        "(a LiveKit access token, e.g. with the LiveKit client SDKs) to hear and see the "
+        "conversation live: the participant is hidden from the visitor and the agent, can "
+        "subscribe but never publish audio, video or data, can join only this room, and the "
+        "token can be used for `LISTENER_TOKEN_TTL` seconds (default 300; once connected, "
+        "LiveKit keeps the session). Identity `listener-<random>`. 409 unless the "
+        "conversation is `in_progress`; after a resume, ask again for the new room. Creates "
+        "nothing stored, so it takes no `Idempotency-Key`: a retry mints another token; any "
+        "body is ignored.",
+    )
     return {
         "/core/conversations": {"get": _owner_list()},
         "/core/conversations/{conversation_id}": {"get": get},
         "/core/conversations/{conversation_id}/report": {"post": report},
         "/core/conversations/{conversation_id}/end": {"post": end},
+        "/core/conversations/{conversation_id}/listener-token": {"post": listener},
     }
 
 
@@ -453,7 +501,8 @@ def _components() -> dict[str, Any]:
     _, schemas = msgspec.json.schema_components(
         [Widget, WidgetCreate, WidgetUpdate, ConfigV1, Agent, AgentCreate, AgentVersion,
          AgentVersionCreate, AgentVersionUpdate, Brand, AutoBrandRequest, ConversationReport,
-         ConversationEnded, ConversationSummary, OwnerConversation],
+         ConversationEnded, ConversationSummary, OwnerConversation, WidgetStats, StatsCounts,
+         StatsDay, ListenerToken],
         ref_template=REF,
     )
     _sensitive_fields(schemas)

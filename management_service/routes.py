@@ -8,7 +8,15 @@ from common.appkeys import SETTINGS
 from common.domains import origin_list
 from common.http import add_routes, add_unrouted, healthz, metrics_handler
 from management_service.cors import cors_policy
-from management_service.handlers import agents, auto_brand, conversations, openapi, widgets
+from management_service.handlers import (
+    agents,
+    auto_brand,
+    conversations,
+    listener,
+    openapi,
+    widget_stats,
+    widgets,
+)
 
 VERSION = "/core/agents/{id}/versions/{version}"
 CONVERSATION = "/core/conversations/{conversation_id}"
@@ -28,6 +36,7 @@ def setup_routes(app: web.Application) -> None:
         web.put("/core/web-widgets/{id}", widgets.update_widget),
         web.delete("/core/web-widgets/{id}", widgets.delete_widget),
         web.post("/core/web-widgets/{id}/auto-brand", auto_brand.auto_brand),
+        web.get("/core/web-widgets/{id}/stats", widget_stats.widget_stats),
         web.post("/core/agents", agents.create_agent),
         web.get("/core/agents/{id}", agents.get_agent),
         web.post("/core/agents/{id}/versions", agents.create_version),
@@ -38,6 +47,7 @@ def setup_routes(app: web.Application) -> None:
         web.get(CONVERSATION, conversations.get_conversation),
         web.post(CONVERSATION + "/report", conversations.report_conversation),
         web.post(CONVERSATION + "/end", conversations.end_conversation),
+        web.post(CONVERSATION + "/listener-token", listener.listener_token),
     ], cross_origin=cors)
     # Last: preflights reach the catch-all (no route takes OPTIONS).
     add_unrouted(app, cross_origin=cors)

@@ -315,6 +315,18 @@ async def _own_end(w: World) -> tuple[Req, int]:
     return Req(f"/core/conversations/{w.a.conversation}/end"), 200
 
 
+async def _own_stats(w: World) -> tuple[Req, int]:
+    return Req(f"/core/web-widgets/{w.a.widget}/stats"), 200
+
+
+async def _own_listener_token(w: World) -> tuple[Req, int]:
+    # Only a conversation in progress can be listened to: A's is put there.
+    key = w.credentials.keys.conversation(w.a.widget, w.a.conversation)
+    doc = msgspec.json.decode(await w.redis.hget(key, "doc"))
+    await w.redis.hset(key, "doc", msgspec.json.encode({**doc, "status": "in_progress"}))
+    return Req(f"/core/conversations/{w.a.conversation}/listener-token"), 200
+
+
 W = "/core/web-widgets"
 C = "/core/conversations"
 HIJACK = {"config": {"livekit_agent_name": "hijacked"}}
@@ -346,6 +358,10 @@ CASES: dict[tuple[str, str], Case] = {
     )),
     ("POST", W + "/{id}/auto-brand"): Case(_own_auto_brand, (
         Variant(lambda a, b: Req(f"{W}/{b.widget}/auto-brand", {"domain": "example.com"}), 404),
+    )),
+    ("GET", W + "/{id}/stats"): Case(_own_stats, (
+        Variant(lambda a, b: Req(f"{W}/{b.widget}/stats"), 404),
+        Variant(lambda a, b: Req(f"{W}/{b.widget}/stats?from=2026-01-01&to=2026-01-31"), 404),
     )),
     ("POST", "/core/agents"): Case(_const(Req("/core/agents", {"name": "Support"}), 201), (
         # An agent body cannot name an organization.
@@ -382,6 +398,9 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/core/conversations/{conversation_id}/end"): Case(_own_end, (
         Variant(lambda a, b: Req(f"/core/conversations/{b.conversation}/end"), 404),
     )),
+    ("POST", "/core/conversations/{conversation_id}/listener-token"): Case(_own_listener_token, (
+        Variant(lambda a, b: Req(f"/core/conversations/{b.conversation}/listener-token"), 404),
+    )),
 }
 
 
@@ -393,6 +412,12 @@ def case_for(method: str, template: str) -> Case:
 
 
 def scope_sets(template: str) -> dict[str, list[str]]:
+    if template.endswith("/listener-token"):
+        # read_sensitive only: neither the plain read nor manage lets anyone listen in.
+        return {
+            "sensitive": ["conversations:read_sensitive"],
+            "other-family": ["conversations:read", "conversations:manage", "web_widgets:manage"],
+        }
     if template.startswith("/core/conversations"):
         # Either read scope (or manage) reads; only manage writes.
         return {
@@ -415,7 +440,7 @@ def allowed(method: str, scope_set: str) -> bool:
     """The reference's rule: reads accept either scope of the family, writes need manage."""
     if scope_set == "other-family":
         return False
-    return method in ("GET", "HEAD") or scope_set == "manage"
+    return method in ("GET", "HEAD") or scope_set in ("manage", "sensitive")
 
 
 # --- fixtures -----------------------------------------------------------------------------------

@@ -338,6 +338,7 @@ def test_matrix_covers_every_json_route() -> None:
     bodiless = {
         ("POST", "/core/agents/{id}/versions/{version}/publish"),
         ("POST", "/core/conversations/{conversation_id}/end"),
+        ("POST", "/core/conversations/{conversation_id}/listener-token"),
         # Not JSON read by read_json: a signed body (tests/runtime/test_livekit_webhook.py).
         ("POST", "/livekit/webhook"),
     }

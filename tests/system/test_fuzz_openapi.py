@@ -38,8 +38,10 @@ from schemathesis.checks import (
 from schemathesis.engine import events
 
 from common.ids import new_id
+from common.lifecycle.lifecycle import Lifecycle, WebhookFact
 from common.redis_keys import RedisKeys
 from common.redis_process import RedisProcess
+from common.timeutil import now_ms
 from management_service import openapi as management_openapi
 from management_service.agents_store import AgentStore
 from management_service.credentials import CredentialStore
@@ -89,6 +91,7 @@ class Seeded:
     runtime_widget_id: str
     conversation_id: str
     managed_conversation_id: str
+    live_conversation_id: str  # in progress: the one a listener token can be minted for
 
 
 async def start_server(app: web.Application) -> tuple[web.AppRunner, str]:
@@ -126,6 +129,10 @@ async def seed(redis_url: str, runtime_url: str) -> dict[str, Any]:
         async with session.post(url, json={"user_id": "guest_fuzz"}) as resp:
             assert resp.status == 200, await resp.text()
             managed_conversation_id = (await resp.json())["conversation"]["id"]
+        async with session.post(url, json={"user_id": "guest_live"}) as resp:
+            assert resp.status == 200, await resp.text()
+            live = await resp.json()
+    await visitor_joined(redis_url, managed.id, live)
     return {
         "auth": {"Authorization": f"Bearer {token}"},
         "org_id": org.id,
@@ -135,7 +142,22 @@ async def seed(redis_url: str, runtime_url: str) -> dict[str, Any]:
         "runtime_widget_id": public.id,
         "conversation_id": conversation_id,
         "managed_conversation_id": managed_conversation_id,
+        "live_conversation_id": live["conversation"]["id"],
     }
+
+
+async def visitor_joined(redis_url: str, widget_id: str, started: dict[str, Any]) -> None:
+    """The started conversation's visitor joins its room (in_progress), as LiveKit would say."""
+    redis = Redis.from_url(redis_url)
+    try:
+        conversation_id, room = started["conversation"]["id"], started["connection_details"]["room"]
+        fact = WebhookFact(event_id="EV_fuzz_join", kind="participant_joined", room=room,
+                           at=now_ms() // 1000, who="visitor", sid="PA_fuzz")
+        lifecycle = Lifecycle(redis, RedisKeys("test"), settle=15, events_retention=3600)
+        assert (await lifecycle.event(widget_id, conversation_id, fact, now_ms())).status == (
+            "in_progress")
+    finally:
+        await redis.aclose()
 
 
 @pytest.fixture(scope="module")
@@ -297,6 +319,8 @@ def test_management_operation_matches_its_document(
         body={"agent_id": services.agent_id, "agent_version_id": services.version_id},
         headers={"x-anyreach-org": services.org_id},
     )
+    if path.endswith("/listener-token"):
+        seeds.path["conversation_id"] = services.live_conversation_id
     if path.endswith("/auto-brand"):
         # A known widget would fetch the generated domain from the internet; the fetch has its
         # own tests against loopback sites (test_auto_brand_api.py).
