@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from redis.asyncio import Redis
 
 import common.pagination as pagination
 import management_service.conversations_store as conversations_store
@@ -25,12 +24,13 @@ from common.lifecycle.lifecycle import Lifecycle, WebhookFact
 from common.models.conversation import ConversationSummary
 from common.redis_keys import RedisKeys
 from common.timeutil import iso_from_ms, now_ms
+from management_service.appkeys import CREDENTIALS
 from management_service.conversation_query import contains
 from runtime_service.app import create_app as create_runtime
 from runtime_service.conversations import ConversationStore
 from runtime_service.redis_batch import RedisBatch
 from tests.support.seed import FEEDBACK_CONFIG
-from tests.support.settings import OrgFactory
+from tests.support.settings import ALL_SCOPES
 from tests.support.widget_helpers import create_widget, expect, issue, make_version
 
 PREFIX = "/core/public/web-widgets"
@@ -71,6 +71,7 @@ class Org:
     redis: Any
     keys: RedisKeys
     headers: dict[str, str]
+    runtime: Any = None
     pair: tuple[str, str] = ("", "")
     org_id: str = ""
     widgets: list[str] = field(default_factory=list)
@@ -154,28 +155,47 @@ async def runtime(aiohttp_client: Any, settings_factory: Any) -> Any:
     )))
 
 
+@pytest.fixture(params=["standalone", "cluster"])
+def backend(request: pytest.FixtureRequest) -> tuple[Any, Any, Any, RedisKeys]:
+    """Both services on one redis-server, or on the 3-master cluster:
+    ``(management, runtime, redis, keys)``."""
+    if request.param == "standalone":
+        return (request.getfixturevalue("management_client"), request.getfixturevalue("runtime"),
+                request.getfixturevalue("redis"), request.getfixturevalue("keys"))
+    management, runtime, _ = request.getfixturevalue("stack")
+    return (management, runtime, request.getfixturevalue("cluster"),
+            RedisKeys(request.getfixturevalue("prefix")))
+
+
 @pytest.fixture
-async def owner(
-    management_client: Any, redis: Redis, keys: RedisKeys, org_with_key: OrgFactory
-) -> Org:
-    org_id, headers = await org_with_key()
-    return Org(management_client, redis, keys, headers, org_id=org_id)
+async def owner(backend: tuple[Any, Any, Any, RedisKeys]) -> Org:
+    management, runtime, redis, keys = backend
+    credentials = management.app[CREDENTIALS]
+    org = await credentials.create_org("Acme")
+    token, _ = await credentials.issue("ak", ALL_SCOPES, org_id=org.id)
+    return Org(management, redis, keys, {"Authorization": f"Bearer {token}"}, runtime=runtime,
+               org_id=org.id)
 
 
-async def key_with(owner: Org, scopes: list[str]) -> dict[str, str]:
-    """Another key of ``owner``'s organization, with ``scopes``."""
-    from management_service.appkeys import CREDENTIALS
-
-    token, _ = await owner.management.app[CREDENTIALS].issue("ak", scopes, org_id=owner.org_id)
+async def key_with(owner: Org, scopes: list[str], org_id: str | None = None) -> dict[str, str]:
+    """Another key of ``owner``'s organization (or of ``org_id``), with ``scopes``."""
+    token, _ = await owner.management.app[CREDENTIALS].issue(
+        "ak", scopes, org_id=org_id or owner.org_id
+    )
     return {"Authorization": f"Bearer {token}"}
+
+
+async def other_org(owner: Org) -> dict[str, str]:
+    """An all-scopes key of another organization."""
+    org = await owner.management.app[CREDENTIALS].create_org("Other")
+    return await key_with(owner, ALL_SCOPES, org.id)
 
 
 # --- scopes and columns -------------------------------------------------------------------------
 
 
-async def test_scopes_decide_the_columns(
-    owner: Org, runtime: Any, org_with_key: OrgFactory
-) -> None:
+async def test_scopes_decide_the_columns(owner: Org) -> None:
+    runtime = owner.runtime
     widget = await owner.widget(config=FEEDBACK_CONFIG)
     resp = await runtime.post(f"{PREFIX}/{widget}/conversations", json={
         "user_id": "guest_Ann", "custom_metadata": {"order": {"id": "123", "lines": 2}},
@@ -234,12 +254,10 @@ async def test_a_conversation_without_report_has_null_sensitive_fields(owner: Or
     assert (got["duration"], got["user_turn_count"]) == (None, None)
 
 
-async def test_unknown_malformed_and_foreign_ids_are_404(
-    owner: Org, org_with_key: OrgFactory
-) -> None:
+async def test_unknown_malformed_and_foreign_ids_are_404(owner: Org) -> None:
     widget = await owner.widget()
     cid = await owner.seed(widget, BASE_MS)
-    _, other = await org_with_key()
+    other = await other_org(owner)
     for path, headers in ((f"{LIST}/{cid}", other), (f"{LIST}/{new_id()}", owner.headers),
                           (f"{LIST}/not-a-uuid", owner.headers)):
         body = await expect(await owner.management.get(path, headers=headers), 404)
