@@ -242,8 +242,16 @@ async def test_scopes_decide_the_columns(owner: Org) -> None:
     # The custom_metadata filter would reveal values one guess at a time: sensitive only.
     query = "?custom_metadata=" + json.dumps({"order": {"id": "123"}})
     await expect(await owner.management.get(LIST + query, headers=read), 403)
-    assert [c["id"] for c in await expect(
-        await owner.management.get(LIST + query, headers=sensitive), 200)] == [cid]
+    full = await expect(await owner.management.get(f"{LIST}/{cid}", headers=sensitive), 200)
+    assert await expect(await owner.management.get(LIST + query, headers=sensitive), 200) == [full]
+    # A walked filter answers the same shapes as an unfiltered page.
+    for headers, columns in ((read, SAFE), (sensitive, SENSITIVE)):
+        listed = await expect(
+            await owner.management.get(f"{LIST}?user_id=ANN&limit=1", headers=headers), 200
+        )
+        assert [set(item) for item in listed] == [columns]
+        assert listed[0]["id"] == cid
+    assert listed == [full]
 
 
 async def test_a_conversation_without_report_has_null_sensitive_fields(owner: Org) -> None:
@@ -364,19 +372,32 @@ async def test_each_filter_and_combinations(owner: Org) -> None:
             assert await owner.ids(query.replace("+", "%2B"), limit) == expected, (query, limit)
 
 
-async def test_status_across_widgets_merges_their_status_indexes(owner: Org) -> None:
-    """Without a widget, `status` reads every widget's status index, merged newest first."""
+async def test_status_across_widgets_merges_their_status_indexes(
+    owner: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a widget, `status` reads every widget's status index, merged newest first, over
+    as many fetches as a page needs."""
     widgets = [await owner.widget() for _ in range(4)]
-    expected = []
-    for n in range(20):
+    expected, needles = [], set()
+    for n in range(50):
         widget = widgets[(n * 7) % 4]
-        cid = await owner.seed(widget, BASE_MS + (n // 3) * 1000)  # threes share an instant
+        user = "Needle" if n % 9 == 1 else f"guest_{n}"
+        cid = await owner.seed(widget, BASE_MS + (n // 3) * 1000, user)  # threes share an instant
         if n % 2:
             await owner.drive(widget, cid, "completed", duration=1)
             expected.append((BASE_MS + (n // 3) * 1000, cid))
+            if user == "Needle":
+                needles.add(cid)
     want = [cid for _, cid in sorted(expected, reverse=True)]
-    for limit in (1, 3, 10, 200):
+    assert len(want) == 25 and len(needles) == 3
+    # A page of 20 takes two fetches of 21; smaller pages continue by cursor.
+    for limit in (1, 3, 10, 20, 24, 200):
         assert await owner.ids("status=completed", limit) == want, limit
+    # Walked with a filter, 16 entries a fetch: the merge continues below each fetch's last.
+    monkeypatch.setattr(conversations_store, "WALK_BATCH", 16)
+    for limit in (1, 2, 200):
+        got = await owner.ids("status=completed&user_id=needle", limit)
+        assert got == [cid for cid in want if cid in needles], limit
     # The org's index says the same: the merge and the walk agree.
     walked = [i for i in await owner.ids(limit=200) if i in set(want)]
     assert walked == want
