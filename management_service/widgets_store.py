@@ -33,6 +33,7 @@ from common.redis_keys import RedisKeys
 from common.timeutil import iso_from_ms, ms_from_iso, now_ms
 from common.validation import invalid
 from management_service.agents_store import AgentStore
+from management_service.erasure_queue import ErasureQueue
 from management_service.idempotency import Planned
 
 _ENC = msgspec.json.Encoder()
@@ -120,6 +121,7 @@ class WidgetStore:
         self.keys = keys
         self.agents = agents or AgentStore(redis, keys)
         self._write_script = register(redis, WIDGET_WRITE)
+        self.erasures = ErasureQueue(redis, keys)
         # Writers of one widget in this process take turns: compare-and-set then only has to
         # settle races between pods, and a burst of PUTs to one widget is not a burst of 409s.
         self._writers = KeyedLocks()
@@ -247,6 +249,12 @@ class WidgetStore:
             if loaded is None:
                 return False
             raw, widget = loaded
+            # Its conversations' erasure is queued first: the eraser waits while the document
+            # exists, and a failure after the document's deletion cannot leave them behind
+            # unqueued (management_service/widget_eraser.py).
+            await self.erasures.enqueue(
+                org_id, widget.id, ms_from_iso(widget.created_at), now_ms()
+            )
             if await self._write("delete", widget.id, raw, b""):
                 # Document first, then its entry: a failure in between leaves an entry that
                 # listing skips (and later removes), never a listed widget that cannot be read.
