@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 
@@ -19,22 +20,26 @@ from management_service.appkeys import (
     AGENTS,
     BRANDS,
     CONVERSATION_ENDS,
+    CONVERSATION_ERASER,
     CREDENTIAL_CACHE,
     CREDENTIAL_LISTENER,
     CREDENTIALS,
     HTTP_SESSION,
     IDEMPOTENCY,
+    WIDGET_ERASER,
     WIDGETS,
 )
 from management_service.branding.cache import BrandCache
 from management_service.branding.fetch import Fetcher
 from management_service.branding.service import BrandService
 from management_service.branding.session import build_session, egress_policy
+from management_service.conversation_erasure import ConversationEraser
 from management_service.conversation_reports import ConversationEnds, RoomRemover
 from management_service.credential_cache import CredentialCache
 from management_service.credentials import CredentialStore
 from management_service.idempotency import IdempotencyStore
 from management_service.routes import setup_routes
+from management_service.widget_eraser import EraserLoop, WidgetEraser
 from management_service.widgets_store import WidgetStore
 
 log = logging.getLogger(__name__)
@@ -133,10 +138,44 @@ async def lifecycle_ctx(app: web.Application) -> AsyncIterator[None]:
             await remover.aclose()
 
 
+async def erasure_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Erasing conversations (DELETE, erase by visitor), and the background task that erases
+    deleted widgets' conversations (management_service/widget_eraser.py): every management
+    process runs one; they share the jobs through leases."""
+    settings = app[SETTINGS]
+    eraser = app[CONVERSATION_ERASER] = ConversationEraser(
+        app[REDIS], app[KEYS], settings.conversation_tombstone_ttl
+    )
+    widgets = app[WIDGET_ERASER] = WidgetEraser(
+        app[REDIS], app[KEYS], eraser, batch=settings.conversation_erase_batch,
+        recheck_ms=settings.widget_eraser_recheck * 1000,
+        retry_ms=int(settings.widget_eraser_interval * 1000),
+    )
+    metrics = app[METRICS]
+    metrics.counter(
+        "conversations_erased", "Conversations erased, by what asked (delete, user, widget)",
+        lambda: eraser.erased, "via",
+    )
+    metrics.counter(
+        "widget_erasures", "Deleted widgets' erasure jobs: finished, abandoned (the widget "
+        "was not deleted after all), error (retried)", lambda: widgets.jobs, "outcome",
+    )
+    loop = EraserLoop(widgets, settings.widget_eraser_interval)
+    task = asyncio.create_task(loop.run(), name="widget-eraser")
+    try:
+        yield
+    finally:
+        loop.stop()
+        try:
+            await asyncio.wait_for(task, settings.redis_timeout * 2)
+        except TimeoutError:
+            log.warning("widget eraser did not stop in time; cancelled")
+
+
 def create_app(settings: Settings) -> web.Application:
     # Order matters: after the Redis client, which build_app starts first, as the stores need it.
     return build_app(
         settings, CLIENT_MAX_SIZE,
-        [credential_cache_ctx, stores_ctx, http_session_ctx, lifecycle_ctx],
+        [credential_cache_ctx, stores_ctx, http_session_ctx, lifecycle_ctx, erasure_ctx],
         setup_routes,
     )

@@ -17,14 +17,15 @@ an erasure correct when it stops half way (docs/architecture.md "Erasure"):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
+from msgspec import Meta
 from redis.asyncio import Redis
 
 from common.lifecycle.lifecycle import due_member, due_shard
-from common.models.conversation import INDEXED_STATUSES
+from common.models.conversation import INDEXED_STATUSES, UserId
+from common.models.types import UUIDStr
 from common.pagination import index_member
 from common.redis_client import read_script, register
 from common.redis_keys import RedisKeys
@@ -42,10 +43,26 @@ class _Doc(msgspec.Struct):
 _DOC = msgspec.json.Decoder(_Doc)
 
 
-@dataclass(frozen=True, slots=True)
-class UserErasure:
-    erased: int
-    remaining: bool
+class ConversationErase(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """`POST /core/conversations/erase`: one visitor's conversations."""
+
+    user_id: Annotated[UserId, Meta(description=(
+        "The visitor's exact `user_id` (as the widget sent it at the start)"
+    ))]
+    web_widget_id: Annotated[UUIDStr, Meta(description=(
+        "Only this widget's conversations of the visitor; absent: the whole organization's"
+    ))] | None = None
+
+
+class ConversationsErased(msgspec.Struct, kw_only=True):
+    """What one erase call did: call again while ``remaining`` is true."""
+
+    erased: Annotated[int, Meta(ge=0, description=(
+        "Conversations erased by this call (at most `CONVERSATION_ERASE_BATCH`)"
+    ))]
+    remaining: Annotated[bool, Meta(description=(
+        "Whether the visitor still has conversations in scope: repeat the call until false"
+    ))]
 
 
 class ConversationEraser:
@@ -97,7 +114,7 @@ class ConversationEraser:
 
     async def erase_user(
         self, org_id: str, user_id: str, widget_id: str | None, limit: int
-    ) -> UserErasure:
+    ) -> ConversationsErased:
         """Erase up to ``limit`` of one visitor's conversations: the organization's (its exact
         ``user_id`` index) or one widget's. ``remaining``: whether a next call has work."""
         keys = self.keys
@@ -125,5 +142,7 @@ class ConversationEraser:
                 pipe.zrem(keys.org_user_conversations(org_id, user_id), org_member)
                 pipe.zrem(keys.user_conversations(owner, user_id), ix)
                 pipe.zrem(keys.conversations(owner), ix)
+                for status in INDEXED_STATUSES:
+                    pipe.zrem(keys.conversations_by_status(owner, status), ix)
                 await pipe.execute()
-        return UserErasure(erased=erased, remaining=bool(await self.redis.exists(index)))
+        return ConversationsErased(erased=erased, remaining=bool(await self.redis.exists(index)))

@@ -38,6 +38,7 @@ from common.openapi import (
 from common.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from management_service.auth import ORG_HEADER
 from management_service.branding.models import AutoBrandRequest, Brand
+from management_service.conversation_erasure import ConversationErase, ConversationsErased
 from management_service.conversation_reports import ConversationEnded, ConversationReport
 from management_service.idempotency import KEY_PATTERN
 
@@ -208,7 +209,10 @@ def _widget_paths() -> dict[str, Any]:
     delete = _operation(
         "deleteWidget", "Delete a widget", {"204": {"description": "Deleted"}},
         (401, 403, 404, 409, 503), params=[_WIDGET_ID],
-        description="Scope `web_widgets:manage`.",
+        description="Scope `web_widgets:manage`. The widget's conversations are erased too, "
+        "in the background (within `WIDGET_ERASER_INTERVAL` seconds, a few steps for a large "
+        "widget; once more `WIDGET_ERASER_RECHECK` seconds later for a conversation a runtime "
+        "pod started from its cached copy meanwhile).",
     )
     auto_brand = _operation(
         "autoBrand", "Fetch brand data for a domain",
@@ -310,6 +314,48 @@ def _conversation_paths() -> dict[str, Any]:
     }
 
 
+def _erasure_paths() -> dict[str, Any]:
+    delete = _operation(
+        "deleteConversation", "Erase a conversation", {"204": {"description": "Erased"}},
+        (401, 403, 404, 503), params=[path_param("conversation_id", "The conversation id")],
+        description="Scope `conversations:manage`. Erases the conversation for good: its "
+        "record (safe columns, `custom_metadata`, feedback, summary, transcript) and every "
+        "index entry of it (the widget's public list, the organization's lists), and marks it "
+        "erased first, so that no pending webhook delivery of its events is sent after this "
+        "answer. Safe to repeat after a failure (503): a repeat finishes what the first call "
+        "left; once erased, the conversation is 404 like any unknown id. Events already on the "
+        "events stream age out with `EVENTS_RETENTION`. 404 for another organization's "
+        "conversation.",
+    )
+    erase = _operation(
+        "eraseConversations", "Erase one visitor's conversations",
+        _ok(200, "What this call erased, and whether more remain", ref("ConversationsErased"),
+            example={"erased": 100, "remaining": True}),
+        (401, 403, 404, 408, 413, 415, 422, 503), body="ConversationErase",
+        body_example={"user_id": "guest_3f9c2a7e5b1d4c8e9a573d2f0e8b7c14"},
+        description="Scope `conversations:manage`. Erases the conversations of one exact "
+        "`user_id` (as the widget sent it), across the organization or, with `web_widget_id`, "
+        "of one widget (404 when that widget is not the organization's), each as "
+        "`DELETE /core/conversations/{id}` does. The work per call is bounded: at most "
+        "`CONVERSATION_ERASE_BATCH` conversations (default 100); repeat the call until "
+        "`remaining` is false. Repeating it is harmless (nothing left: `{\"erased\": 0, "
+        "\"remaining\": false}`), so it takes no `Idempotency-Key`.",
+    )
+    return {
+        "/core/conversations/{conversation_id}": {"delete": delete},
+        "/core/conversations/erase": {"post": erase},
+    }
+
+
+def _merged(*groups: dict[str, Any]) -> dict[str, Any]:
+    """Path groups joined per path: two groups may document other methods of one path."""
+    paths: dict[str, Any] = {}
+    for group in groups:
+        for path, item in group.items():
+            paths[path] = {**paths.get(path, {}), **item}
+    return paths
+
+
 def _probe_paths() -> dict[str, Any]:
     return {
         "/metrics": {"get": _operation(
@@ -334,7 +380,7 @@ def _components() -> dict[str, Any]:
     _, schemas = msgspec.json.schema_components(
         [Widget, WidgetCreate, WidgetUpdate, ConfigV1, Agent, AgentCreate, AgentVersion,
          AgentVersionCreate, AgentVersionUpdate, Brand, AutoBrandRequest, ConversationReport,
-         ConversationEnded, ConversationSummary],
+         ConversationEnded, ConversationSummary, ConversationErase, ConversationsErased],
         ref_template=REF,
     )
     for name in ("Widget", "WidgetCreate", "WidgetUpdate"):
@@ -385,9 +431,10 @@ def build_document() -> dict[str, Any]:
             "answered and every answer carries CORS headers, never credentials (off by default).",
         },
         "security": [{"bearerAuth": []}],
-        "paths": {
-            **_widget_paths(), **_agent_paths(), **_conversation_paths(), **_probe_paths()
-        },
+        "paths": _merged(
+            _widget_paths(), _agent_paths(), _conversation_paths(), _erasure_paths(),
+            _probe_paths(),
+        ),
         "components": _components(),
     }
 

@@ -8,7 +8,14 @@ from common.appkeys import SETTINGS
 from common.domains import origin_list
 from common.http import add_routes, add_unrouted, healthz, metrics_handler
 from management_service.cors import cors_policy
-from management_service.handlers import agents, auto_brand, conversations, openapi, widgets
+from management_service.handlers import (
+    agents,
+    auto_brand,
+    conversation_erasure,
+    conversations,
+    openapi,
+    widgets,
+)
 
 VERSION = "/core/agents/{id}/versions/{version}"
 CONVERSATION = "/core/conversations/{conversation_id}"
@@ -36,6 +43,8 @@ def setup_routes(app: web.Application) -> None:
         web.post(VERSION + "/publish", agents.publish_version),
         web.post(CONVERSATION + "/report", conversations.report_conversation),
         web.post(CONVERSATION + "/end", conversations.end_conversation),
+        web.delete(CONVERSATION, conversation_erasure.delete_conversation),
+        web.post("/core/conversations/erase", conversation_erasure.erase_conversations),
     ], cross_origin=cors)
     # Last: preflights reach the catch-all (no route takes OPTIONS).
     add_unrouted(app, cross_origin=cors)
