@@ -301,6 +301,16 @@ async def _own_end(w: World) -> tuple[Req, int]:
     return Req(f"/core/conversations/{w.a.conversation}/end"), 200
 
 
+async def _own_delete_conversation(w: World) -> tuple[Req, int]:
+    a = w.a
+    cid = await seed_conversation(w.credentials, a.org, a.widget, a.agent, a.version)
+    return Req(f"/core/conversations/{cid}"), 204
+
+
+async def _own_erase(w: World) -> tuple[Req, int]:
+    return Req("/core/conversations/erase", {"user_id": "u1", "web_widget_id": w.a.widget}), 200
+
+
 W = "/core/web-widgets"
 HIJACK = {"config": {"livekit_agent_name": "hijacked"}}
 CASES: dict[tuple[str, str], Case] = {
@@ -357,6 +367,13 @@ CASES: dict[tuple[str, str], Case] = {
     )),
     ("POST", "/core/conversations/{conversation_id}/end"): Case(_own_end, (
         Variant(lambda a, b: Req(f"/core/conversations/{b.conversation}/end"), 404),
+    )),
+    ("DELETE", "/core/conversations/{conversation_id}"): Case(_own_delete_conversation, (
+        Variant(lambda a, b: Req(f"/core/conversations/{b.conversation}"), 404),
+    )),
+    ("POST", "/core/conversations/erase"): Case(_own_erase, (
+        Variant(lambda a, b: Req("/core/conversations/erase",
+                                 {"user_id": "u1", "web_widget_id": b.widget}), 404),
     )),
 }
 

@@ -9,7 +9,9 @@ from collections import Counter
 from typing import Any
 
 from common.redis_client import subscriber_factory
+from management_service.appkeys import WIDGET_ERASER
 from common.redis_keys import RedisKeys
+from tests.support.erasure import mentions
 from tests.support.polling import eventually
 from tests.support.widget_helpers import create_widget, expect, make_version
 
@@ -97,3 +99,46 @@ async def test_subscriber_goes_round_the_cluster_nodes(
     assert ports[0] == redis_cluster.nodes[0].port  # the seed first
     assert set(ports[:3]) == {node.port for node in redis_cluster.nodes}
     assert ports[3] == ports[0]
+
+
+async def test_erasure_across_slots(stack: Any, cluster: Any, prefix: str) -> None:
+    """DELETE, erase by visitor and a deleted widget's background erasure on the cluster: each
+    touches the widget's, the organization's, a due shard's and the conversation's own slots."""
+    management, runtime, headers = stack
+    keys = RedisKeys(prefix)
+    pair = await make_version(management, headers, published=True)
+    widgets = [(await create_widget(management, headers, pair, published=True))["id"]
+               for _ in range(2)]
+
+    async def start(widget_id: str, user_id: str) -> str:
+        url = f"{PREFIX}/{widget_id}/conversations"
+        started = await expect(await runtime.post(url, json={"user_id": user_id}), 200)
+        return str(started["conversation"]["id"])
+
+    async def erased(cid: str) -> bool:
+        exempt = frozenset({keys.conversation_erased(cid), keys.events_stream()})
+        return (await mentions(cluster, prefix, cid, exempt) == {}
+                and bool(await cluster.exists(keys.conversation_erased(cid))))
+
+    mine = [await start(w, "u1") for w in widgets for _ in range(2)]
+    theirs = await start(widgets[0], "u2")
+    report = {"summary": "Asked", "transcript": [
+        {"role": "user", "text": "hi", "at": "2026-12-04T10:00:00Z"}]}
+    await expect(await management.post(f"/core/conversations/{mine[0]}/report",
+                                       json=report, headers=headers), 200)
+    assert (await management.delete(f"/core/conversations/{mine[0]}",
+                                    headers=headers)).status == 204
+    assert await erased(mine[0])
+    body = await expect(await management.post("/core/conversations/erase", headers=headers,
+                                              json={"user_id": "u1"}), 200)
+    assert body == {"erased": 3, "remaining": False}
+    for cid in mine:
+        assert await erased(cid)
+    assert not await erased(theirs)
+
+    assert (await management.delete(f"/core/web-widgets/{widgets[0]}",
+                                    headers=headers)).status == 204
+    assert await management.app[WIDGET_ERASER].run_once() >= 2
+    assert await erased(theirs)
+    left = [key async for key in cluster.scan_iter(match=f"{prefix}:{{w:{widgets[0]}}}:*")]
+    assert left == []
