@@ -18,7 +18,10 @@ from management_service.handlers import (
 )
 
 VERSION = "/core/agents/{id}/versions/{version}"
-CONVERSATION = "/core/conversations/{conversation_id}"
+# Only a UUID matches, so `/core/conversations/erase` is never also read as a conversation id
+# (its 405 then allows only POST); any other id is the catch-all's 404, as unknown ids are.
+_UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+CONVERSATION = "/core/conversations/{conversation_id:" + _UUID + "}"
 
 
 def setup_routes(app: web.Application) -> None:

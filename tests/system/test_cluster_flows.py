@@ -9,8 +9,8 @@ from collections import Counter
 from typing import Any
 
 from common.redis_client import subscriber_factory
-from management_service.appkeys import WIDGET_ERASER
 from common.redis_keys import RedisKeys
+from management_service.appkeys import WIDGET_ERASER
 from tests.support.erasure import mentions
 from tests.support.polling import eventually
 from tests.support.widget_helpers import create_widget, expect, make_version
