@@ -126,6 +126,12 @@ ROUTES = [
         ({"summary": "s" * 16_385}, 422, ["body", "summary"]),
     ),
     Route(
+        # Nothing to erase for this visitor: still a 200 ({"erased": 0, "remaining": false}).
+        "erase_conversations", "management", "POST", lambda w: "/core/conversations/erase",
+        lambda w: {"user_id": "guest_1"}, 200, None,
+        ({"user_id": "u" * 129}, 422, ["body", "user_id"]),
+    ),
+    Route(
         "start_conversation", "runtime", "POST", lambda w: f"{PUBLIC}/{w.widget_id}/conversations",
         lambda w: {"user_id": "guest_1", "custom_metadata": {"page": "/"}}, 200, "custom_metadata",
         ({"user_id": "u" * 129}, 422, ["body", "user_id"]),
