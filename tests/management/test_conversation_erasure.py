@@ -22,6 +22,7 @@ from runtime_service.app import create_app as create_runtime
 from runtime_service.appkeys import STARTER
 from runtime_service.cache import to_public
 from tests.support.erasure import mentions
+from tests.support.polling import eventually
 from tests.support.seed import FEEDBACK_CONFIG, seed_agent_version, seed_widget
 from tests.support.settings import OrgFactory
 from tests.support.widget_helpers import expect, issue
@@ -454,3 +455,25 @@ async def test_retention_days_round_trips(
                                   config={"v1": {"retention_days": 7}})
     assert created["config"]["v1"]["retention_days"] == 7
 
+
+
+async def test_the_management_process_runs_the_eraser_by_itself(
+    aiohttp_client: Any, settings_factory: Any, runtime: Any, org_with_key: OrgFactory,
+    redis: Redis, keys: RedisKeys,
+) -> None:
+    """The cleanup context's task, on its own timer: a deleted widget's conversations go."""
+    management = await aiohttp_client(create_management(settings_factory(
+        "management", widget_eraser_interval=0.05, widget_eraser_recheck=0,
+    )))
+    org_id, auth = await org_with_key()
+    widget = await new_widget(redis, keys, org_id)
+    cids = [await start(runtime, widget.id) for _ in range(3)]
+    await expect_204(await management.delete(f"/core/web-widgets/{widget.id}", headers=auth))
+
+    async def done() -> bool:
+        return not await redis.exists(keys.widget_erasures())
+
+    await eventually(done, within=5.0)
+    for cid in cids:
+        await assert_erased(redis, keys, cid)
+    assert management.app[WIDGET_ERASER].jobs["finished"] == 1
