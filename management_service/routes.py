@@ -8,10 +8,18 @@ from common.appkeys import SETTINGS
 from common.domains import origin_list
 from common.http import add_routes, add_unrouted, healthz, metrics_handler
 from management_service.cors import cors_policy
-from management_service.handlers import agents, auto_brand, conversations, openapi, widgets
+from management_service.handlers import (
+    agents,
+    auto_brand,
+    conversations,
+    openapi,
+    webhooks,
+    widgets,
+)
 
 VERSION = "/core/agents/{id}/versions/{version}"
 CONVERSATION = "/core/conversations/{conversation_id}"
+WEBHOOK = "/core/webhooks/{id}"
 
 
 def setup_routes(app: web.Application) -> None:
@@ -36,6 +44,15 @@ def setup_routes(app: web.Application) -> None:
         web.post(VERSION + "/publish", agents.publish_version),
         web.post(CONVERSATION + "/report", conversations.report_conversation),
         web.post(CONVERSATION + "/end", conversations.end_conversation),
+        web.get("/core/webhooks", webhooks.list_webhooks),
+        web.post("/core/webhooks", webhooks.create_webhook),
+        web.get(WEBHOOK, webhooks.get_webhook),
+        web.put(WEBHOOK, webhooks.update_webhook),
+        web.delete(WEBHOOK, webhooks.delete_webhook),
+        web.post(WEBHOOK + "/rotate-secret", webhooks.rotate_secret),
+        web.post(WEBHOOK + "/test", webhooks.send_test),
+        web.get(WEBHOOK + "/deliveries", webhooks.list_deliveries),
+        web.post(WEBHOOK + "/deliveries/{delivery_id}/retry", webhooks.retry_delivery),
     ], cross_origin=cors)
     # Last: preflights reach the catch-all (no route takes OPTIONS).
     add_unrouted(app, cross_origin=cors)
