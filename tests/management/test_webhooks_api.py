@@ -18,12 +18,13 @@ from common.ids import new_id
 from common.models.webhooks import EVENT_TYPES, StoredDelivery, StoredEndpoint
 from common.redis_keys import RedisKeys
 from common.settings import Settings
-from common.timeutil import iso_from_ms, ms_from_iso, now_ms
+from common.timeutil import ms_from_iso, now_ms
 from management_service import webhook_egress
 from management_service.app import create_app
 from management_service.webhook_store import MAX_ENDPOINTS, MAX_SECRETS, ROTATION_OVERLAP_MS
 from tests.support.resolver import FakeResolver
 from tests.support.settings import OrgFactory
+from tests.support.webhooks import event_payload, write_delivery
 from tests.support.widget_helpers import create_widget, expect, issue
 
 URL = "/core/webhooks"
@@ -123,7 +124,9 @@ async def test_defaults_and_events_deduplicated(
 
 
 async def test_list_pages_newest_first(client: Any, org: tuple[str, dict[str, str]]) -> None:
-    ids = [(await create(client, org[1], description=str(n)))["id"] for n in range(5)]
+    made = [await create(client, org[1], description=str(n)) for n in range(5)]
+    # Newest first; two made in the same millisecond are ordered by id.
+    ids = [m["id"] for m in sorted(made, key=lambda m: (m["created_at"], m["id"]))]
     seen: list[str] = []
     cursor = None
     for size in (2, 2, 1):
@@ -350,30 +353,6 @@ async def expect_204(resp: Any) -> None:
 
 
 # --- deliveries --------------------------------------------------------------------------------
-
-
-def event_payload(event_id: str, kind: str = "conversation.ended") -> str:
-    data = {"id": new_id(), "organization_id": "o", "web_widget_id": "w", "status": "completed"}
-    return msgspec.json.encode({"id": event_id, "type": kind,
-                                "timestamp": "2026-01-01T00:00:00.000Z", "data": data}).decode()
-
-
-async def write_delivery(
-    redis: Redis, keys: RedisKeys, endpoint_id: str, delivery_id: str, created_ms: int,
-    payload: str | None = None, status: str = "failed",
-) -> StoredDelivery:
-    """A delivery as the worker writes it: the record, then its index entry."""
-    at = iso_from_ms(created_ms)
-    delivery = StoredDelivery(
-        id=delivery_id, endpoint_id=endpoint_id, event_id=f"evt_{delivery_id}",
-        event_type="conversation.ended", status=status,  # type: ignore[arg-type]
-        attempts=2, last_status_code=500, last_error="HTTP 500", latency_ms=37,
-        next_attempt_at=None, created_at=at, updated_at=at,
-        payload=payload or event_payload(f"evt_{delivery_id}"),
-    )
-    await redis.set(keys.webhook_delivery(endpoint_id, delivery_id), msgspec.json.encode(delivery))
-    await redis.zadd(keys.webhook_deliveries(endpoint_id), {f"{created_ms:013d}:{delivery_id}": 0})
-    return delivery
 
 
 async def test_deliveries_page_newest_first_without_payloads(
