@@ -43,12 +43,13 @@ from management_service.conversation_reports import ConversationEnded, Conversat
 from management_service.idempotency import KEY_PATTERN
 from management_service.webhook_egress import MAX_URL_LENGTH
 from management_service.webhook_models import (
+    DELIVERY_ID_PATTERN,
     WebhookCreate,
     WebhookSendAccepted,
     WebhookUpdate,
     WebhookWithSecret,
 )
-from management_service.webhook_store import DELIVERY_ID, MAX_ENDPOINTS, MAX_SECRETS
+from management_service.webhook_store import MAX_ENDPOINTS, MAX_SECRETS
 
 WIDGETS = "/core/web-widgets"
 AGENTS = "/core/agents"
@@ -361,7 +362,7 @@ _URL_RULES = (
 def _webhook_paths() -> dict[str, Any]:
     webhook_id = path_param("id", "The webhook endpoint id")
     delivery_id = path_param("delivery_id", "The delivery id (from the deliveries list)",
-                             {"type": "string", "pattern": f"^{DELIVERY_ID.pattern}$"})
+                             {"type": "string", "pattern": DELIVERY_ID_PATTERN})
     endpoint = _ok(200, "The endpoint (never its secret)", ref("WebhookEndpoint"),
                    example=_EXAMPLE_WEBHOOK)
     with_secret = {**_EXAMPLE_WEBHOOK, "secret": _EXAMPLE_SECRET}
@@ -503,9 +504,6 @@ def _webhook_schemas(schemas: dict[str, Any]) -> None:
             "Why the delivery worker disabled the endpoint (410 Gone, persistent failure); "
             "null while enabled or when disabled by a PUT"
         )
-    secret = schemas["WebhookWithSecret"]["properties"]["secret"]
-    secret.update(pattern="^whsec_[A-Za-z0-9+/]+=*$",
-                  description="The signing secret, shown only in this answer")
 
 
 def _components() -> dict[str, Any]:

@@ -16,6 +16,13 @@ EventList = Annotated[list[Annotated[str, Meta(max_length=64)]], Meta(
     max_length=32, description="Event types to deliver; empty or absent: every type",
 )]
 Description = Annotated[str, Meta(max_length=500)]
+# Anchored for ECMA-262 and Python alike (Python's `$` also matches before a final newline).
+DELIVERY_ID_PATTERN = r"^[A-Za-z0-9_-]{1,100}$(?!\n)"
+DeliveryId = Annotated[str, Meta(pattern=DELIVERY_ID_PATTERN)]
+SecretText = Annotated[str, Meta(
+    pattern=r"^whsec_[A-Za-z0-9+/]+={0,2}$(?!\n)",
+    description="The signing secret (`whsec_` + Base64), shown only in this answer",
+)]
 
 
 class _ReadOnlyFields(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -47,7 +54,7 @@ class WebhookWithSecret(WebhookEndpoint, kw_only=True):
     """Create and rotate-secret answers: the endpoint plus its newest signing secret, shown this
     once (GET and the list never show a secret)."""
 
-    secret: str
+    secret: SecretText
 
 
 class WebhookSendAccepted(msgspec.Struct, kw_only=True):
