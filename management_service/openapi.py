@@ -502,7 +502,7 @@ def _webhook_schemas(schemas: dict[str, Any]) -> None:
             properties[field] = {"type": "string", "format": "date-time"}
         properties["disabled_reason"]["description"] = (
             "Why the delivery worker disabled the endpoint (410 Gone, persistent failure); "
-            "null while enabled or when disabled by a PUT"
+            "null otherwise. Cleared when a PUT sets `enabled: true`"
         )
 
 

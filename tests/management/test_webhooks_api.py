@@ -534,3 +534,23 @@ async def test_a_failed_widget_event_does_not_fail_the_write(
     metrics = await (await client.get("/metrics")).text()
     assert 'widget_events_published_total{outcome="failed"} 2.0' in metrics
     assert 'widget_events_published_total{outcome="ok"} 0.0' in metrics
+
+
+async def test_no_signing_secret_in_logs(
+    client: Any, org: tuple[str, dict[str, str]], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Create (and its replay), rotate, reads and a refused request log no secret."""
+    caplog.set_level("DEBUG")
+    headers = {**org[1], "Idempotency-Key": new_id()}
+    created = await create(client, headers)
+    await create(client, headers)  # replayed
+    rotated = await expect(await client.post(f"{URL}/{created['id']}/rotate-secret",
+                                             headers=org[1]), 200)
+    await expect(await client.get(f"{URL}/{created['id']}", headers=org[1]), 200)
+    await expect(await client.get(URL, headers=org[1]), 200)
+    await expect(await client.post(URL, json={"url": "https://10.0.0.1/"}, headers=org[1]), 422)
+    assert caplog.records, "nothing was captured"
+    for record in caplog.records:
+        text = record.getMessage() + repr(vars(record))
+        for secret in (created["secret"], rotated["secret"]):
+            assert secret not in text and secret[6:] not in text, record
