@@ -44,6 +44,8 @@ DNS_TIMEOUT = 5.0
 ALLOW_FLAG = "WEBHOOK_ALLOW_PRIVATE=true"
 
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+# "This network": 0.0.0.0 reaches the local host on Linux; nothing else in it is reachable.
+_THIS_NETWORK = ipaddress.IPv4Network("0.0.0.0/8")
 # Instance metadata services reachable from inside clouds; refused even with the flag. Most
 # are link-local (refused anyway); these are not: AWS's IPv6 IMDS (a ULA), Alibaba's (in the
 # shared 100.64.0.0/10 space), Azure's wire server (a public address), Oracle's legacy one.
@@ -78,6 +80,7 @@ def never_allowed(ip: IPAddress) -> bool:
         return never_allowed(inner)
     return (
         ip in METADATA_ADDRESSES
+        or (isinstance(ip, ipaddress.IPv4Address) and ip in _THIS_NETWORK)
         or ip.is_link_local
         or ip.is_unspecified
         or ip.is_multicast
