@@ -11,6 +11,8 @@ from management_service.conversation_reports import ConversationEnds
 from management_service.credential_cache import CredentialCache
 from management_service.credentials import CredentialStore
 from management_service.idempotency import IdempotencyStore
+from management_service.webhook_store import WebhookStore
+from management_service.widget_events import WidgetEvents
 from management_service.widgets_store import WidgetStore
 
 CREDENTIALS = web.AppKey("credentials", CredentialStore)
@@ -22,3 +24,5 @@ HTTP_SESSION = web.AppKey("http_session", ClientSession)
 BRANDS: web.AppKey[BrandService] = web.AppKey("brands")
 IDEMPOTENCY: web.AppKey[IdempotencyStore] = web.AppKey("idempotency")
 CONVERSATION_ENDS: web.AppKey[ConversationEnds] = web.AppKey("conversation_ends")
+WEBHOOKS: web.AppKey[WebhookStore] = web.AppKey("webhooks")
+WIDGET_EVENTS: web.AppKey[WidgetEvents] = web.AppKey("widget_events")

@@ -14,12 +14,14 @@ from management_service.handlers import (
     conversations,
     listener,
     openapi,
+    webhooks,
     widget_stats,
     widgets,
 )
 
 VERSION = "/core/agents/{id}/versions/{version}"
 CONVERSATION = "/core/conversations/{conversation_id}"
+WEBHOOK = "/core/webhooks/{id}"
 
 
 def setup_routes(app: web.Application) -> None:
@@ -46,6 +48,15 @@ def setup_routes(app: web.Application) -> None:
         web.post(CONVERSATION + "/report", conversations.report_conversation),
         web.post(CONVERSATION + "/end", conversations.end_conversation),
         web.post(CONVERSATION + "/listener-token", listener.listener_token),
+        web.get("/core/webhooks", webhooks.list_webhooks),
+        web.post("/core/webhooks", webhooks.create_webhook),
+        web.get(WEBHOOK, webhooks.get_webhook),
+        web.put(WEBHOOK, webhooks.update_webhook),
+        web.delete(WEBHOOK, webhooks.delete_webhook),
+        web.post(WEBHOOK + "/rotate-secret", webhooks.rotate_secret),
+        web.post(WEBHOOK + "/test", webhooks.send_test),
+        web.get(WEBHOOK + "/deliveries", webhooks.list_deliveries),
+        web.post(WEBHOOK + "/deliveries/{delivery_id}/retry", webhooks.retry_delivery),
     ], cross_origin=cors)
     # Last: preflights reach the catch-all (no route takes OPTIONS).
     add_unrouted(app, cross_origin=cors)

@@ -34,6 +34,7 @@ from common.timeutil import iso_from_ms, ms_from_iso, now_ms
 from common.validation import invalid
 from management_service.agents_store import AgentStore
 from management_service.idempotency import Planned
+from management_service.widget_events import WidgetEvents
 
 _ENC = msgspec.json.Encoder()
 _WIDGET = msgspec.json.Decoder(Widget)
@@ -115,10 +116,15 @@ class KeyedLocks:
 
 
 class WidgetStore:
-    def __init__(self, redis: Redis, keys: RedisKeys, agents: AgentStore | None = None) -> None:
+    def __init__(
+        self, redis: Redis, keys: RedisKeys, agents: AgentStore | None = None,
+        events: WidgetEvents | None = None,
+    ) -> None:
         self.redis = redis
         self.keys = keys
         self.agents = agents or AgentStore(redis, keys)
+        # widget.updated / widget.deleted for webhooks, after each committed write (best-effort).
+        self.events = events
         self._write_script = register(redis, WIDGET_WRITE)
         # Writers of one widget in this process take turns: compare-and-set then only has to
         # settle races between pods, and a burst of PUTs to one widget is not a burst of 409s.
@@ -232,6 +238,8 @@ class WidgetStore:
                 )
             widget.updated_at = iso_from_ms(now_ms())
             if await self._write("replace", widget.id, raw, _ENC.encode(widget)):
+                if self.events is not None:
+                    await self.events.updated(widget)
                 return widget
         raise ApiError(409, _CONFLICT)
 
@@ -251,6 +259,8 @@ class WidgetStore:
                 # Document first, then its entry: a failure in between leaves an entry that
                 # listing skips (and later removes), never a listed widget that cannot be read.
                 await self.redis.zrem(self.keys.org_widgets(org_id), _member(widget))
+                if self.events is not None:
+                    await self.events.deleted(org_id, widget.id)
                 return True
         raise ApiError(409, _CONFLICT)
 
