@@ -26,7 +26,9 @@ from management_service.appkeys import (
     CREDENTIALS,
     HTTP_SESSION,
     IDEMPOTENCY,
+    WEBHOOKS,
     WIDGET_ERASER,
+    WIDGET_EVENTS,
     WIDGETS,
 )
 from management_service.branding.cache import BrandCache
@@ -39,7 +41,10 @@ from management_service.credential_cache import CredentialCache
 from management_service.credentials import CredentialStore
 from management_service.idempotency import IdempotencyStore
 from management_service.routes import setup_routes
+from management_service.webhook_egress import default_resolver, webhook_egress_policy
+from management_service.webhook_store import WebhookStore
 from management_service.widget_eraser import EraserLoop, WidgetEraser
+from management_service.widget_events import WidgetEvents
 from management_service.widgets_store import WidgetStore
 
 log = logging.getLogger(__name__)
@@ -86,9 +91,31 @@ async def stores_ctx(app: web.Application) -> AsyncIterator[None]:
     redis, keys = app[REDIS], app[KEYS]
     app[CREDENTIALS] = CredentialStore(redis, keys, app[CREDENTIAL_CACHE])
     app[AGENTS] = AgentStore(redis, keys)
-    app[WIDGETS] = WidgetStore(redis, keys)
+    events = app[WIDGET_EVENTS] = WidgetEvents(redis, keys, app[SETTINGS].events_retention)
+    app[WIDGETS] = WidgetStore(redis, keys, events=events)
     app[IDEMPOTENCY] = IdempotencyStore(redis, keys)
+    app[METRICS].counter(
+        "widget_events_published",
+        "widget.updated/widget.deleted events appended to the events stream (failed: lost, "
+        "logged; the widget write itself succeeded)",
+        lambda: events.outcomes, "outcome",
+    )
     yield
+
+
+async def webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Webhook endpoints (management_service/webhook_store.py) and the resolver their
+    registration's egress check looks names up with."""
+    settings = app[SETTINGS]
+    resolver = default_resolver()
+    app[WEBHOOKS] = WebhookStore(
+        app[REDIS], app[KEYS], webhook_egress_policy(settings), resolver,
+        settings.events_retention,
+    )
+    try:
+        yield
+    finally:
+        await resolver.close()
 
 
 async def http_session_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -123,7 +150,8 @@ async def lifecycle_ctx(app: web.Application) -> AsyncIterator[None]:
     client that removes ended conversations' rooms."""
     settings = app[SETTINGS]
     lifecycle = Lifecycle(
-        app[REDIS], app[KEYS], settings.lifecycle_settle, settings.events_retention
+        app[REDIS], app[KEYS], settings.lifecycle_settle, settings.events_retention,
+        settings.stats_retention,
     )
     remover = None
     if settings.livekit_api_url:
@@ -176,6 +204,7 @@ def create_app(settings: Settings) -> web.Application:
     # Order matters: after the Redis client, which build_app starts first, as the stores need it.
     return build_app(
         settings, CLIENT_MAX_SIZE,
-        [credential_cache_ctx, stores_ctx, http_session_ctx, lifecycle_ctx, erasure_ctx],
+        [credential_cache_ctx, stores_ctx, webhooks_ctx, http_session_ctx, lifecycle_ctx,
+         erasure_ctx],
         setup_routes,
     )

@@ -12,7 +12,9 @@ from management_service.conversation_reports import ConversationEnds
 from management_service.credential_cache import CredentialCache
 from management_service.credentials import CredentialStore
 from management_service.idempotency import IdempotencyStore
+from management_service.webhook_store import WebhookStore
 from management_service.widget_eraser import WidgetEraser
+from management_service.widget_events import WidgetEvents
 from management_service.widgets_store import WidgetStore
 
 CREDENTIALS = web.AppKey("credentials", CredentialStore)
@@ -27,3 +29,5 @@ CONVERSATION_ENDS: web.AppKey[ConversationEnds] = web.AppKey("conversation_ends"
 # Erasure (management_service/conversation_erasure.py, widget_eraser.py).
 CONVERSATION_ERASER: web.AppKey[ConversationEraser] = web.AppKey("conversation_eraser")
 WIDGET_ERASER: web.AppKey[WidgetEraser] = web.AppKey("widget_eraser")
+WEBHOOKS: web.AppKey[WebhookStore] = web.AppKey("webhooks")
+WIDGET_EVENTS: web.AppKey[WidgetEvents] = web.AppKey("widget_events")

@@ -13,7 +13,10 @@ from management_service.handlers import (
     auto_brand,
     conversation_erasure,
     conversations,
+    listener,
     openapi,
+    webhooks,
+    widget_stats,
     widgets,
 )
 
@@ -22,6 +25,7 @@ VERSION = "/core/agents/{id}/versions/{version}"
 # (its 405 then allows only POST); any other id is the catch-all's 404, as unknown ids are.
 _UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 CONVERSATION = "/core/conversations/{conversation_id:" + _UUID + "}"
+WEBHOOK = "/core/webhooks/{id}"
 
 
 def setup_routes(app: web.Application) -> None:
@@ -38,6 +42,7 @@ def setup_routes(app: web.Application) -> None:
         web.put("/core/web-widgets/{id}", widgets.update_widget),
         web.delete("/core/web-widgets/{id}", widgets.delete_widget),
         web.post("/core/web-widgets/{id}/auto-brand", auto_brand.auto_brand),
+        web.get("/core/web-widgets/{id}/stats", widget_stats.widget_stats),
         web.post("/core/agents", agents.create_agent),
         web.get("/core/agents/{id}", agents.get_agent),
         web.post("/core/agents/{id}/versions", agents.create_version),
@@ -48,6 +53,16 @@ def setup_routes(app: web.Application) -> None:
         web.post(CONVERSATION + "/end", conversations.end_conversation),
         web.delete(CONVERSATION, conversation_erasure.delete_conversation),
         web.post("/core/conversations/erase", conversation_erasure.erase_conversations),
+        web.post(CONVERSATION + "/listener-token", listener.listener_token),
+        web.get("/core/webhooks", webhooks.list_webhooks),
+        web.post("/core/webhooks", webhooks.create_webhook),
+        web.get(WEBHOOK, webhooks.get_webhook),
+        web.put(WEBHOOK, webhooks.update_webhook),
+        web.delete(WEBHOOK, webhooks.delete_webhook),
+        web.post(WEBHOOK + "/rotate-secret", webhooks.rotate_secret),
+        web.post(WEBHOOK + "/test", webhooks.send_test),
+        web.get(WEBHOOK + "/deliveries", webhooks.list_deliveries),
+        web.post(WEBHOOK + "/deliveries/{delivery_id}/retry", webhooks.retry_delivery),
     ], cross_origin=cors)
     # Last: preflights reach the catch-all (no route takes OPTIONS).
     add_unrouted(app, cross_origin=cors)

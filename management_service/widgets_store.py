@@ -35,6 +35,7 @@ from common.validation import invalid
 from management_service.agents_store import AgentStore
 from management_service.erasure_queue import ErasureQueue
 from management_service.idempotency import Planned
+from management_service.widget_events import WidgetEvents
 
 _ENC = msgspec.json.Encoder()
 _WIDGET = msgspec.json.Decoder(Widget)
@@ -116,10 +117,15 @@ class KeyedLocks:
 
 
 class WidgetStore:
-    def __init__(self, redis: Redis, keys: RedisKeys, agents: AgentStore | None = None) -> None:
+    def __init__(
+        self, redis: Redis, keys: RedisKeys, agents: AgentStore | None = None,
+        events: WidgetEvents | None = None,
+    ) -> None:
         self.redis = redis
         self.keys = keys
         self.agents = agents or AgentStore(redis, keys)
+        # widget.updated / widget.deleted for webhooks, after each committed write (best-effort).
+        self.events = events
         self._write_script = register(redis, WIDGET_WRITE)
         self.erasures = ErasureQueue(redis, keys)
         # Writers of one widget in this process take turns: compare-and-set then only has to
@@ -234,6 +240,8 @@ class WidgetStore:
                 )
             widget.updated_at = iso_from_ms(now_ms())
             if await self._write("replace", widget.id, raw, _ENC.encode(widget)):
+                if self.events is not None:
+                    await self.events.updated(widget)
                 return widget
         raise ApiError(409, _CONFLICT)
 
@@ -259,6 +267,8 @@ class WidgetStore:
                 # Document first, then its entry: a failure in between leaves an entry that
                 # listing skips (and later removes), never a listed widget that cannot be read.
                 await self.redis.zrem(self.keys.org_widgets(org_id), _member(widget))
+                if self.events is not None:
+                    await self.events.deleted(org_id, widget.id)
                 return True
         raise ApiError(409, _CONFLICT)
 

@@ -13,18 +13,20 @@ import asyncio
 import logging
 import secrets
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 import msgspec
 
 from common.lifecycle.events import event_json, new_event_id, outbox_field, xadd_command
-from common.lifecycle.lifecycle import due_member, due_shard
+from common.lifecycle.lifecycle import DEFAULT_STATS_RETENTION, due_member, due_shard
 from common.models.conversation import Conversation, ConversationSummary
 from common.pagination import collect_page, created_bounds, index_member
 from common.redis_client import as_bytes, read_script, register
 from common.redis_keys import RedisKeys
 from common.timeutil import iso_from_ms, now_ms
+from common.widget_stats import utc_day
 from runtime_service.redis_batch import RedisBatch
 
 log = logging.getLogger(__name__)
@@ -74,7 +76,9 @@ class ConversationStore:
     def __init__(
         self, batch: RedisBatch, keys: RedisKeys, retention: int,
         settle: float = 15.0, events_retention: int = 7 * 24 * 3600,
+        stats_retention: int = DEFAULT_STATS_RETENTION,
     ) -> None:
+        self.stats_retention = stats_retention
         self.batch = batch
         self.settle_ms = int(settle * 1000)
         self.events_retention = events_retention
@@ -120,6 +124,7 @@ class ConversationStore:
             args=[f"{member}:{widget_id}", org_expired_below, self.retention],
         )
         lifecycle: list[Any] = []
+        stats: list[str] = []
         if start is not None:
             # On the sweep's due index before the script (same pipeline, queued first): by the
             # token's deadline the sweep cancels it if unused, and publishes the started event
@@ -128,7 +133,12 @@ class ConversationStore:
                 "ZADD", self.keys.due_conversations(due_shard(conversation_id)), "LT",
                 start.deadline_ms + self.settle_ms, due_member(widget_id, conversation_id),
             ).add_done_callback(_retrieved)
-            lifecycle = [start.room, start.deadline_ms, outbox_field(start.event_id), start.event]
+            lifecycle = [
+                start.room, start.deadline_ms, outbox_field(start.event_id), start.event,
+                self.stats_retention,
+            ]
+            # A start counts in the widget's stats of its day.
+            stats = [self.keys.widget_stats(widget_id, utc_day(created_ms))]
         created = self.batch.script(
             self._create,
             keys=[
@@ -136,6 +146,7 @@ class ConversationStore:
                 self.keys.conversations(widget_id),
                 self.keys.user_conversations(widget_id, conversation.user_id),
                 self.keys.conversations_by_status(widget_id, "token_created"),
+                *stats,
             ],
             args=[
                 _ENCODE(conversation) if start is None else start.doc, metadata, member,
@@ -241,8 +252,9 @@ class ConversationStore:
 
     async def submit_feedback(
         self, widget_id: str, conversation_id: str, record: bytes, size: int, limit: int,
-        organization_id: str = "",
+        organization_id: str = "", ratings: Sequence[str] = (),
     ) -> FeedbackOutcome:
+        """``ratings``: the widget stats' rating counters this feedback adds one to."""
         # One id per submission, the same in every retry of this call (see the script).
         submission = secrets.token_hex(8)
         event_id = new_event_id()
@@ -256,10 +268,17 @@ class ConversationStore:
             "ZADD", self.keys.due_conversations(due_shard(conversation_id)), "LT",
             now_ms() + self.settle_ms, due_member(widget_id, conversation_id),
         ).add_done_callback(_retrieved)
+        now = now_ms()
         outcome: bytes = await self.batch.script(
             self._feedback,
-            keys=[self.keys.conversation(widget_id, conversation_id)],
-            args=[record, size, limit, submission, outbox_field(event_id), event],
+            keys=[
+                self.keys.conversation(widget_id, conversation_id),
+                self.keys.widget_stats(widget_id, utc_day(now)),
+            ],
+            args=[
+                record, size, limit, submission, outbox_field(event_id), event,
+                self.stats_retention, *ratings,
+            ],
         )
         self.feedback_outcomes[outcome.decode()] += 1
         if outcome == b"ok":

@@ -1,6 +1,7 @@
 -- Every change of a conversation's lifecycle, in the widget's hash slot (docs/lifecycle.md).
 -- KEYS[1] the conversation hash; KEYS[2..6] the widget's status indexes (token_created,
--- in_progress, completed, failed, cancelled: INDEXED_STATUSES), which `save` keeps in step
+-- in_progress, completed, failed, cancelled: INDEXED_STATUSES), which `save` keeps in step;
+-- KEYS[7] (optional) the widget's stats hash of now's UTC day (common/widget_stats.py)
 -- ARGV[1] operation: event | resume | sweep | report | end
 -- ARGV[2] now (ms), ARGV[3] now (ISO 8601, for updated_at and event timestamps)
 -- ARGV[4] LIFECYCLE_SETTLE (ms), ARGV[5] event id base ("evt_<hex>", per call)
@@ -11,6 +12,7 @@
 --   report: fields (JSON: user_turn_count, summary, transcript, ended_reason; absent = unchanged),
 --           max transcript items, max transcript bytes, summary grace (ms)
 --   end:    (none)
+-- ARGV[#ARGV], with KEYS[7] only: STATS_RETENTION (s), after the operation's arguments
 -- Returns {outcome, status, next due (ms, 0 = none), doc, outbox field, event JSON, ...}:
 -- outcome is ok | duplicate | not_found | terminal | too_large | unchanged. The events are
 -- written to `outbox:<id>` fields in the same step; the caller publishes and deletes them.
@@ -69,8 +71,21 @@ local function visitor_in(f, room)
     return false
 end
 
+-- The widget's daily counters: emit and finish run once per transition (a terminal status
+-- never changes, in_progress is reached once), so each conversation counts once in each.
+local stats = KEYS[7]
+local function count(name, by)
+    if stats then
+        redis.call('HINCRBY', stats, name, by or 1)
+        redis.call('EXPIRE', stats, ARGV[#ARGV])
+    end
+end
+
 local outbox = {}
 local function emit(kind, extra)
+    if kind == 'conversation.in_progress' then
+        count('in_progress')
+    end
     local id = event_base
     if #outbox > 0 then
         id = event_base .. '_' .. (#outbox / 2 + 1)
@@ -95,6 +110,11 @@ local function finish(status, f, close_at)
     doc['duration'] = duration(f, close_at)
     doc['updated_at'] = now_iso
     redis.call('HSET', conv, 'ended_ms', now)
+    count(status)
+    if f['joined'] == '1' then -- only a call the visitor joined has a duration worth averaging
+        count('duration_total', doc['duration'])
+        count('duration_count')
+    end
     local extra = nil
     if f['summary'] then
         extra = {summary = f['summary']}
