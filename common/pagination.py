@@ -72,14 +72,15 @@ def encode_cursor(member: str) -> str:
     return base64.urlsafe_b64encode(member.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> str:
-    """Return the exclusive upper lex bound (``(member``) for ZREVRANGEBYLEX."""
+def decode_cursor(cursor: str, member: re.Pattern[str] = _MEMBER) -> str:
+    """Return the exclusive upper lex bound (``(member``) for ZREVRANGEBYLEX; ``member`` is
+    the index's member shape (an index whose ids are not UUIDs passes its own)."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         text = base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise invalid(["query", "cursor"], "Invalid cursor") from None
-    if _MEMBER.match(text):
+    if member.match(text):
         return "(" + text
     try:
         return before_bound(ms_from_iso(text))

@@ -96,16 +96,21 @@ class ConversationStore:
 
     async def create(
         self, conversation: ConversationSummary, created_ms: int, metadata: bytes,
-        start: StartRecord | None = None,
+        start: StartRecord | None = None, retention: int | None = None,
     ) -> None:
+        """``retention``: the widget's effective retention (s; default the service's), for the
+        conversation's TTL, its locator's and its widget indexes' trimming. The organization's
+        indexes mix widgets, so they keep the service's retention (the longest any has)."""
         widget_id, conversation_id = conversation.web_widget_id, conversation.id
+        kept = self.retention if retention is None else retention
         # The locator is in another slot, so it cannot join the script: written first, a
         # conversation is never without it (a locator without a conversation answers 404).
         # Both go in one pipeline, the locator first.
         owner = self.batch.execute(
-            "SET", self.keys.conversation_owner(conversation_id), widget_id, "EX", self.retention
+            "SET", self.keys.conversation_owner(conversation_id), widget_id, "EX", kept
         )
-        expired_below = "(" + index_member(max(created_ms - self.retention * 1000, 0), "")
+        expired_below = "(" + index_member(max(created_ms - kept * 1000, 0), "")
+        org_expired_below = "(" + index_member(max(created_ms - self.retention * 1000, 0), "")
         member = index_member(created_ms, conversation_id)
         # The organization's indexes, in its slot, queued before the conversation like the
         # locator: the owner's list skips an entry whose conversation is not there (yet).
@@ -116,7 +121,7 @@ class ConversationStore:
                 self.keys.org_conversations(org_id),
                 self.keys.org_user_conversations(org_id, conversation.user_id),
             ],
-            args=[f"{member}:{widget_id}", expired_below, self.retention],
+            args=[f"{member}:{widget_id}", org_expired_below, self.retention],
         )
         lifecycle: list[Any] = []
         stats: list[str] = []
@@ -145,7 +150,7 @@ class ConversationStore:
             ],
             args=[
                 _ENCODE(conversation) if start is None else start.doc, metadata, member,
-                expired_below, self.retention, *lifecycle,
+                expired_below, kept, *lifecycle,
             ],
         )
         # Awaited in turn (gather's machinery cost more than the awaits); every outcome is read,

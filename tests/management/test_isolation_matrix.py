@@ -40,6 +40,7 @@ from management_service.branding.models import Brand, BrandColors, BrandConfigV1
 from management_service.branding.service import BrandService
 from management_service.credentials import CredentialStore
 from tests.support.settings import ALL_SCOPES, make_settings
+from tests.support.webhooks import write_delivery
 from tests.support.widget_helpers import create_widget, expect, make_version
 
 # Routes with no organization data, reachable without a credential.
@@ -79,12 +80,18 @@ class Ids:
     draft: str  # unpublished, version number 2
     widget: str
     conversation: str  # a conversation of the widget (as the runtime would have started it)
+    webhook: str  # a webhook endpoint
+    delivery: str  # a delivery to that endpoint (as the worker writes it)
 
 
 def ghost() -> Ids:
     """Ids that never existed, in the same shape as a real organization's."""
     return Ids(org=new_id(), agent=new_id(), version=new_id(), draft=new_id(), widget=new_id(),
-               conversation=new_id())
+               conversation=new_id(), webhook=new_id(), delivery=new_delivery_id())
+
+
+def new_delivery_id() -> str:
+    return "dlv_" + new_id().replace("-", "")
 
 
 @dataclass
@@ -106,6 +113,9 @@ class World:
     async def fresh_draft(self) -> str:
         return (await make_version(self.client, self.a_admin, self.a.agent))[1]
 
+    async def fresh_webhook(self) -> str:
+        return await create_webhook(self.client, self.a_admin)
+
 
 async def seed_org(client: Any, credentials: CredentialStore) -> tuple[Ids, dict[str, str]]:
     org = await credentials.create_org("Org")
@@ -116,7 +126,16 @@ async def seed_org(client: Any, credentials: CredentialStore) -> tuple[Ids, dict
     widget = await create_widget(client, admin, (agent, version), published=True,
                                  domains=["https://shop.example"])
     conversation = await seed_conversation(credentials, org.id, widget["id"], agent, version)
-    return Ids(org.id, agent, version, draft, widget["id"], conversation), admin
+    webhook, delivery = await create_webhook(client, admin), new_delivery_id()
+    await write_delivery(credentials.redis, credentials.keys, webhook, delivery, now_ms())
+    return Ids(org.id, agent, version, draft, widget["id"], conversation, webhook,
+               delivery), admin
+
+
+async def create_webhook(client: Any, admin: dict[str, str]) -> str:
+    # A public address literal: registration needs no DNS lookup.
+    resp = await client.post(WH, json={"url": "https://93.184.215.14/hook"}, headers=admin)
+    return (await expect(resp, 201))["id"]  # type: ignore[no-any-return]
 
 
 async def seed_conversation(
@@ -203,7 +222,8 @@ async def b_view(world: World) -> list[Any]:
     """B's resources as B's own key reads them."""
     b = world.b
     paths = [f"/core/web-widgets/{b.widget}", "/core/web-widgets", f"/core/agents/{b.agent}",
-             f"/core/agents/{b.agent}/versions/1", f"/core/agents/{b.agent}/versions/2"]
+             f"/core/agents/{b.agent}/versions/1", f"/core/agents/{b.agent}/versions/2",
+             f"{WH}/{b.webhook}", WH, f"{WH}/{b.webhook}/deliveries"]
     return [await expect(await world.client.get(p, headers=world.b_admin), 200) for p in paths]
 
 
@@ -315,6 +335,16 @@ async def _own_end(w: World) -> tuple[Req, int]:
     return Req(f"/core/conversations/{w.a.conversation}/end"), 200
 
 
+async def _own_delete_conversation(w: World) -> tuple[Req, int]:
+    a = w.a
+    cid = await seed_conversation(w.credentials, a.org, a.widget, a.agent, a.version)
+    return Req(f"/core/conversations/{cid}"), 204
+
+
+async def _own_erase(w: World) -> tuple[Req, int]:
+    return Req("/core/conversations/erase", {"user_id": "u1", "web_widget_id": w.a.widget}), 200
+
+
 async def _own_stats(w: World) -> tuple[Req, int]:
     return Req(f"/core/web-widgets/{w.a.widget}/stats"), 200
 
@@ -327,6 +357,50 @@ async def _own_listener_token(w: World) -> tuple[Req, int]:
     return Req(f"/core/conversations/{w.a.conversation}/listener-token"), 200
 
 
+async def _own_webhooks(w: World) -> tuple[Req, int]:
+    return Req(WH), 200
+
+
+async def _own_create_webhook(w: World) -> tuple[Req, int]:
+    # Read-only fields naming org B are accepted and ignored: the endpoint lands in org A.
+    body = {"url": "https://93.184.215.14/own", "organization_id": w.b.org, "id": w.b.webhook}
+    return Req(WH, body), 201
+
+
+async def _own_webhook(w: World) -> tuple[Req, int]:
+    return Req(f"{WH}/{w.a.webhook}"), 200
+
+
+async def _own_put_webhook(w: World) -> tuple[Req, int]:
+    body = {"description": "mine", "organization_id": w.b.org, "id": w.b.webhook}
+    return Req(f"{WH}/{w.a.webhook}", body), 200
+
+
+async def _own_delete_webhook(w: World) -> tuple[Req, int]:
+    return Req(f"{WH}/{await w.fresh_webhook()}"), 204
+
+
+async def _own_rotate(w: World) -> tuple[Req, int]:
+    return Req(f"{WH}/{w.a.webhook}/rotate-secret"), 200
+
+
+async def _own_test_send(w: World) -> tuple[Req, int]:
+    return Req(f"{WH}/{w.a.webhook}/test"), 202
+
+
+async def _own_deliveries(w: World) -> tuple[Req, int]:
+    return Req(f"{WH}/{w.a.webhook}/deliveries"), 200
+
+
+async def _own_retry(w: World) -> tuple[Req, int]:
+    return Req(f"{WH}/{w.a.webhook}/deliveries/{w.a.delivery}/retry"), 202
+
+
+def _webhook_variant(suffix: str, body: Any = None) -> tuple[Variant, ...]:
+    return (Variant(lambda a, b: Req(f"{WH}/{b.webhook}{suffix}", body), 404),)
+
+
+WH = "/core/webhooks"
 W = "/core/web-widgets"
 C = "/core/conversations"
 HIJACK = {"config": {"livekit_agent_name": "hijacked"}}
@@ -398,8 +472,39 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/core/conversations/{conversation_id}/end"): Case(_own_end, (
         Variant(lambda a, b: Req(f"/core/conversations/{b.conversation}/end"), 404),
     )),
+    ("DELETE", "/core/conversations/{conversation_id}"): Case(_own_delete_conversation, (
+        Variant(lambda a, b: Req(f"/core/conversations/{b.conversation}"), 404),
+    )),
+    ("POST", "/core/conversations/erase"): Case(_own_erase, (
+        Variant(lambda a, b: Req("/core/conversations/erase",
+                                 {"user_id": "u1", "web_widget_id": b.widget}), 404),
+    )),
     ("POST", "/core/conversations/{conversation_id}/listener-token"): Case(_own_listener_token, (
         Variant(lambda a, b: Req(f"/core/conversations/{b.conversation}/listener-token"), 404),
+    )),
+    ("GET", WH): Case(_own_webhooks, (
+        # B's id where a cursor goes: refused like any other string that is not a cursor.
+        Variant(lambda a, b: Req(f"{WH}?cursor={b.webhook}"), 422),
+    )),
+    ("POST", WH): Case(_own_create_webhook, (
+        Variant(lambda a, b: Req(WH, {"url": f"ftp://hooks.example/{b.webhook}",
+                                      "organization_id": b.org, "id": b.webhook}), 422),
+    )),
+    ("GET", WH + "/{id}"): Case(_own_webhook, _webhook_variant("")),
+    ("PUT", WH + "/{id}"): Case(_own_put_webhook, (
+        *_webhook_variant("", {"enabled": False}),
+        *_webhook_variant("", {"url": "https://93.184.215.14/hijacked"}),
+    )),
+    ("DELETE", WH + "/{id}"): Case(_own_delete_webhook, _webhook_variant("")),
+    ("POST", WH + "/{id}/rotate-secret"): Case(_own_rotate, _webhook_variant("/rotate-secret")),
+    ("POST", WH + "/{id}/test"): Case(_own_test_send, _webhook_variant("/test")),
+    ("GET", WH + "/{id}/deliveries"): Case(_own_deliveries, _webhook_variant("/deliveries")),
+    ("POST", WH + "/{id}/deliveries/{delivery_id}/retry"): Case(_own_retry, (
+        Variant(lambda a, b: Req(f"{WH}/{b.webhook}/deliveries/{b.delivery}/retry"), 404),
+        # B's delivery under A's own endpoint.
+        Variant(lambda a, b: Req(f"{WH}/{a.webhook}/deliveries/{b.delivery}/retry"), 404),
+        # A's delivery under B's endpoint.
+        Variant(lambda a, b: Req(f"{WH}/{b.webhook}/deliveries/{a.delivery}/retry"), 404),
     )),
 }
 
@@ -417,6 +522,12 @@ def scope_sets(template: str) -> dict[str, list[str]]:
         return {
             "sensitive": ["conversations:read_sensitive"],
             "other-family": ["conversations:read", "conversations:manage", "web_widgets:manage"],
+        }
+    if template.startswith(WH):
+        # One scope for reads and writes alike: every other scope is refused.
+        return {
+            "manage": ["webhooks:manage"],
+            "other-family": [s for s in ALL_SCOPES if s != "webhooks:manage"],
         }
     if template.startswith("/core/conversations"):
         # Either read scope (or manage) reads; only manage writes.
