@@ -493,6 +493,19 @@ async def test_reads_survive_a_flushed_script_cache(owner: Org) -> None:
         assert await owner.ids(query) == kept[::-1], query
 
 
+async def test_an_erased_conversation_is_gone_from_every_read(owner: Org) -> None:
+    widget = await owner.widget()
+    cids = [await owner.seed(widget, BASE_MS + n) for n in range(3)]
+    await owner.drive(widget, cids[1], "completed", duration=3)
+    resp = await owner.management.delete(f"{LIST}/{cids[1]}", headers=owner.headers)
+    assert resp.status == 204
+    await expect(await owner.management.get(f"{LIST}/{cids[1]}", headers=owner.headers), 404)
+    kept = [cids[2], cids[0]]
+    for query in ("", f"web_widget_id={widget}", "user_id=u", "status=token_created"):
+        assert await owner.ids(query) == kept, query
+    assert await owner.ids("status=completed") == []
+
+
 # --- the query ----------------------------------------------------------------------------------
 
 
