@@ -6,6 +6,7 @@ another process on loopback. Each row is the service and the baseline on the sam
 back to back, so the ratio holds even when absolute numbers drift; beside it, each side's CPU
 time per request and how busy the service's core was (docs/performance.md). Knobs (environment):
 BENCH_SECONDS (4), BENCH_CONNECTIONS (16), BENCH_UPDATES (200), BENCH_CONVERSATIONS (150000),
+BENCH_OWNER_CONVERSATIONS (100000: the organization the owner's conversations rows read),
 BENCH_ONLY (run only the rows whose name contains this text, and skip the other checks),
 BENCH_WEBHOOK_EVENTS (3000: the webhook delivery burst).
 """
@@ -48,6 +49,8 @@ CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
 UPDATES = int(os.environ.get("BENCH_UPDATES", "200"))
 ONLY = os.environ.get("BENCH_ONLY", "")
 CONVERSATIONS = int(os.environ.get("BENCH_CONVERSATIONS", "150000"))
+OWNER_CONVERSATIONS = int(os.environ.get("BENCH_OWNER_CONVERSATIONS", "100000"))
+OWNER_PAGE = "/core/conversations?limit=20"
 RUNTIMES = 4
 # Signed webhooks prepared per run (signing them all up front would take minutes).
 WEBHOOK_LINES = int(os.environ.get("BENCH_WEBHOOK_LINES", "20000"))
@@ -130,6 +133,7 @@ def scenarios(
 ) -> list[Scenario]:
     widget = PUBLIC + data.widget_id
     auth = {"Authorization": f"Bearer {data.api_key}"}
+    owner = {"Authorization": f"Bearer {data.owner.api_key}"}
     managed = "/core/web-widgets/" + data.managed_widget_id
     put_body = json.dumps({"config": {"v1": {**WIDGET_CONFIG["v1"], "title": "Bench {n}"}}})
     return [
@@ -160,6 +164,15 @@ def scenarios(
                  Request("GET", managed, headers=auth)),
         Scenario("management PUT widget", "management", "management_put",
                  Request("PUT", managed, put_body, headers=auth)),
+        # The owner's conversations API, on an organization of OWNER_CONVERSATIONS: the newest
+        # page of its own index; a status (merged from its widgets' status indexes); one GET.
+        Scenario("owner conversations page (20)", "management", "owner_list",
+                 Request("GET", OWNER_PAGE, headers=owner)),
+        Scenario("owner conversations page, status", "management", "owner_list",
+                 Request("GET", OWNER_PAGE + "&status=completed", headers=owner)),
+        Scenario("owner conversation GET", "management", "owner_get",
+                 Request("GET", f"/core/conversations/{data.owner.conversation_id}",
+                         headers=owner)),
     ]
 
 
@@ -179,6 +192,8 @@ def baseline_bodies(
     widget = runtime + PUBLIC + data.widget_id
     auth = {"Authorization": f"Bearer {data.api_key}"}
     managed = f"{management}/core/web-widgets/{data.managed_widget_id}"
+    owner = {"Authorization": f"Bearer {data.owner.api_key}"}
+    owner_get = f"{management}/core/conversations/{data.owner.conversation_id}"
     bodies = {
         "widget": fetch("GET", widget)[0],
         "start": fetch("POST", widget + "/conversations", '{"user_id": "visitor-0"}')[0],
@@ -188,6 +203,9 @@ def baseline_bodies(
         "management_put": fetch("PUT", managed, json.dumps({"config": WIDGET_CONFIG}), auth)[0],
         # Every webhook the service takes answers these bytes.
         "webhook": fetch("POST", runtime + "/livekit/webhook", *_signed_unknown_room())[0],
+        # Both list rows answer a page of 20 safe rows: the unfiltered page's bytes serve both.
+        "owner_list": fetch("GET", management + OWNER_PAGE, headers=owner)[0],
+        "owner_get": fetch("GET", owner_get, headers=owner)[0],
     }
     path.write_text(json.dumps(bodies))
 
@@ -285,7 +303,7 @@ def main() -> int:
     processes: list[services.Process] = []
     try:
         settings = Settings.from_env("runtime", services.service_env(redis.url, 0))
-        data = asyncio.run(seed(settings, CONVERSATIONS))
+        data = asyncio.run(seed(settings, CONVERSATIONS, OWNER_CONVERSATIONS))
         load_cpus, server_cpus = cpus.split() or (None, None)
         management = services.service(
             "management", "management_service", redis.url, server_cpus

@@ -26,6 +26,8 @@ ROUTES = {
     "management_get": ("GET", MANAGEMENT),
     "management_put": ("PUT", MANAGEMENT),
     "webhook": ("POST", "/livekit/webhook"),
+    "owner_list": ("GET", "/core/conversations"),
+    "owner_get": ("GET", "/core/conversations/{conversation_id}"),
 }
 
 

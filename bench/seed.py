@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from bench.owner_seed import OwnerData, seed_owner
 from common.ids import new_id
 from common.models.conversation import ConversationSummary
 from common.models.widget import WidgetCreate
@@ -29,6 +30,7 @@ class BenchData:
     managed_widget_id: str  # GET/PUT through management
     propagation_widget_id: str  # updated while 4 runtime processes watch it
     conversation_ids: list[str]  # fresh ones, for first feedback submissions
+    owner: OwnerData  # an organization of many conversations, for the owner's API
 
 
 def _conversation(
@@ -43,7 +45,7 @@ def _conversation(
     )
 
 
-async def seed(settings: Settings, conversations: int) -> BenchData:
+async def seed(settings: Settings, conversations: int, owner_conversations: int) -> BenchData:
     dev, _ = await ensure_dev_data(settings, None)
     client = create_redis(settings)
     try:
@@ -66,6 +68,9 @@ async def seed(settings: Settings, conversations: int) -> BenchData:
             ]
             await asyncio.gather(*(store.create(c, now_ms(), b"{}") for c in batch))
             ids.extend(c.id for c in batch)
-        return BenchData(dev.api_key, dev.widget_id, extra[0].id, extra[1].id, ids)
+        owner = await seed_owner(
+            client, keys, settings.conversation_retention, owner_conversations
+        )
+        return BenchData(dev.api_key, dev.widget_id, extra[0].id, extra[1].id, ids, owner)
     finally:
         await client.aclose()

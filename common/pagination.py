@@ -72,14 +72,15 @@ def encode_cursor(member: str) -> str:
     return base64.urlsafe_b64encode(member.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> str:
-    """Return the exclusive upper lex bound (``(member``) for ZREVRANGEBYLEX."""
+def decode_cursor(cursor: str, member: re.Pattern[str] = _MEMBER) -> str:
+    """Return the exclusive upper lex bound (``(member``) for ZREVRANGEBYLEX; ``member`` is
+    the index's member shape (an index whose ids are not UUIDs passes its own)."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         text = base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise invalid(["query", "cursor"], "Invalid cursor") from None
-    if _MEMBER.match(text):
+    if member.match(text):
         return "(" + text
     try:
         return before_bound(ms_from_iso(text))
@@ -93,13 +94,16 @@ Fetch = Callable[[str, int], Awaitable[Sequence[tuple[str, T | None]]]]
 
 
 async def collect_page(
-    fetch: Fetch[T], keep: Callable[[T], bool], start: str, limit: int
+    fetch: Fetch[T], keep: Callable[[T], bool], start: str, limit: int,
+    batch: int | None = None,
 ) -> tuple[list[T], str | None]:
-    """Walk the index from ``start`` and return up to ``limit`` kept items plus the next cursor."""
+    """Walk the index from ``start`` and return up to ``limit`` kept items plus the next cursor.
+    ``batch``: index entries per fetch (default: a page and one more, at least 16); a caller
+    whose filter drops most entries asks for more at a time, so the budget costs fewer trips."""
     items: list[T] = []
     last = ""
     bound, scanned = start, 0
-    batch = min(max(limit + 1, 16), 500)
+    batch = min(max(limit + 1, 16, batch or 0), 500)
     while scanned < SCAN_BUDGET:
         entries = await fetch(bound, batch)
         if not entries:

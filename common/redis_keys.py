@@ -72,6 +72,11 @@ class RedisKeys:
         ``<org_id>:<widget_id>``, score the ms a worker may (re)claim it."""
         return f"{self.prefix}:{{erase}}:widgets"
 
+    def widget_erasure(self, widget_id: str) -> str:
+        """Hash: the progress of one deleted widget's erasure job (next to its queue, so one
+        script claims, saves and ends a job)."""
+        return f"{self.prefix}:{{erase}}:widget:{widget_id}"
+
     def idempotency(self, org_id: str, key: str) -> str:
         """An ``Idempotency-Key`` record: per organization, so another org's key never clashes."""
         return f"{self.prefix}:{{o:{org_id}}}:idem:{key}"

@@ -114,6 +114,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     )
     webhook_lease_ttl: Annotated[float, msgspec.Meta(ge=0.2)] = 10.0
     webhook_delivery_retention: Annotated[int, msgspec.Meta(ge=60)] = 4 * 24 * 3600
+    # Erasure (docs/architecture.md "Erasure"): how long an erased conversation's tombstone
+    # outlives it (longer than webhook retries, so no pending delivery of it goes out), how many
+    # conversations one erase call removes, how often each management pod looks for deleted
+    # widgets to erase, and how long after a widget's deletion the eraser looks once more for a
+    # conversation a runtime pod started from its cache (keep it above WIDGET_CACHE_TTL).
+    conversation_tombstone_ttl: Annotated[int, msgspec.Meta(ge=60)] = 4 * 24 * 3600
+    conversation_erase_batch: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 100
+    widget_eraser_interval: Annotated[float, msgspec.Meta(gt=0)] = 5.0
+    widget_eraser_recheck: Annotated[int, msgspec.Meta(ge=0)] = 600
+    # A widget's daily stats counters (both services write them) are kept this long (s) after
+    # their last write; a live monitoring (listener) token is valid this long (s).
+    stats_retention: Annotated[int, msgspec.Meta(ge=86400)] = 400 * 24 * 3600
+    listener_token_ttl: Annotated[int, msgspec.Meta(ge=10, le=3600)] = 300
 
     def __post_init__(self) -> None:
         # A ValueError here is msgspec's ValidationError in from_env: refused at start.

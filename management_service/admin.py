@@ -155,7 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         sub = commands.add_parser(command, help=help_)
         sub.add_argument(owner, required=True)
-        sub.add_argument("--scopes", required=True, help="comma-separated, e.g. agents:read")
+        sub.add_argument("--scopes", required=True,
+                         help="comma-separated, of: " + ", ".join(sorted(KNOWN_SCOPES)))
         sub.add_argument("--name", default="")
         sub.add_argument("--expires-in", type=int, metavar="SECONDS")
 

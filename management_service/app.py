@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 
@@ -19,22 +20,33 @@ from management_service.appkeys import (
     AGENTS,
     BRANDS,
     CONVERSATION_ENDS,
+    CONVERSATION_ERASER,
     CREDENTIAL_CACHE,
     CREDENTIAL_LISTENER,
     CREDENTIALS,
     HTTP_SESSION,
     IDEMPOTENCY,
+    OWNER_CONVERSATIONS,
+    WEBHOOKS,
+    WIDGET_ERASER,
+    WIDGET_EVENTS,
     WIDGETS,
 )
 from management_service.branding.cache import BrandCache
 from management_service.branding.fetch import Fetcher
 from management_service.branding.service import BrandService
 from management_service.branding.session import build_session, egress_policy
+from management_service.conversation_erasure import ConversationEraser
 from management_service.conversation_reports import ConversationEnds, RoomRemover
+from management_service.conversations_store import OwnerConversations
 from management_service.credential_cache import CredentialCache
 from management_service.credentials import CredentialStore
 from management_service.idempotency import IdempotencyStore
 from management_service.routes import setup_routes
+from management_service.webhook_egress import default_resolver, webhook_egress_policy
+from management_service.webhook_store import WebhookStore
+from management_service.widget_eraser import EraserLoop, WidgetEraser
+from management_service.widget_events import WidgetEvents
 from management_service.widgets_store import WidgetStore
 
 log = logging.getLogger(__name__)
@@ -81,9 +93,32 @@ async def stores_ctx(app: web.Application) -> AsyncIterator[None]:
     redis, keys = app[REDIS], app[KEYS]
     app[CREDENTIALS] = CredentialStore(redis, keys, app[CREDENTIAL_CACHE])
     app[AGENTS] = AgentStore(redis, keys)
-    app[WIDGETS] = WidgetStore(redis, keys)
+    events = app[WIDGET_EVENTS] = WidgetEvents(redis, keys, app[SETTINGS].events_retention)
+    app[WIDGETS] = WidgetStore(redis, keys, events=events)
     app[IDEMPOTENCY] = IdempotencyStore(redis, keys)
+    app[OWNER_CONVERSATIONS] = OwnerConversations(redis, keys)
+    app[METRICS].counter(
+        "widget_events_published",
+        "widget.updated/widget.deleted events appended to the events stream (failed: lost, "
+        "logged; the widget write itself succeeded)",
+        lambda: events.outcomes, "outcome",
+    )
     yield
+
+
+async def webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Webhook endpoints (management_service/webhook_store.py) and the resolver their
+    registration's egress check looks names up with."""
+    settings = app[SETTINGS]
+    resolver = default_resolver()
+    app[WEBHOOKS] = WebhookStore(
+        app[REDIS], app[KEYS], webhook_egress_policy(settings), resolver,
+        settings.events_retention,
+    )
+    try:
+        yield
+    finally:
+        await resolver.close()
 
 
 async def http_session_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -118,7 +153,8 @@ async def lifecycle_ctx(app: web.Application) -> AsyncIterator[None]:
     client that removes ended conversations' rooms."""
     settings = app[SETTINGS]
     lifecycle = Lifecycle(
-        app[REDIS], app[KEYS], settings.lifecycle_settle, settings.events_retention
+        app[REDIS], app[KEYS], settings.lifecycle_settle, settings.events_retention,
+        settings.stats_retention,
     )
     remover = None
     if settings.livekit_api_url:
@@ -133,10 +169,45 @@ async def lifecycle_ctx(app: web.Application) -> AsyncIterator[None]:
             await remover.aclose()
 
 
+async def erasure_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Erasing conversations (DELETE, erase by visitor), and the background task that erases
+    deleted widgets' conversations (management_service/widget_eraser.py): every management
+    process runs one; they share the jobs through leases."""
+    settings = app[SETTINGS]
+    eraser = app[CONVERSATION_ERASER] = ConversationEraser(
+        app[REDIS], app[KEYS], settings.conversation_tombstone_ttl
+    )
+    widgets = app[WIDGET_ERASER] = WidgetEraser(
+        app[REDIS], app[KEYS], eraser, batch=settings.conversation_erase_batch,
+        recheck_ms=settings.widget_eraser_recheck * 1000,
+        retry_ms=int(settings.widget_eraser_interval * 1000),
+    )
+    metrics = app[METRICS]
+    metrics.counter(
+        "conversations_erased", "Conversations erased, by what asked (delete, user, widget)",
+        lambda: eraser.erased, "via",
+    )
+    metrics.counter(
+        "widget_erasures", "Deleted widgets' erasure jobs: finished, abandoned (the widget "
+        "was not deleted after all), error (retried)", lambda: widgets.jobs, "outcome",
+    )
+    loop = EraserLoop(widgets, settings.widget_eraser_interval)
+    task = asyncio.create_task(loop.run(), name="widget-eraser")
+    try:
+        yield
+    finally:
+        loop.stop()
+        try:
+            await asyncio.wait_for(task, settings.redis_timeout * 2)
+        except TimeoutError:
+            log.warning("widget eraser did not stop in time; cancelled")
+
+
 def create_app(settings: Settings) -> web.Application:
     # Order matters: after the Redis client, which build_app starts first, as the stores need it.
     return build_app(
         settings, CLIENT_MAX_SIZE,
-        [credential_cache_ctx, stores_ctx, http_session_ctx, lifecycle_ctx],
+        [credential_cache_ctx, stores_ctx, webhooks_ctx, http_session_ctx, lifecycle_ctx,
+         erasure_ctx],
         setup_routes,
     )

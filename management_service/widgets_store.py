@@ -33,7 +33,9 @@ from common.redis_keys import RedisKeys
 from common.timeutil import iso_from_ms, ms_from_iso, now_ms
 from common.validation import invalid
 from management_service.agents_store import AgentStore
+from management_service.erasure_queue import ErasureQueue
 from management_service.idempotency import Planned
+from management_service.widget_events import WidgetEvents
 
 _ENC = msgspec.json.Encoder()
 _WIDGET = msgspec.json.Decoder(Widget)
@@ -115,11 +117,17 @@ class KeyedLocks:
 
 
 class WidgetStore:
-    def __init__(self, redis: Redis, keys: RedisKeys, agents: AgentStore | None = None) -> None:
+    def __init__(
+        self, redis: Redis, keys: RedisKeys, agents: AgentStore | None = None,
+        events: WidgetEvents | None = None,
+    ) -> None:
         self.redis = redis
         self.keys = keys
         self.agents = agents or AgentStore(redis, keys)
+        # widget.updated / widget.deleted for webhooks, after each committed write (best-effort).
+        self.events = events
         self._write_script = register(redis, WIDGET_WRITE)
+        self.erasures = ErasureQueue(redis, keys)
         # Writers of one widget in this process take turns: compare-and-set then only has to
         # settle races between pods, and a burst of PUTs to one widget is not a burst of 409s.
         self._writers = KeyedLocks()
@@ -232,6 +240,8 @@ class WidgetStore:
                 )
             widget.updated_at = iso_from_ms(now_ms())
             if await self._write("replace", widget.id, raw, _ENC.encode(widget)):
+                if self.events is not None:
+                    await self.events.updated(widget)
                 return widget
         raise ApiError(409, _CONFLICT)
 
@@ -247,10 +257,18 @@ class WidgetStore:
             if loaded is None:
                 return False
             raw, widget = loaded
+            # Its conversations' erasure is queued first: the eraser waits while the document
+            # exists, and a failure after the document's deletion cannot leave them behind
+            # unqueued (management_service/widget_eraser.py).
+            await self.erasures.enqueue(
+                org_id, widget.id, ms_from_iso(widget.created_at), now_ms()
+            )
             if await self._write("delete", widget.id, raw, b""):
                 # Document first, then its entry: a failure in between leaves an entry that
                 # listing skips (and later removes), never a listed widget that cannot be read.
                 await self.redis.zrem(self.keys.org_widgets(org_id), _member(widget))
+                if self.events is not None:
+                    await self.events.deleted(org_id, widget.id)
                 return True
         raise ApiError(409, _CONFLICT)
 

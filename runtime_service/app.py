@@ -107,13 +107,14 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     conversations = app[CONVERSATIONS] = ConversationStore(
         batch, keys, settings.conversation_retention,
-        settings.lifecycle_settle, settings.events_retention,
+        settings.lifecycle_settle, settings.events_retention, settings.stats_retention,
     )
     minter = app[TOKEN_MINTER] = TokenMinter(
         settings.livekit_api_key, settings.livekit_api_secret, settings.livekit_token_ttl
     )
     lifecycle = app[LIFECYCLE] = Lifecycle(
-        app[REDIS], keys, settings.lifecycle_settle, settings.events_retention
+        app[REDIS], keys, settings.lifecycle_settle, settings.events_retention,
+        settings.stats_retention,
     )
     starter = app[STARTER] = ConversationStarter(
         versions, conversations, minter, settings.livekit_url, lifecycle

@@ -65,6 +65,7 @@ def to_public(raw: bytes, headers: Mapping[str, str] = SECURITY_HEADERS) -> Publ
         ok_headers=ok,
         not_modified_headers=not_modified,
         pre_conversation_fields=pre_conversation_fields(v1),
+        retention_days=v1.retention_days,
     )
 
 

@@ -17,6 +17,7 @@ from common.models.conversation import (
     ConversationStarted,
     ConversationSummary,
 )
+from common.models.widget_config import effective_retention
 from common.timeutil import iso_from_ms, now_ms
 from common.validation import invalid
 from runtime_service.agent_versions import AgentVersionSource, Dispatch
@@ -138,7 +139,8 @@ class ConversationStarter:
             room=room, deadline_ms=self.deadline_ms(created_ms), event_id=event_id,
             event=event_around(event_id, "conversation.started", now, doc), doc=doc,
         )
-        await self.store.create(conversation, created_ms, metadata, start)
+        retention = effective_retention(widget.retention_days, self.store.retention)
+        await self.store.create(conversation, created_ms, metadata, start, retention)
         await self.store.publish_started(conversation, start, created_ms)
         return self._credentials(conversation, dispatch, room, body.locale)
 

@@ -13,23 +13,26 @@ import asyncio
 import logging
 import secrets
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 import msgspec
 
 from common.lifecycle.events import event_json, new_event_id, outbox_field, xadd_command
-from common.lifecycle.lifecycle import due_member, due_shard
+from common.lifecycle.lifecycle import DEFAULT_STATS_RETENTION, due_member, due_shard
 from common.models.conversation import Conversation, ConversationSummary
 from common.pagination import collect_page, created_bounds, index_member
 from common.redis_client import as_bytes, read_script, register
 from common.redis_keys import RedisKeys
 from common.timeutil import iso_from_ms, now_ms
+from common.widget_stats import utc_day
 from runtime_service.redis_batch import RedisBatch
 
 log = logging.getLogger(__name__)
 
 CREATE = read_script(__file__, "conversation_create.lua")
+ORG_INDEX = read_script(__file__, "conversation_org_index.lua")
 FEEDBACK = read_script(__file__, "feedback_submit.lua")
 PAGE = read_script(__file__, "conversation_page.lua")
 FeedbackOutcome = Literal["ok", "not_found", "too_large", "duplicate"]
@@ -73,7 +76,9 @@ class ConversationStore:
     def __init__(
         self, batch: RedisBatch, keys: RedisKeys, retention: int,
         settle: float = 15.0, events_retention: int = 7 * 24 * 3600,
+        stats_retention: int = DEFAULT_STATS_RETENTION,
     ) -> None:
+        self.stats_retention = stats_retention
         self.batch = batch
         self.settle_ms = int(settle * 1000)
         self.events_retention = events_retention
@@ -83,6 +88,7 @@ class ConversationStore:
         self.keys = keys
         self.retention = retention
         self._create = register(batch.redis, CREATE)
+        self._org_index = register(batch.redis, ORG_INDEX)
         self._feedback = register(batch.redis, FEEDBACK)
         self._page = register(batch.redis, PAGE)
         self.created = 0
@@ -90,17 +96,35 @@ class ConversationStore:
 
     async def create(
         self, conversation: ConversationSummary, created_ms: int, metadata: bytes,
-        start: StartRecord | None = None,
+        start: StartRecord | None = None, retention: int | None = None,
     ) -> None:
+        """``retention``: the widget's effective retention (s; default the service's), for the
+        conversation's TTL, its locator's and its widget indexes' trimming. The organization's
+        indexes mix widgets, so they keep the service's retention (the longest any has)."""
         widget_id, conversation_id = conversation.web_widget_id, conversation.id
+        kept = self.retention if retention is None else retention
         # The locator is in another slot, so it cannot join the script: written first, a
         # conversation is never without it (a locator without a conversation answers 404).
         # Both go in one pipeline, the locator first.
         owner = self.batch.execute(
-            "SET", self.keys.conversation_owner(conversation_id), widget_id, "EX", self.retention
+            "SET", self.keys.conversation_owner(conversation_id), widget_id, "EX", kept
         )
-        expired_below = "(" + index_member(max(created_ms - self.retention * 1000, 0), "")
+        expired_below = "(" + index_member(max(created_ms - kept * 1000, 0), "")
+        org_expired_below = "(" + index_member(max(created_ms - self.retention * 1000, 0), "")
+        member = index_member(created_ms, conversation_id)
+        # The organization's indexes, in its slot, queued before the conversation like the
+        # locator: the owner's list skips an entry whose conversation is not there (yet).
+        org_id = conversation.organization_id
+        org_indexed = self.batch.script(
+            self._org_index,
+            keys=[
+                self.keys.org_conversations(org_id),
+                self.keys.org_user_conversations(org_id, conversation.user_id),
+            ],
+            args=[f"{member}:{widget_id}", org_expired_below, self.retention],
+        )
         lifecycle: list[Any] = []
+        stats: list[str] = []
         if start is not None:
             # On the sweep's due index before the script (same pipeline, queued first): by the
             # token's deadline the sweep cancels it if unused, and publishes the started event
@@ -109,26 +133,36 @@ class ConversationStore:
                 "ZADD", self.keys.due_conversations(due_shard(conversation_id)), "LT",
                 start.deadline_ms + self.settle_ms, due_member(widget_id, conversation_id),
             ).add_done_callback(_retrieved)
-            lifecycle = [start.room, start.deadline_ms, outbox_field(start.event_id), start.event]
+            lifecycle = [
+                start.room, start.deadline_ms, outbox_field(start.event_id), start.event,
+                self.stats_retention,
+            ]
+            # A start counts in the widget's stats of its day.
+            stats = [self.keys.widget_stats(widget_id, utc_day(created_ms))]
         created = self.batch.script(
             self._create,
             keys=[
                 self.keys.conversation(widget_id, conversation_id),
                 self.keys.conversations(widget_id),
                 self.keys.user_conversations(widget_id, conversation.user_id),
+                self.keys.conversations_by_status(widget_id, "token_created"),
+                *stats,
             ],
             args=[
-                _ENCODE(conversation) if start is None else start.doc, metadata,
-                index_member(created_ms, conversation_id),
-                expired_below, self.retention, *lifecycle,
+                _ENCODE(conversation) if start is None else start.doc, metadata, member,
+                expired_below, kept, *lifecycle,
             ],
         )
-        # Awaited in turn (gather's machinery cost more than the two awaits); when the locator
-        # fails, the script's outcome is still read, so no error is left unretrieved.
-        try:
-            await owner
-        finally:
-            await created
+        # Awaited in turn (gather's machinery cost more than the awaits); every outcome is read,
+        # so no error is left unretrieved, and the first error is raised.
+        error: BaseException | None = None
+        for future in (owner, org_indexed, created):
+            try:
+                await future
+            except Exception as exc:
+                error = error or exc
+        if error is not None:
+            raise error
         self.created += 1
 
     async def publish_started(
@@ -218,8 +252,9 @@ class ConversationStore:
 
     async def submit_feedback(
         self, widget_id: str, conversation_id: str, record: bytes, size: int, limit: int,
-        organization_id: str = "",
+        organization_id: str = "", ratings: Sequence[str] = (),
     ) -> FeedbackOutcome:
+        """``ratings``: the widget stats' rating counters this feedback adds one to."""
         # One id per submission, the same in every retry of this call (see the script).
         submission = secrets.token_hex(8)
         event_id = new_event_id()
@@ -233,10 +268,17 @@ class ConversationStore:
             "ZADD", self.keys.due_conversations(due_shard(conversation_id)), "LT",
             now_ms() + self.settle_ms, due_member(widget_id, conversation_id),
         ).add_done_callback(_retrieved)
+        now = now_ms()
         outcome: bytes = await self.batch.script(
             self._feedback,
-            keys=[self.keys.conversation(widget_id, conversation_id)],
-            args=[record, size, limit, submission, outbox_field(event_id), event],
+            keys=[
+                self.keys.conversation(widget_id, conversation_id),
+                self.keys.widget_stats(widget_id, utc_day(now)),
+            ],
+            args=[
+                record, size, limit, submission, outbox_field(event_id), event,
+                self.stats_retention, *ratings,
+            ],
         )
         self.feedback_outcomes[outcome.decode()] += 1
         if outcome == b"ok":

@@ -7,6 +7,7 @@ import msgspec
 from common.errors import ApiError
 from common.models.conversation import FeedbackRecord, FeedbackSubmit
 from common.timeutil import iso_from_ms, now_ms
+from common.widget_stats import rating_counters
 from runtime_service.conversations import ConversationStore
 from runtime_service.feedback_values import check_feedback
 from runtime_service.public_widget import PublicWidget
@@ -35,7 +36,8 @@ async def submit_feedback(
         raise ApiError(400, "No configured feedback field was submitted")
     record = _ENCODE(FeedbackRecord(data=kept, submitted_at=iso_from_ms(now_ms())))
     outcome = await store.submit_feedback(
-        widget.id, conversation_id, record, size, MAX_FEEDBACK_BYTES, widget.organization_id
+        widget.id, conversation_id, record, size, MAX_FEEDBACK_BYTES, widget.organization_id,
+        rating_counters(widget.feedback_fields, kept),
     )
     if outcome == "ok":
         return

@@ -40,3 +40,5 @@ class PublicWidget:
     not_modified_headers: CIMultiDict[str]  # for the 304: the same without Content-Type
     # config.v1.pre_conversation_form's fields, checked again on the server at start.
     pre_conversation_fields: tuple[FormField, ...] = ()
+    # config.v1.retention_days (None: the service's CONVERSATION_RETENTION applies).
+    retention_days: int | None = None

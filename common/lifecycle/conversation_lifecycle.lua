@@ -1,5 +1,7 @@
 -- Every change of a conversation's lifecycle, in the widget's hash slot (docs/lifecycle.md).
--- KEYS[1] the conversation hash
+-- KEYS[1] the conversation hash; KEYS[2..6] the widget's status indexes (token_created,
+-- in_progress, completed, failed, cancelled: INDEXED_STATUSES), which `save` keeps in step;
+-- KEYS[7] (optional) the widget's stats hash of now's UTC day (common/widget_stats.py)
 -- ARGV[1] operation: event | resume | sweep | report | end
 -- ARGV[2] now (ms), ARGV[3] now (ISO 8601, for updated_at and event timestamps)
 -- ARGV[4] LIFECYCLE_SETTLE (ms), ARGV[5] event id base ("evt_<hex>", per call)
@@ -10,6 +12,7 @@
 --   report: fields (JSON: user_turn_count, summary, transcript, ended_reason; absent = unchanged),
 --           max transcript items, max transcript bytes, summary grace (ms)
 --   end:    (none)
+-- ARGV[#ARGV], with KEYS[7] only: STATS_RETENTION (s), after the operation's arguments
 -- Returns {outcome, status, next due (ms, 0 = none), doc, outbox field, event JSON, ...}:
 -- outcome is ok | duplicate | not_found | terminal | too_large | unchanged. The events are
 -- written to `outbox:<id>` fields in the same step; the caller publishes and deletes them.
@@ -25,6 +28,11 @@ if not raw_doc then
     return {'not_found', '', 0, ''}
 end
 local doc = cjson.decode(raw_doc)
+local STATUS_INDEX = {
+    token_created = KEYS[2], in_progress = KEYS[3], completed = KEYS[4], failed = KEYS[5],
+    cancelled = KEYS[6],
+}
+local indexed_status = doc['status']
 
 -- All stored fields, as a table (the facts are few; the seen ids are bounded).
 local function fields()
@@ -63,8 +71,21 @@ local function visitor_in(f, room)
     return false
 end
 
+-- The widget's daily counters: emit and finish run once per transition (a terminal status
+-- never changes, in_progress is reached once), so each conversation counts once in each.
+local stats = KEYS[7]
+local function count(name, by)
+    if stats then
+        redis.call('HINCRBY', stats, name, by or 1)
+        redis.call('EXPIRE', stats, ARGV[#ARGV])
+    end
+end
+
 local outbox = {}
 local function emit(kind, extra)
+    if kind == 'conversation.in_progress' then
+        count('in_progress')
+    end
     local id = event_base
     if #outbox > 0 then
         id = event_base .. '_' .. (#outbox / 2 + 1)
@@ -89,6 +110,11 @@ local function finish(status, f, close_at)
     doc['duration'] = duration(f, close_at)
     doc['updated_at'] = now_iso
     redis.call('HSET', conv, 'ended_ms', now)
+    count(status)
+    if f['joined'] == '1' then -- only a call the visitor joined has a duration worth averaging
+        count('duration_total', doc['duration'])
+        count('duration_count')
+    end
     local extra = nil
     if f['summary'] then
         extra = {summary = f['summary']}
@@ -146,8 +172,38 @@ local function reply(outcome, due)
     return {outcome, doc['status'], due, encoded, unpack(outbox)}
 end
 
+-- Move the conversation's member (`ix`, written at creation) to its new status's index, trimming
+-- that index by the conversation's own retention: it expires at created + retention, so members
+-- created before (created - its remaining ttl) are past retention.
+local function move_index(old, new)
+    local member = redis.call('HGET', conv, 'ix')
+    if not member then
+        return
+    end
+    if STATUS_INDEX[old] then
+        redis.call('ZREM', STATUS_INDEX[old], member)
+    end
+    local key = STATUS_INDEX[new]
+    if not key then
+        return
+    end
+    redis.call('ZADD', key, 0, member)
+    local ttl = redis.call('PTTL', conv)
+    if ttl > 0 then
+        local expired = math.max(tonumber(string.sub(member, 1, 13)) - ttl, 0)
+        redis.call('ZREMRANGEBYLEX', key, '-', '(' .. string.format('%013d', expired) .. ':')
+        if redis.call('PTTL', key) < ttl then
+            redis.call('PEXPIRE', key, ttl)
+        end
+    end
+end
+
 local function save()
     redis.call('HSET', conv, 'doc', cjson.encode(doc))
+    if doc['status'] ~= indexed_status then
+        move_index(indexed_status, doc['status'])
+        indexed_status = doc['status']
+    end
 end
 
 if op == 'event' then

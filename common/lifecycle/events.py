@@ -35,14 +35,24 @@ def event_around(event_id: str, kind: str, timestamp: str, data: bytes) -> bytes
 def xadd_command(
     keys: RedisKeys, event_id: str, kind: str, organization_id: str, widget_id: str,
     conversation_id: str, event: bytes | str, now_ms: int, retention: int,
+    *, endpoint_id: str = "", retry_of: str = "",
 ) -> tuple[Any, ...]:
     """The XADD of one event, trimming what is older than ``retention`` seconds (entry ids are
-    the server's ms timestamps: MINID ~ drops whole old nodes, cheaply)."""
-    return (
+    the server's ms timestamps: MINID ~ drops whole old nodes, cheaply).
+
+    ``endpoint_id`` targets one webhook endpoint only (a test send or a manual retry, whatever
+    the endpoint's ``events`` filter); ``retry_of`` names the delivery a manual retry repeats.
+    Both fields are left out when empty, so ordinary entries are unchanged."""
+    command: tuple[Any, ...] = (
         "XADD", keys.events_stream(), "MINID", "~", max(now_ms - retention * 1000, 0), "*",
         "id", event_id, "type", kind, "organization_id", organization_id,
         "web_widget_id", widget_id, "conversation_id", conversation_id, "data", event,
     )
+    if endpoint_id:
+        command += ("endpoint_id", endpoint_id)
+    if retry_of:
+        command += ("retry_of", retry_of)
+    return command
 
 
 def xadd_args(

@@ -12,9 +12,11 @@ import msgspec
 from redis.asyncio import Redis
 
 from common.lifecycle.events import new_event_id, xadd_args
+from common.models.conversation import INDEXED_STATUSES
 from common.redis_client import read_script, register
 from common.redis_keys import RedisKeys
 from common.timeutil import iso_from_ms
+from common.widget_stats import utc_day
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +28,8 @@ SWEEP_LEASE_MS = 30_000
 SWEEP_BATCH = 100
 # LiveKit accepts a token this long after its expiry (its JWT leeway).
 LIVEKIT_LEEWAY_MS = 60_000
+# STATS_RETENTION's default, for callers without settings (tests, tools).
+DEFAULT_STATS_RETENTION = 400 * 24 * 3600
 
 _DOC = msgspec.json.Decoder(dict[str, Any])
 _ENCODE = msgspec.json.Encoder().encode
@@ -76,8 +80,10 @@ def _outcome(reply: list[Any]) -> Outcome:
 
 class Lifecycle:
     def __init__(
-        self, redis: Redis, keys: RedisKeys, settle: float, events_retention: int
+        self, redis: Redis, keys: RedisKeys, settle: float, events_retention: int,
+        stats_retention: int = DEFAULT_STATS_RETENTION,
     ) -> None:
+        self.stats_retention = stats_retention
         self.redis = redis
         self.keys = keys
         self.settle_ms = int(settle * 1000)
@@ -87,6 +93,15 @@ class Lifecycle:
         self.published = 0
         self.publish_failures = 0
         self.sweep_actions: Counter[str] = Counter()
+
+    def _script_keys(self, widget_id: str, conversation_id: str, now_ms: int) -> list[str]:
+        """The conversation, then its widget's status indexes in INDEXED_STATUSES order, then
+        the widget's stats counters of now's UTC day (the script's last ARGV is their TTL)."""
+        return [
+            self.keys.conversation(widget_id, conversation_id),
+            *(self.keys.conversations_by_status(widget_id, s) for s in INDEXED_STATUSES),
+            self.keys.widget_stats(widget_id, utc_day(now_ms)),
+        ]
 
     async def _run(
         self, widget_id: str, conversation_id: str, op: str, now_ms: int, args: list[Any]
@@ -98,8 +113,9 @@ class Lifecycle:
             {due_member(widget_id, conversation_id): now_ms + self.settle_ms}, lt=True,
         )
         reply = await self._script(
-            keys=[self.keys.conversation(widget_id, conversation_id)],
-            args=[op, now_ms, iso_from_ms(now_ms), self.settle_ms, new_event_id(), *args],
+            keys=self._script_keys(widget_id, conversation_id, now_ms),
+            args=[op, now_ms, iso_from_ms(now_ms), self.settle_ms, new_event_id(), *args,
+                  self.stats_retention],
         )
         result = _outcome(reply)
         if result.outbox:
@@ -177,8 +193,9 @@ class Lifecycle:
         try:
             base = new_event_id()
             reply = await self._script(
-                keys=[self.keys.conversation(widget_id, conversation_id)],
-                args=["sweep", now_ms, iso_from_ms(now_ms), self.settle_ms, base],
+                keys=self._script_keys(widget_id, conversation_id, now_ms),
+                args=["sweep", now_ms, iso_from_ms(now_ms), self.settle_ms, base,
+                      self.stats_retention],
             )
             result = _outcome(reply)
             for name, kind in zip((f for f, _ in result.outbox), result.events, strict=True):

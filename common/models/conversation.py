@@ -14,6 +14,9 @@ Status = Literal[
     "token_created", "triggered", "ringing", "in_progress",
     "completed", "failed", "cancelled", "transferred", "unanswered",
 ]
+# The statuses a webrtc conversation takes, each with a per-widget index (the lifecycle script
+# moves a conversation between them); the others never occur here.
+INDEXED_STATUSES = ("token_created", "in_progress", "completed", "failed", "cancelled")
 TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled", "transferred", "unanswered"})
 
 # Visitor ids are opaque strings chosen by the embed (guest ids start with "guest_").
@@ -44,6 +47,17 @@ class Conversation(ConversationSummary, kw_only=True):
     """The stored record. Feedback is stored beside it and merged into ``custom_metadata``."""
 
     custom_metadata: dict[str, Any]
+
+
+# The owner's conversations API (management): the safe columns for `conversations:read`, and
+# this shape for `conversations:read_sensitive`.
+class OwnerConversation(ConversationSummary, kw_only=True):
+    """The safe columns plus what only `conversations:read_sensitive` may read."""
+
+    custom_metadata: dict[str, Any]
+    summary: str | None
+    # The stored JSON list, passed through as it is (written only by the validated report).
+    transcript: msgspec.Raw | None
 
 
 class ConversationStart(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

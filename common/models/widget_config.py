@@ -16,6 +16,7 @@ from common.models.types import PATTERN_MESSAGES, Color, Locale, ShortText
 from common.validation import convert, invalid
 
 MAX_CONFIG_BYTES = 64 * 1024
+MAX_RETENTION_DAYS = 3650
 Shape = Literal["circle", "square"]
 # Who may list a widget's conversations publicly: one visitor (user_id required) or anyone.
 ConversationList = Literal["visitor", "widget"]
@@ -106,6 +107,11 @@ class ConfigV1(msgspec.Struct, kw_only=True):
         "`user_id` and lists only that visitor's conversations; `widget` lists every "
         "visitor's, every parameter optional."
     ))] = "visitor"
+    retention_days: Annotated[int, Meta(ge=1, le=MAX_RETENTION_DAYS, description=(
+        "Days the widget's conversations are kept, at most the service's "
+        "`CONVERSATION_RETENTION` (a longer value is cut to it); absent: "
+        "`CONVERSATION_RETENTION`. Applies to conversations started from then on."
+    ))] | None = None
 
 
 def validate_config(config: dict[str, Any], root: list[str | int]) -> ConfigV1:
@@ -144,6 +150,14 @@ def feedback_fields(v1: ConfigV1) -> tuple[FormField, ...]:
     if feedback is None or not feedback.enabled or feedback.form is None:
         return ()
     return tuple(feedback.form.fields)
+
+
+def effective_retention(retention_days: int | None, service_retention: int) -> int:
+    """Seconds a conversation of the widget is kept: its ``config.v1.retention_days``, never
+    above the service's ``CONVERSATION_RETENTION``."""
+    if retention_days is None:
+        return service_retention
+    return min(retention_days * 86400, service_retention)
 
 
 def pre_conversation_fields(v1: ConfigV1) -> tuple[FormField, ...]:

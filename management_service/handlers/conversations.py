@@ -1,5 +1,6 @@
-"""POST /core/conversations/{id}/report and /end: the agent's worker (scope
-`conversations:manage`)."""
+"""The owner's conversations: GET /core/conversations and .../{id} (any conversations scope; the
+sensitive fields only with `conversations:read_sensitive`), and POST .../{id}/report and /end,
+the agent's worker (scope `conversations:manage`)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ import msgspec
 from aiohttp import web
 
 from common.appkeys import KEYS, REDIS, SETTINGS
-from common.bodies import json_response, read_json
-from common.errors import not_found
+from common.bodies import NO_STORE_JSON_HEADERS, json_response, read_json
+from common.errors import ApiError, not_found
 from common.models.conversation import ConversationSummary
 from common.timeutil import now_ms
-from management_service.appkeys import CONVERSATION_ENDS
-from management_service.auth import MANAGE_CONVERSATIONS, Principal
+from management_service.appkeys import CONVERSATION_ENDS, OWNER_CONVERSATIONS
+from management_service.auth import MANAGE_CONVERSATIONS, READ_CONVERSATIONS, Principal
 from management_service.conversation_lookup import conversation_widget
+from management_service.conversation_query import parse_owner_query
 from management_service.conversation_reports import (
     MAX_TRANSCRIPT_BYTES,
     MAX_TRANSCRIPT_ITEMS,
@@ -22,6 +24,32 @@ from management_service.conversation_reports import (
 )
 
 _REPORT = msgspec.json.Decoder(ConversationReport)
+SENSITIVE = "conversations:read_sensitive"
+
+
+@READ_CONVERSATIONS
+async def list_conversations(request: web.Request, principal: Principal) -> web.Response:
+    query = parse_owner_query(request.query)
+    sensitive = SENSITIVE in principal.scopes
+    # Matching on custom_metadata would reveal its values one guess at a time.
+    if query.filters.custom_metadata is not None and not sensitive:
+        raise ApiError(403, f"Filtering on custom_metadata needs the scope {SENSITIVE}")
+    items, cursor = await request.app[OWNER_CONVERSATIONS].list_page(
+        principal.org_id, query, sensitive
+    )
+    return json_response(
+        items, headers={"X-Next-Cursor": cursor} if cursor else None, base=NO_STORE_JSON_HEADERS
+    )
+
+
+@READ_CONVERSATIONS
+async def get_conversation(request: web.Request, principal: Principal) -> web.Response:
+    item = await request.app[OWNER_CONVERSATIONS].get(
+        principal.org_id, request.match_info["conversation_id"], SENSITIVE in principal.scopes
+    )
+    if item is None:
+        raise not_found("Conversation not found")
+    return json_response(item, base=NO_STORE_JSON_HEADERS)
 
 
 async def _widget_or_404(request: web.Request, principal: Principal) -> str:

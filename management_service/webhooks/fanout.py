@@ -133,7 +133,7 @@ class Fanout:
         if entry.retry_of and entry.endpoint_id:
             return await self._retry(entry, now_ms)
         try:
-            body = body_of(entry.data)
+            body_of(entry.data)  # sendable: refused here rather than at every attempt
         except msgspec.DecodeError:
             log.error("events stream entry %s has no readable data: not delivered", entry.event_id)
             return 0
@@ -145,7 +145,7 @@ class Fanout:
                 id=delivery_id(entry.event_id, endpoint.id), endpoint_id=endpoint.id,
                 event_id=entry.event_id, event_type=entry.type, status="pending", attempts=0,
                 last_status_code=None, last_error=None, latency_ms=None, next_attempt_at=None,
-                created_at=now, updated_at=now, payload=body.decode(),
+                created_at=now, updated_at=now, payload=entry.data.decode(),
             )
             await self.store.create(record, now_ms)
             await self.enqueue(endpoint.id, record.id, order, entry.conversation_id)

@@ -10,7 +10,7 @@ import aiohttp
 from yarl import URL
 
 from management_service.branding.ssrf import BlockedError, NoSuchHostError
-from management_service.webhooks.egress import WebhookPolicy
+from management_service.webhooks.egress import WebhookEgressPolicy
 
 # Bytes of a response body read at most; a non-2xx body is kept (truncated) as the last error.
 BODY_CAP = 4096
@@ -38,7 +38,7 @@ async def _read_capped(response: aiohttp.ClientResponse) -> bytes:
 
 
 async def send(
-    session: aiohttp.ClientSession, policy: WebhookPolicy, url: str, headers: dict[str, str],
+    session: aiohttp.ClientSession, policy: WebhookEgressPolicy, url: str, headers: dict[str, str],
     body: bytes,
 ) -> Attempt:
     started = time.perf_counter()

@@ -28,8 +28,8 @@ from common.redis_keys import RedisKeys
 from common.timeutil import iso_from_ms, ms_from_iso
 from management_service.webhooks import signing
 from management_service.webhooks.clock import Clock
-from management_service.webhooks.egress import WebhookPolicy
-from management_service.webhooks.fanout import GROUP
+from management_service.webhooks.egress import WebhookEgressPolicy
+from management_service.webhooks.fanout import GROUP, body_of
 from management_service.webhooks.schedule import retry_delay_ms
 from management_service.webhooks.sender import Attempt, send
 from management_service.webhooks.stats import Stats
@@ -53,7 +53,7 @@ class Delivering:
     keys: RedisKeys
     store: Store
     session: aiohttp.ClientSession
-    policy: WebhookPolicy
+    policy: WebhookEgressPolicy
     clock: Clock
     schedule: tuple[float, ...]
     stats: Stats
@@ -210,8 +210,12 @@ class Shard:
             if due > now:
                 await ctx.clock.sleep_until(min(due, now + RECHECK_MS))
                 continue
+            try:
+                body = body_of(record.payload.encode())
+            except msgspec.DecodeError:
+                await self._finish(record, "dropped", "the stored event is not readable", now)
+                return True
             secrets = signing.active_secrets(endpoint.secrets, now)
-            body = record.payload.encode()
             headers = signing.headers(secrets, record.event_id, now // 1000, body)
             async with ctx.limit:
                 if self.stopping:

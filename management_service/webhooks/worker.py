@@ -28,7 +28,7 @@ from common.redis_client import read_script, register
 from common.redis_keys import RedisKeys
 from common.settings import Settings
 from management_service.webhooks.clock import Clock, SystemClock
-from management_service.webhooks.egress import build_session, webhook_policy
+from management_service.webhooks.egress import build_session, webhook_egress_policy
 from management_service.webhooks.fanout import FANOUT_CONSUMER, GROUP, Entry, Fanout
 from management_service.webhooks.schedule import parse_schedule
 from management_service.webhooks.shards import Delivering, Shard
@@ -77,7 +77,7 @@ class Worker:
     # --- life ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        policy = webhook_policy(self.settings)
+        policy = webhook_egress_policy(self.settings)
         session = build_session(self.settings, policy, self.resolver)
         self._delivering = Delivering(
             redis=self.redis, keys=self.keys, store=self.store, session=session, policy=policy,

@@ -7,14 +7,21 @@ JavaScript API and has open/close buttons. ``?widget=<id>`` picks another widget
 ``?data=<JSON object>`` puts ``data-*`` attributes on the loader's script tag (its context).
 The page also shows a context example (``AnyreachWidget.setContext``) and a language switch
 (the loader's ``locale`` parameter).
+
+With a webhook secret, the server is also a webhook receiver, as a customer's backend would be:
+``POST /webhooks`` verifies each delivery's Standard Webhooks signature and keeps the newest
+(``GET /webhooks.json``), and the page lists them as they arrive, so ``make run`` shows the loop
+from a conversation to its delivery close.
 """
 
 from __future__ import annotations
 
+import collections
 import html
 import json
 import re
 import threading
+import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, quote, urlsplit
@@ -53,6 +60,10 @@ widget <code>{widget_id}</code> with this snippet:</p>
 {locales}</p>
 <h2>Events from the widget</h2>
 <ol id="events"></ol>
+<h2>Webhook deliveries</h2>
+<p id="webhooks-status">This page's server is a webhook receiver (<code>POST /webhooks</code>)
+when <code>make run</code> registered it: conversation events arrive here, signatures checked.</p>
+<ol id="webhooks" aria-live="polite"></ol>
 <script>
   // Recorded before the loader runs: every event of the JavaScript API lands in the list.
   window.widgetEvents = [];
@@ -68,6 +79,21 @@ widget <code>{widget_id}</code> with this snippet:</p>
       }});
     }});
   }});
+  // Deliveries received by this page's server (newest first), polled.
+  function showDeliveries() {{
+    fetch("/webhooks.json").then(function (r) {{ return r.json(); }}).then(function (items) {{
+      var list = document.getElementById("webhooks");
+      list.textContent = "";
+      items.forEach(function (item) {{
+        var entry = document.createElement("li");
+        entry.textContent = item.received_at + " " + item.type + " " + item.webhook_id +
+          (item.verified ? " (signature verified)" : " (SIGNATURE INVALID)");
+        list.appendChild(entry);
+      }});
+    }}).catch(function () {{}});
+  }}
+  showDeliveries();
+  setInterval(showDeliveries, 2000);
   document.getElementById("open").onclick = function () {{ window.AnyreachWidget.open(); }};
   document.getElementById("close").onclick = function () {{ window.AnyreachWidget.close(); }};
   document.getElementById("set-context").onclick = function () {{
@@ -127,15 +153,82 @@ def snippet(runtime_base: str, widget_id: str) -> str:
     return f'<script src="{loader_url(runtime_base, widget_id)}" async></script>'
 
 
+MAX_WEBHOOK_BODY = 256 * 1024
+
+
+class WebhookInbox:
+    """The newest deliveries a receiver got, each checked as a receiver would: with the
+    ``standardwebhooks`` package (a development tool here; without it nothing verifies)."""
+
+    def __init__(self, keep: int = 50) -> None:
+        self.secret: str | None = None
+        self._items: collections.deque[dict[str, object]] = collections.deque(maxlen=keep)
+        self._lock = threading.Lock()
+
+    def receive(self, body: bytes, headers: dict[str, str]) -> bool:
+        verified = False
+        if self.secret:
+            try:
+                from standardwebhooks import Webhook
+
+                Webhook(self.secret).verify(body, headers)
+                verified = True
+            except Exception:  # a bad signature, or the package missing: shown as such
+                verified = False
+        try:
+            kind = str(json.loads(body).get("type", "?"))
+        except (ValueError, AttributeError):
+            kind = "?"
+        with self._lock:
+            self._items.appendleft({
+                "webhook_id": headers.get("webhook-id", ""), "type": kind, "verified": verified,
+                "received_at": time.strftime("%H:%M:%S"),
+            })
+        return verified
+
+    def items(self) -> list[dict[str, object]]:
+        with self._lock:
+            return list(self._items)
+
+
 class DemoServer:
-    """The demo page on ``host:port`` (0: a free port), served from a thread."""
+    """The demo page on ``host:port`` (0: a free port), served from a thread; ``inbox`` keeps
+    the webhook deliveries it receives."""
 
     def __init__(self, runtime_base: str, widget_id: str, host: str = "127.0.0.1", port: int = 0):
         runtime, default = runtime_base, widget_id
+        inbox = self.inbox = WebhookInbox()
 
         class Handler(BaseHTTPRequestHandler):
+            def _send(self, status: HTTPStatus, body: bytes, content_type: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                if urlsplit(self.path).path != "/webhooks" or not 0 < length <= MAX_WEBHOOK_BODY:
+                    self.send_error(HTTPStatus.NOT_FOUND)
+                    return
+                body = self.rfile.read(length)
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                # Answer fast, as the receiver's guide says; a bad signature is refused.
+                ok = inbox.receive(body, headers)
+                status = HTTPStatus.NO_CONTENT if ok else HTTPStatus.UNAUTHORIZED
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
+                if parts.path == "/webhooks.json":
+                    self._send(
+                        HTTPStatus.OK, json.dumps(inbox.items()).encode(), "application/json"
+                    )
+                    return
                 if parts.path not in ("/", "/index.html"):
                     self.send_error(HTTPStatus.NOT_FOUND)
                     return
@@ -144,12 +237,7 @@ class DemoServer:
                 body = demo_page(
                     runtime, chosen, query.get("loader", [""])[0], query.get("data", [""])[0]
                 ).encode()
-                self.send_response(HTTPStatus.OK)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("Cache-Control", "no-store")
-                self.end_headers()
-                self.wfile.write(body)
+                self._send(HTTPStatus.OK, body, "text/html; charset=utf-8")
 
             def log_message(self, format: str, *args: object) -> None:
                 pass  # quiet: make run's terminal shows the services' logs

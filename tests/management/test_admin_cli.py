@@ -212,3 +212,18 @@ def test_readme_states_the_exit_codes_the_cli_uses() -> None:
     assert "exit with code 2 when the input is wrong" in text
     assert "code 1 when Redis cannot be reached" in text
     assert "exit code 1)" not in text  # the old, wrong claim
+
+
+async def test_help_lists_every_scope_and_a_webhooks_key_works(
+    admin: Any, management_client: Any
+) -> None:
+    """`--help` names the scopes (webhooks:manage among them), and a key with it manages
+    webhook endpoints."""
+    for command in ("create-api-key", "create-pat"):
+        result = await admin(command, "--help")
+        assert result.code == 0
+        assert "webhooks:manage" in " ".join(result.stdout.split())
+    org = (await admin("create-org", "--name", "Hooks")).out
+    key = (await admin("create-api-key", "--org", org["id"], "--scopes", "webhooks:manage")).out
+    resp = await management_client.get("/core/webhooks", headers=bearer(key["token"]))
+    assert resp.status == 200 and await resp.json() == []

@@ -247,7 +247,8 @@ def test_every_creating_post_documents_the_key() -> None:
         path for path, item in DOCUMENT["paths"].items()
         if "201" in item.get("post", {}).get("responses", {})
     }
-    assert creating == {"/core/web-widgets", "/core/agents", "/core/agents/{id}/versions"}
+    assert creating == {"/core/web-widgets", "/core/agents", "/core/agents/{id}/versions",
+                        "/core/webhooks"}
     for path in creating:
         operation = DOCUMENT["paths"][path]["post"]
         assert key in operation["parameters"], path

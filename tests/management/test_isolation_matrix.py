@@ -33,12 +33,14 @@ from redis.asyncio import Redis
 
 from common.http import UNROUTED
 from common.ids import new_id
-from common.timeutil import now_ms
+from common.pagination import index_member
+from common.timeutil import ms_from_iso, now_ms
 from management_service.app import create_app
 from management_service.branding.models import Brand, BrandColors, BrandConfigV1, Lookup
 from management_service.branding.service import BrandService
 from management_service.credentials import CredentialStore
 from tests.support.settings import ALL_SCOPES, make_settings
+from tests.support.webhooks import write_delivery
 from tests.support.widget_helpers import create_widget, expect, make_version
 
 # Routes with no organization data, reachable without a credential.
@@ -78,12 +80,18 @@ class Ids:
     draft: str  # unpublished, version number 2
     widget: str
     conversation: str  # a conversation of the widget (as the runtime would have started it)
+    webhook: str  # a webhook endpoint
+    delivery: str  # a delivery to that endpoint (as the worker writes it)
 
 
 def ghost() -> Ids:
     """Ids that never existed, in the same shape as a real organization's."""
     return Ids(org=new_id(), agent=new_id(), version=new_id(), draft=new_id(), widget=new_id(),
-               conversation=new_id())
+               conversation=new_id(), webhook=new_id(), delivery=new_delivery_id())
+
+
+def new_delivery_id() -> str:
+    return "dlv_" + new_id().replace("-", "")
 
 
 @dataclass
@@ -105,6 +113,9 @@ class World:
     async def fresh_draft(self) -> str:
         return (await make_version(self.client, self.a_admin, self.a.agent))[1]
 
+    async def fresh_webhook(self) -> str:
+        return await create_webhook(self.client, self.a_admin)
+
 
 async def seed_org(client: Any, credentials: CredentialStore) -> tuple[Ids, dict[str, str]]:
     org = await credentials.create_org("Org")
@@ -115,23 +126,37 @@ async def seed_org(client: Any, credentials: CredentialStore) -> tuple[Ids, dict
     widget = await create_widget(client, admin, (agent, version), published=True,
                                  domains=["https://shop.example"])
     conversation = await seed_conversation(credentials, org.id, widget["id"], agent, version)
-    return Ids(org.id, agent, version, draft, widget["id"], conversation), admin
+    webhook, delivery = await create_webhook(client, admin), new_delivery_id()
+    await write_delivery(credentials.redis, credentials.keys, webhook, delivery, now_ms())
+    return Ids(org.id, agent, version, draft, widget["id"], conversation, webhook,
+               delivery), admin
+
+
+async def create_webhook(client: Any, admin: dict[str, str]) -> str:
+    # A public address literal: registration needs no DNS lookup.
+    resp = await client.post(WH, json={"url": "https://93.184.215.14/hook"}, headers=admin)
+    return (await expect(resp, 201))["id"]  # type: ignore[no-any-return]
 
 
 async def seed_conversation(
     credentials: CredentialStore, org_id: str, widget_id: str, agent: str, version: str
 ) -> str:
-    """A conversation as the runtime's start stores it (hash and owner locator)."""
+    """A conversation as the runtime's start stores it (hash, owner locator and indexes)."""
     cid, keys, now = new_id(), credentials.keys, "2026-01-01T00:00:00.000Z"
+    member = index_member(ms_from_iso(now), cid)
     doc = {"id": cid, "organization_id": org_id, "direction": "inbound", "channel": "webrtc",
            "status": "token_created", "user_id": "u1", "agent_id": agent,
            "agent_version_id": version, "web_widget_id": widget_id, "duration": None,
            "user_turn_count": None, "created_at": now, "updated_at": now}
     await credentials.redis.hset(keys.conversation(widget_id, cid), mapping={
         "doc": msgspec.json.encode(doc), "meta": b"{}", "room": f"ww-{cid}-00000000",
-        "deadline": now_ms() + 600_000,
+        "deadline": now_ms() + 600_000, "ix": member,
     })
     await credentials.redis.set(keys.conversation_owner(cid), widget_id)
+    for index in (keys.conversations(widget_id),
+                  keys.conversations_by_status(widget_id, "token_created")):
+        await credentials.redis.zadd(index, {member: 0})
+    await credentials.redis.zadd(keys.org_conversations(org_id), {f"{member}:{widget_id}": 0})
     return cid
 
 
@@ -197,7 +222,8 @@ async def b_view(world: World) -> list[Any]:
     """B's resources as B's own key reads them."""
     b = world.b
     paths = [f"/core/web-widgets/{b.widget}", "/core/web-widgets", f"/core/agents/{b.agent}",
-             f"/core/agents/{b.agent}/versions/1", f"/core/agents/{b.agent}/versions/2"]
+             f"/core/agents/{b.agent}/versions/1", f"/core/agents/{b.agent}/versions/2",
+             f"{WH}/{b.webhook}", WH, f"{WH}/{b.webhook}/deliveries"]
     return [await expect(await world.client.get(p, headers=world.b_admin), 200) for p in paths]
 
 
@@ -292,6 +318,14 @@ async def _own_publish(w: World) -> tuple[Req, int]:
     return Req(f"/core/agents/{w.a.agent}/versions/{await w.fresh_draft()}/publish"), 200
 
 
+async def _own_conversations(w: World) -> tuple[Req, int]:
+    return Req("/core/conversations"), 200
+
+
+async def _own_conversation(w: World) -> tuple[Req, int]:
+    return Req(f"/core/conversations/{w.a.conversation}"), 200
+
+
 async def _own_report(w: World) -> tuple[Req, int]:
     # Only a summary: still accepted after _own_end ended it (within REPORT_GRACE).
     return Req(f"/core/conversations/{w.a.conversation}/report", {"summary": "Fine"}), 200
@@ -301,7 +335,74 @@ async def _own_end(w: World) -> tuple[Req, int]:
     return Req(f"/core/conversations/{w.a.conversation}/end"), 200
 
 
+async def _own_delete_conversation(w: World) -> tuple[Req, int]:
+    a = w.a
+    cid = await seed_conversation(w.credentials, a.org, a.widget, a.agent, a.version)
+    return Req(f"/core/conversations/{cid}"), 204
+
+
+async def _own_erase(w: World) -> tuple[Req, int]:
+    return Req("/core/conversations/erase", {"user_id": "u1", "web_widget_id": w.a.widget}), 200
+
+
+async def _own_stats(w: World) -> tuple[Req, int]:
+    return Req(f"/core/web-widgets/{w.a.widget}/stats"), 200
+
+
+async def _own_listener_token(w: World) -> tuple[Req, int]:
+    # Only a conversation in progress can be listened to: A's is put there.
+    key = w.credentials.keys.conversation(w.a.widget, w.a.conversation)
+    doc = msgspec.json.decode(await w.redis.hget(key, "doc"))
+    await w.redis.hset(key, "doc", msgspec.json.encode({**doc, "status": "in_progress"}))
+    return Req(f"/core/conversations/{w.a.conversation}/listener-token"), 200
+
+
+async def _own_webhooks(w: World) -> tuple[Req, int]:
+    return Req(WH), 200
+
+
+async def _own_create_webhook(w: World) -> tuple[Req, int]:
+    # Read-only fields naming org B are accepted and ignored: the endpoint lands in org A.
+    body = {"url": "https://93.184.215.14/own", "organization_id": w.b.org, "id": w.b.webhook}
+    return Req(WH, body), 201
+
+
+async def _own_webhook(w: World) -> tuple[Req, int]:
+    return Req(f"{WH}/{w.a.webhook}"), 200
+
+
+async def _own_put_webhook(w: World) -> tuple[Req, int]:
+    body = {"description": "mine", "organization_id": w.b.org, "id": w.b.webhook}
+    return Req(f"{WH}/{w.a.webhook}", body), 200
+
+
+async def _own_delete_webhook(w: World) -> tuple[Req, int]:
+    return Req(f"{WH}/{await w.fresh_webhook()}"), 204
+
+
+async def _own_rotate(w: World) -> tuple[Req, int]:
+    return Req(f"{WH}/{w.a.webhook}/rotate-secret"), 200
+
+
+async def _own_test_send(w: World) -> tuple[Req, int]:
+    return Req(f"{WH}/{w.a.webhook}/test"), 202
+
+
+async def _own_deliveries(w: World) -> tuple[Req, int]:
+    return Req(f"{WH}/{w.a.webhook}/deliveries"), 200
+
+
+async def _own_retry(w: World) -> tuple[Req, int]:
+    return Req(f"{WH}/{w.a.webhook}/deliveries/{w.a.delivery}/retry"), 202
+
+
+def _webhook_variant(suffix: str, body: Any = None) -> tuple[Variant, ...]:
+    return (Variant(lambda a, b: Req(f"{WH}/{b.webhook}{suffix}", body), 404),)
+
+
+WH = "/core/webhooks"
 W = "/core/web-widgets"
+C = "/core/conversations"
 HIJACK = {"config": {"livekit_agent_name": "hijacked"}}
 CASES: dict[tuple[str, str], Case] = {
     ("GET", W): Case(_own_list, (
@@ -332,6 +433,10 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", W + "/{id}/auto-brand"): Case(_own_auto_brand, (
         Variant(lambda a, b: Req(f"{W}/{b.widget}/auto-brand", {"domain": "example.com"}), 404),
     )),
+    ("GET", W + "/{id}/stats"): Case(_own_stats, (
+        Variant(lambda a, b: Req(f"{W}/{b.widget}/stats"), 404),
+        Variant(lambda a, b: Req(f"{W}/{b.widget}/stats?from=2026-01-01&to=2026-01-31"), 404),
+    )),
     ("POST", "/core/agents"): Case(_const(Req("/core/agents", {"name": "Support"}), 201), (
         # An agent body cannot name an organization.
         Variant(lambda a, b: Req("/core/agents", {"name": "X", "organization_id": b.org}), 422),
@@ -351,12 +456,55 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/core/agents/{id}/versions/{version}/publish"): Case(
         _own_publish, _version_variants("/publish", None)
     ),
+    ("GET", C): Case(_own_conversations, (
+        Variant(lambda a, b: Req(f"{C}?web_widget_id={b.widget}"), 200),
+        Variant(lambda a, b: Req(f"{C}?web_widget_id={b.widget}&status=token_created"), 200),
+        Variant(lambda a, b: Req(f"{C}?agent_id={b.agent}"), 200),
+        Variant(lambda a, b: Req(f"{C}?agent_version_id={b.version}&status=token_created"), 200),
+    )),
+    ("GET", C + "/{conversation_id}"): Case(_own_conversation, (
+        Variant(lambda a, b: Req(f"{C}/{b.conversation}"), 404),
+    )),
     ("POST", "/core/conversations/{conversation_id}/report"): Case(_own_report, (
         Variant(lambda a, b: Req(f"/core/conversations/{b.conversation}/report",
                                  {"summary": "hijacked"}), 404),
     )),
     ("POST", "/core/conversations/{conversation_id}/end"): Case(_own_end, (
         Variant(lambda a, b: Req(f"/core/conversations/{b.conversation}/end"), 404),
+    )),
+    ("DELETE", "/core/conversations/{conversation_id}"): Case(_own_delete_conversation, (
+        Variant(lambda a, b: Req(f"/core/conversations/{b.conversation}"), 404),
+    )),
+    ("POST", "/core/conversations/erase"): Case(_own_erase, (
+        Variant(lambda a, b: Req("/core/conversations/erase",
+                                 {"user_id": "u1", "web_widget_id": b.widget}), 404),
+    )),
+    ("POST", "/core/conversations/{conversation_id}/listener-token"): Case(_own_listener_token, (
+        Variant(lambda a, b: Req(f"/core/conversations/{b.conversation}/listener-token"), 404),
+    )),
+    ("GET", WH): Case(_own_webhooks, (
+        # B's id where a cursor goes: refused like any other string that is not a cursor.
+        Variant(lambda a, b: Req(f"{WH}?cursor={b.webhook}"), 422),
+    )),
+    ("POST", WH): Case(_own_create_webhook, (
+        Variant(lambda a, b: Req(WH, {"url": f"ftp://hooks.example/{b.webhook}",
+                                      "organization_id": b.org, "id": b.webhook}), 422),
+    )),
+    ("GET", WH + "/{id}"): Case(_own_webhook, _webhook_variant("")),
+    ("PUT", WH + "/{id}"): Case(_own_put_webhook, (
+        *_webhook_variant("", {"enabled": False}),
+        *_webhook_variant("", {"url": "https://93.184.215.14/hijacked"}),
+    )),
+    ("DELETE", WH + "/{id}"): Case(_own_delete_webhook, _webhook_variant("")),
+    ("POST", WH + "/{id}/rotate-secret"): Case(_own_rotate, _webhook_variant("/rotate-secret")),
+    ("POST", WH + "/{id}/test"): Case(_own_test_send, _webhook_variant("/test")),
+    ("GET", WH + "/{id}/deliveries"): Case(_own_deliveries, _webhook_variant("/deliveries")),
+    ("POST", WH + "/{id}/deliveries/{delivery_id}/retry"): Case(_own_retry, (
+        Variant(lambda a, b: Req(f"{WH}/{b.webhook}/deliveries/{b.delivery}/retry"), 404),
+        # B's delivery under A's own endpoint.
+        Variant(lambda a, b: Req(f"{WH}/{a.webhook}/deliveries/{b.delivery}/retry"), 404),
+        # A's delivery under B's endpoint.
+        Variant(lambda a, b: Req(f"{WH}/{b.webhook}/deliveries/{a.delivery}/retry"), 404),
     )),
 }
 
@@ -369,9 +517,23 @@ def case_for(method: str, template: str) -> Case:
 
 
 def scope_sets(template: str) -> dict[str, list[str]]:
-    if template.startswith("/core/conversations"):
-        # One scope, no read scope: every other scope is refused.
+    if template.endswith("/listener-token"):
+        # read_sensitive only: neither the plain read nor manage lets anyone listen in.
         return {
+            "sensitive": ["conversations:read_sensitive"],
+            "other-family": ["conversations:read", "conversations:manage", "web_widgets:manage"],
+        }
+    if template.startswith(WH):
+        # One scope for reads and writes alike: every other scope is refused.
+        return {
+            "manage": ["webhooks:manage"],
+            "other-family": [s for s in ALL_SCOPES if s != "webhooks:manage"],
+        }
+    if template.startswith("/core/conversations"):
+        # Either read scope (or manage) reads; only manage writes.
+        return {
+            "read": ["conversations:read"],
+            "read_sensitive": ["conversations:read_sensitive"],
             "manage": ["conversations:manage"],
             "other-family": ["web_widgets:read", "web_widgets:manage", "agents:read",
                              "agents:manage"],
@@ -389,7 +551,7 @@ def allowed(method: str, scope_set: str) -> bool:
     """The reference's rule: reads accept either scope of the family, writes need manage."""
     if scope_set == "other-family":
         return False
-    return method in ("GET", "HEAD") or scope_set == "manage"
+    return method in ("GET", "HEAD") or scope_set in ("manage", "sensitive")
 
 
 # --- fixtures -----------------------------------------------------------------------------------
@@ -494,6 +656,8 @@ async def test_isolation_matrix(world: World, kind: str, method: str, template: 
                 assert item.get("organization_id", a.org) == a.org, what
             if (method, template) == ("GET", W):
                 assert a.widget in {item["id"] for item in body}, what
+            if (method, template) == ("GET", C):
+                assert a.conversation in {item["id"] for item in body}, what
         await unchanged(what)
 
     # Auto-brand looked up only A's own widget's domain, never on B's or an unknown widget.

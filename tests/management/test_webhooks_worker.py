@@ -423,7 +423,7 @@ async def test_egress_is_checked_at_every_delivery(
     assert record.last_error is not None and "not public" in record.last_error
     assert record.last_status_code is None and record.status == "pending"  # retried later
     record = await delivery(redis, keys, plain.id, event)
-    assert record.last_error is not None and "https only" in record.last_error
+    assert record.last_error is not None and "use https" in record.last_error
     await strict.stop(0)
 
     relaxed = await workers(resolver=resolver)  # WEBHOOK_ALLOW_PRIVATE=true

@@ -86,6 +86,23 @@ async def test_conversation_is_stored_in_the_widgets_slot_with_its_metadata(
     assert await redis.zcard(keys.user_conversations(widget.id, "u1")) == 1
 
 
+async def test_a_new_conversation_is_in_its_organizations_and_status_indexes(
+    runtime_client: Any, widget: Any, redis: Redis, keys: RedisKeys
+) -> None:
+    cid = await started_id(runtime_client, widget.id)
+    member = (await redis.hget(keys.conversation(widget.id, cid), "ix")).decode()
+    assert member.endswith(":" + cid) and member[:13].isdigit()
+    org = widget.organization_id
+    # The organization's members name the widget, so a page needs no locator lookups.
+    in_org = [f"{member}:{widget.id}".encode()]
+    assert await redis.zrange(keys.org_conversations(org), 0, -1) == in_org
+    assert await redis.zrange(keys.org_user_conversations(org, "u1"), 0, -1) == in_org
+    fresh = keys.conversations_by_status(widget.id, "token_created")
+    assert await redis.zrange(fresh, 0, -1) == [member.encode()]
+    for index in (keys.org_conversations(org), fresh):
+        assert 0 < await redis.ttl(index) <= 30 * 24 * 3600
+
+
 async def test_resume_gives_a_fresh_room_for_the_same_conversation(
     runtime_client: Any, widget: Any
 ) -> None:

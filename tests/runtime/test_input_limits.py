@@ -126,6 +126,25 @@ ROUTES = [
         ({"summary": "s" * 16_385}, 422, ["body", "summary"]),
     ),
     Route(
+        # Nothing to erase for this visitor: still a 200 ({"erased": 0, "remaining": false}).
+        "erase_conversations", "management", "POST", lambda w: "/core/conversations/erase",
+        lambda w: {"user_id": "guest_1"}, 200, None,
+        ({"user_id": "u" * 129}, 422, ["body", "user_id"]),
+    ),
+    Route(
+        # A public address literal: registering it needs no DNS lookup.
+        "create_webhook", "management", "POST", lambda w: "/core/webhooks",
+        lambda w: {"url": "https://93.184.215.14/hook", "description": ""}, 201, None,
+        ({"url": "https://93.184.215.14/" + "a" * 2048}, 422, ["body", "url"]),
+        ({"events": ["widget.updated"] * 33}, 422, ["body", "events"]),
+    ),
+    Route(
+        # An unknown endpoint: the body is read first, so only a parsed body gets the 404.
+        "update_webhook", "management", "PUT", lambda w: f"/core/webhooks/{new_id()}",
+        lambda w: {"description": "CRM", "enabled": True}, 404, None,
+        ({"description": "d" * 501}, 422, ["body", "description"]),
+    ),
+    Route(
         "start_conversation", "runtime", "POST", lambda w: f"{PUBLIC}/{w.widget_id}/conversations",
         lambda w: {"user_id": "guest_1", "custom_metadata": {"page": "/"}}, 200, "custom_metadata",
         ({"user_id": "u" * 129}, 422, ["body", "user_id"]),
@@ -338,6 +357,10 @@ def test_matrix_covers_every_json_route() -> None:
     bodiless = {
         ("POST", "/core/agents/{id}/versions/{version}/publish"),
         ("POST", "/core/conversations/{conversation_id}/end"),
+        ("POST", "/core/conversations/{conversation_id}/listener-token"),
+        ("POST", "/core/webhooks/{id}/rotate-secret"),
+        ("POST", "/core/webhooks/{id}/test"),
+        ("POST", "/core/webhooks/{id}/deliveries/{delivery_id}/retry"),
         # Not JSON read by read_json: a signed body (tests/runtime/test_livekit_webhook.py).
         ("POST", "/livekit/webhook"),
     }

@@ -4,6 +4,7 @@ cluster: every transition, idempotence, every ordering, resume, the sweep and th
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import json
 import time
@@ -22,6 +23,7 @@ from common.lifecycle.lifecycle import (
     due_member,
     due_shard,
 )
+from common.models.conversation import INDEXED_STATUSES
 from common.redis_keys import RedisKeys
 from common.timeutil import iso_from_ms
 
@@ -119,6 +121,32 @@ async def test_visitor_joining_is_in_progress_with_an_event(life: Lifecycle) -> 
     # Published: nothing left in the outbox.
     fields = await life.redis.hkeys(life.keys.conversation(conv.widget, conv.id))
     assert not [f for f in fields if f.startswith(b"outbox:")]
+
+
+async def test_the_status_indexes_follow_every_transition(life: Lifecycle) -> None:
+    conv = await new_conversation(life)
+    key, member = life.keys.conversation(conv.widget, conv.id), f"{T0_MS:013d}:{conv.id}"
+    await life.redis.hset(key, "ix", member)
+    await life.redis.expire(key, RETENTION)
+    index = functools.partial(life.keys.conversations_by_status, conv.widget)
+    await life.redis.zadd(index("token_created"), {member: 0})
+    # A member past this conversation's retention, left in the index it moves to: trimmed.
+    stale = f"{T0_MS - RETENTION * 1000 - 5000:013d}:{new_id()}"
+    await life.redis.zadd(index("completed"), {stale: 0})
+
+    async def where() -> list[str]:
+        scores = [await life.redis.zscore(index(s), member) for s in INDEXED_STATUSES]
+        return [s for s, score in zip(INDEXED_STATUSES, scores, strict=True) if score is not None]
+
+    events = standard_events(conv)
+    await conv.send(events[1], events[1].at)
+    assert await where() == ["in_progress"]
+    for fact in events[2:]:
+        await conv.send(fact, fact.at)
+    await life.sweep(int((T0 + 33 + SETTLE) * 1000))
+    assert await where() == ["completed"]
+    assert await life.redis.zrange(index("completed"), 0, -1) == [member.encode()]
+    assert 0 < await life.redis.pttl(index("completed")) <= RETENTION * 1000
 
 
 async def test_a_call_with_an_agent_completes_after_the_settle_time(life: Lifecycle) -> None:

@@ -1,6 +1,6 @@
-"""Outbound webhooks under test: endpoint records and events written as the API and the
-lifecycle write them, and a receiver on loopback that verifies every delivery with the
-``standardwebhooks`` package."""
+"""Outbound webhooks under test: endpoint records, events and deliveries written as the API, the
+lifecycle and the delivery worker write them, and a receiver on loopback that verifies every
+delivery with the ``standardwebhooks`` package."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 
 from common.ids import new_id
 from common.lifecycle.events import event_json, new_event_id, xadd_command
-from common.models.webhooks import SigningSecret, StoredEndpoint
+from common.models.webhooks import SigningSecret, StoredDelivery, StoredEndpoint
 from common.redis_keys import RedisKeys
 from common.timeutil import iso_from_ms, now_ms
 
@@ -56,19 +56,15 @@ async def publish(
     widget_id: str = "", data: dict[str, Any] | None = None, endpoint_id: str = "",
     retry_of: str = "", event_id: str | None = None,
 ) -> str:
-    """One events stream entry, with the lifecycle's own ``xadd_command`` (plus the optional
-    ``endpoint_id`` / ``retry_of`` fields the webhooks API adds)."""
+    """One events stream entry, with the lifecycle's own ``xadd_command`` (``endpoint_id`` /
+    ``retry_of`` as the webhooks API's test sends and retries add them)."""
     event_id = event_id or new_event_id()
     payload = data if data is not None else {"id": conversation_id, "status": "in_progress"}
     event = event_json(event_id, kind, iso_from_ms(now_ms()), payload)
-    command = list(xadd_command(
-        keys, event_id, kind, org_id, widget_id, conversation_id, event, now_ms(), 3600
+    await redis.execute_command(*xadd_command(
+        keys, event_id, kind, org_id, widget_id, conversation_id, event, now_ms(), 3600,
+        endpoint_id=endpoint_id, retry_of=retry_of,
     ))
-    if endpoint_id:
-        command += ["endpoint_id", endpoint_id]
-    if retry_of:
-        command += ["retry_of", retry_of]
-    await redis.execute_command(*command)
     return event_id
 
 
@@ -132,3 +128,26 @@ class Receiver:
 
     def of(self, path: str) -> list[Received]:
         return [r for r in self.received if r.path == path]
+
+
+def event_payload(event_id: str, kind: str = "conversation.ended") -> str:
+    """A stored event's JSON ``{id, type, timestamp, data}`` (a conversation's safe columns)."""
+    data = {"id": new_id(), "organization_id": "o", "web_widget_id": "w", "status": "completed"}
+    return msgspec.json.encode({"id": event_id, "type": kind,
+                                "timestamp": "2026-01-01T00:00:00.000Z", "data": data}).decode()
+
+
+async def write_delivery(
+    redis: Redis, keys: RedisKeys, endpoint_id: str, delivery_id: str, created_ms: int,
+    payload: str | None = None,
+) -> StoredDelivery:
+    at = iso_from_ms(created_ms)
+    delivery = StoredDelivery(
+        id=delivery_id, endpoint_id=endpoint_id, event_id=f"evt_{delivery_id}",
+        event_type="conversation.ended", status="failed", attempts=2, last_status_code=500,
+        last_error="HTTP 500", latency_ms=37, next_attempt_at=None, created_at=at,
+        updated_at=at, payload=payload or event_payload(f"evt_{delivery_id}"),
+    )
+    await redis.set(keys.webhook_delivery(endpoint_id, delivery_id), msgspec.json.encode(delivery))
+    await redis.zadd(keys.webhook_deliveries(endpoint_id), {f"{created_ms:013d}:{delivery_id}": 0})
+    return delivery

@@ -38,18 +38,25 @@ from schemathesis.checks import (
 from schemathesis.engine import events
 
 from common.ids import new_id
+from common.lifecycle.lifecycle import Lifecycle, WebhookFact
 from common.redis_keys import RedisKeys
 from common.redis_process import RedisProcess
+from common.timeutil import now_ms
 from management_service import openapi as management_openapi
+from management_service import webhook_egress
 from management_service.agents_store import AgentStore
 from management_service.credentials import CredentialStore
 from runtime_service import openapi as runtime_openapi
 from runtime_service.embed import assets as embed_assets
 from tests.support.bundle import write_stand_in_bundle
+from tests.support.resolver import FakeResolver
 from tests.support.seed import FEEDBACK_CONFIG, seed_agent_version, seed_widget
 from tests.support.settings import ALL_SCOPES, make_settings
+from tests.support.webhooks import write_delivery
 
 T = TypeVar("T")
+WEBHOOK_URL = "https://hooks.example.com/anyreach"  # the OpenAPI document's example
+WEBHOOK_DNS = {"hooks.example.com": ["93.184.215.14"]}
 MAX_EXAMPLES = 25  # per operation and phase: the whole module stays well under a minute
 CHECKS = [
     not_a_server_error,
@@ -89,6 +96,10 @@ class Seeded:
     runtime_widget_id: str
     conversation_id: str
     managed_conversation_id: str
+    live_conversation_id: str  # in progress: the one a listener token can be minted for
+    webhook_id: str  # PUT may disable it or change its URL
+    sent_webhook_id: str  # left enabled for test sends and retries, with a delivery
+    delivery_id: str
 
 
 async def start_server(app: web.Application) -> tuple[web.AppRunner, str]:
@@ -100,12 +111,13 @@ async def start_server(app: web.Application) -> tuple[web.AppRunner, str]:
     return runner, f"http://{host}:{port}"
 
 
-async def seed(redis_url: str, runtime_url: str) -> dict[str, Any]:
+async def seed(redis_url: str, runtime_url: str, management_url: str) -> dict[str, Any]:
     redis, keys = Redis.from_url(redis_url), RedisKeys("test")
     try:
         credentials = CredentialStore(redis, keys)
         org = await credentials.create_org("Fuzz")
         token, _ = await credentials.issue("ak", ALL_SCOPES, org_id=org.id)
+        auth = {"Authorization": f"Bearer {token}"}
         version = await seed_agent_version(redis, keys, org.id)
         await AgentStore(redis, keys).create_version(org.id, version.agent_id, {})  # a draft
         managed = await seed_widget(redis, keys, version, config=FEEDBACK_CONFIG)
@@ -126,8 +138,23 @@ async def seed(redis_url: str, runtime_url: str) -> dict[str, Any]:
         async with session.post(url, json={"user_id": "guest_fuzz"}) as resp:
             assert resp.status == 200, await resp.text()
             managed_conversation_id = (await resp.json())["conversation"]["id"]
+        async with session.post(url, json={"user_id": "guest_live"}) as resp:
+            assert resp.status == 200, await resp.text()
+            live = await resp.json()
+        webhooks = []
+        for _ in range(2):
+            url = f"{management_url}/core/webhooks"
+            async with session.post(url, json={"url": WEBHOOK_URL}, headers=auth) as resp:
+                assert resp.status == 201, await resp.text()
+                webhooks.append((await resp.json())["id"])
+    await visitor_joined(redis_url, managed.id, live)
+    redis = Redis.from_url(redis_url)
+    try:
+        await write_delivery(redis, keys, webhooks[1], "dlv_fuzz", now_ms())
+    finally:
+        await redis.aclose()
     return {
-        "auth": {"Authorization": f"Bearer {token}"},
+        "auth": auth,
         "org_id": org.id,
         "agent_id": version.agent_id,
         "version_id": version.id,
@@ -135,7 +162,25 @@ async def seed(redis_url: str, runtime_url: str) -> dict[str, Any]:
         "runtime_widget_id": public.id,
         "conversation_id": conversation_id,
         "managed_conversation_id": managed_conversation_id,
+        "live_conversation_id": live["conversation"]["id"],
+        "webhook_id": webhooks[0],
+        "sent_webhook_id": webhooks[1],
+        "delivery_id": "dlv_fuzz",
     }
+
+
+async def visitor_joined(redis_url: str, widget_id: str, started: dict[str, Any]) -> None:
+    """The started conversation's visitor joins its room (in_progress), as LiveKit would say."""
+    redis = Redis.from_url(redis_url)
+    try:
+        conversation_id, room = started["conversation"]["id"], started["connection_details"]["room"]
+        fact = WebhookFact(event_id="EV_fuzz_join", kind="participant_joined", room=room,
+                           at=now_ms() // 1000, who="visitor", sid="PA_fuzz")
+        lifecycle = Lifecycle(redis, RedisKeys("test"), settle=15, events_retention=3600)
+        assert (await lifecycle.event(widget_id, conversation_id, fact, now_ms())).status == (
+            "in_progress")
+    finally:
+        await redis.aclose()
 
 
 @pytest.fixture(scope="module")
@@ -151,13 +196,16 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
     patch = pytest.MonkeyPatch()
     stand_in = write_stand_in_bundle(tmp_path_factory.mktemp("embed"))
     patch.setattr(embed_assets, "STATIC_DIR", stand_in)
+    # Webhook URLs resolve from a table: the document's example name is public, every other
+    # generated name has no addresses (422), and nothing is looked up on the network.
+    patch.setattr(webhook_egress, "DefaultResolver", lambda: FakeResolver(WEBHOOK_DNS))
     try:
         urls = []
         for service, factory in (("management", management_app), ("runtime", runtime_app)):
             runner, url = loop.run(start_server(factory(make_settings(service, proc.url))))
             runners.append(runner)
             urls.append(url)
-        yield Seeded(urls[0], urls[1], **loop.run(seed(proc.url, urls[1])))
+        yield Seeded(urls[0], urls[1], **loop.run(seed(proc.url, urls[1], urls[0])))
     finally:
         for runner in reversed(runners):
             loop.run(runner.cleanup())
@@ -264,6 +312,8 @@ def fuzz(schema: Any, method: str, path: str, seeds: Seeds, headers: dict[str, s
 # of a bundle that may not be built here.
 NO_SUCCESS_EXPECTED = {
     ("DELETE", "/core/web-widgets/{id}"),
+    ("DELETE", "/core/conversations/{conversation_id}"),
+    ("DELETE", "/core/webhooks/{id}"),
     ("POST", "/core/web-widgets/{id}/auto-brand"),
     ("GET", "/public/embed/assets/{name}"),
     # A fuzzer cannot sign a webhook: every request is 401 (tests/runtime/test_livekit_webhook.py).
@@ -287,16 +337,24 @@ def test_management_operation_matches_its_document(
 ) -> None:
     agents = path.startswith("/core/agents")
     conversations = path.startswith("/core/conversations")
+    webhooks = path.startswith("/core/webhooks/")
+    # PUT may disable the first endpoint; test sends and retries need an enabled one.
+    sends = path.endswith(("/test", "/retry", "/deliveries"))
     seeds = Seeds(
         path={
             "id": services.agent_id if agents else services.managed_conversation_id
-            if conversations else services.management_widget_id,
+            if conversations else (services.sent_webhook_id if sends else services.webhook_id)
+            if webhooks else services.management_widget_id,
             "version": "latest",
             "conversation_id": services.managed_conversation_id,
+            "delivery_id": services.delivery_id,
         },
-        body={"agent_id": services.agent_id, "agent_version_id": services.version_id},
+        body={"agent_id": services.agent_id, "agent_version_id": services.version_id,
+              "url": WEBHOOK_URL},
         headers={"x-anyreach-org": services.org_id},
     )
+    if path.endswith("/listener-token"):
+        seeds.path["conversation_id"] = services.live_conversation_id
     if path.endswith("/auto-brand"):
         # A known widget would fetch the generated domain from the internet; the fetch has its
         # own tests against loopback sites (test_auto_brand_api.py).

@@ -24,6 +24,7 @@ from management_service.branding.models import Hex
 from management_service.conversation_reports import TranscriptTime
 from management_service.idempotency import IdempotencyKey
 from management_service.openapi import build_document
+from management_service.webhook_models import DeliveryId, SecretText
 from runtime_service.openapi import openapi_document
 from tests.support.paths import ROOT
 from tests.support.settings import make_settings
@@ -45,6 +46,8 @@ MODEL_PATTERNS: list[tuple[str, Any, str]] = [
     ("avatar", AgentAvatar, "https://cdn.example.com/a.png"),
     ("locale", Locale, "pt-BR"),
     ("transcript-at", TranscriptTime, "2026-01-01T10:00:00.250+01:00"),
+    ("delivery-id", DeliveryId, "dlv_0f5a2c7e9b1d4e8f"),
+    ("webhook-secret", SecretText, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
 ]
 
 
@@ -218,11 +221,13 @@ async def test_management_refuses_values_with_a_trailing_newline(
 
 @pytest.mark.parametrize(
     ("type_", "value"),
-    [(row[1], row[2]) for row in MODEL_PATTERNS if row[0] not in {"brand-hex", "idempotency-key"}],
+    [(row[1], row[2]) for row in MODEL_PATTERNS
+     if row[0] not in {"brand-hex", "idempotency-key", "delivery-id", "webhook-secret"}],
 )
 def test_a_refusal_says_what_is_expected_not_the_regex(type_: Any, value: str) -> None:
-    # The brand's Hex is only ever an answer, and the Idempotency-Key header has its own message
-    # (tests/management/test_idempotency.py); every other pattern checks client input.
+    # The brand's Hex and the webhook secret are only ever answers, the Idempotency-Key header
+    # has its own message (tests/management/test_idempotency.py), and a delivery id is a path
+    # segment (anything else is a 404); every other pattern checks client input.
     with pytest.raises(ApiError) as caught:
         convert(value + "\n", type_, ["body"])
     (problem,) = caught.value.detail

@@ -1,0 +1,148 @@
+"""Erasing conversations (the right to erasure): one conversation, one visitor's, or a deleted
+widget's (management_service/widget_eraser.py drives those).
+
+A conversation has keys in four kinds of slot: its widget's (the hash and the widget's indexes),
+its organization's (the owner's indexes), a due-index shard (the lifecycle sweep) and its own
+(the owner locator, and the erasure tombstone). No script spans them, so the order is what keeps
+an erasure correct when it stops half way (docs/architecture.md "Erasure"):
+
+1. the tombstone, first: from then on the webhook workers drop the conversation's pending
+   deliveries, so nothing of it goes out after the answer;
+2. the hash is read for what names the other entries (its index member and visitor);
+3. the organization's entries and the due member;
+4. the widget-slot script: the hash and the widget's indexes, together;
+5. the owner locator, last: while it is there, a repeated call finds the conversation again and
+   finishes the job (the hash, read at step 2, is still there until step 4 succeeded).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta
+from redis.asyncio import Redis
+
+from common.lifecycle.lifecycle import due_member, due_shard
+from common.models.conversation import INDEXED_STATUSES, UserId
+from common.models.types import UUIDStr
+from common.pagination import index_member
+from common.redis_client import read_script, register
+from common.redis_keys import RedisKeys
+from common.timeutil import ms_from_iso
+
+ERASE = read_script(__file__, "conversation_erase.lua")
+
+
+class _Doc(msgspec.Struct):
+    organization_id: str
+    user_id: str
+    created_at: str
+
+
+_DOC = msgspec.json.Decoder(_Doc)
+
+
+class ConversationErase(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """`POST /core/conversations/erase`: one visitor's conversations."""
+
+    user_id: Annotated[UserId, Meta(description=(
+        "The visitor's exact `user_id` (as the widget sent it at the start)"
+    ))]
+    web_widget_id: Annotated[UUIDStr, Meta(description=(
+        "Only this widget's conversations of the visitor; absent: the whole organization's"
+    ))] | None = None
+
+
+class ConversationsErased(msgspec.Struct, kw_only=True):
+    """What one erase call did: call again while ``remaining`` is true."""
+
+    erased: Annotated[int, Meta(ge=0, description=(
+        "Conversations erased by this call (at most `CONVERSATION_ERASE_BATCH`)"
+    ))]
+    remaining: Annotated[bool, Meta(description=(
+        "Whether the visitor still has conversations in scope: repeat the call until false"
+    ))]
+
+
+class ConversationEraser:
+    def __init__(self, redis: Redis, keys: RedisKeys, tombstone_ttl: int) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.tombstone_ttl = tombstone_ttl
+        self._erase = register(redis, ERASE)
+        # Conversations erased, by what asked: delete, user, widget.
+        self.erased: dict[str, int] = {"delete": 0, "user": 0, "widget": 0}
+
+    async def erase(self, widget_id: str, conversation_id: str, via: str = "delete") -> bool:
+        """Erase one conversation of the widget; False when its record was already gone (what
+        could still point at it is removed all the same)."""
+        keys = self.keys
+        await self.redis.set(
+            keys.conversation_erased(conversation_id), b"1", ex=self.tombstone_ttl
+        )
+        conv = keys.conversation(widget_id, conversation_id)
+        fields: list[Any] = await self.redis.hmget(conv, ["doc", "ix"])
+        raw_doc, raw_ix = fields
+        async with self.redis.pipeline(transaction=False) as pipe:
+            if raw_doc is not None:
+                doc = _DOC.decode(raw_doc)
+                # Conversations stored before `ix` existed: the member is derived the same way.
+                member = (
+                    raw_ix.decode() if raw_ix is not None
+                    else index_member(ms_from_iso(doc.created_at), conversation_id)
+                )
+                org_member = f"{member}:{widget_id}"
+                pipe.zrem(keys.org_conversations(doc.organization_id), org_member)
+                pipe.zrem(keys.org_user_conversations(doc.organization_id, doc.user_id),
+                          org_member)
+            pipe.zrem(keys.due_conversations(due_shard(conversation_id)),
+                      due_member(widget_id, conversation_id))
+            await pipe.execute()
+        existed = False
+        if raw_doc is not None:
+            existed = bool(await self._erase(keys=[
+                conv, keys.conversations(widget_id),
+                keys.user_conversations(widget_id, doc.user_id),
+                *(keys.conversations_by_status(widget_id, s) for s in INDEXED_STATUSES),
+                keys.rate_limit(widget_id, "feedback-conversation", conversation_id),
+            ], args=[member]))
+        await self.redis.delete(keys.conversation_owner(conversation_id))
+        if existed:
+            self.erased[via] += 1
+        return existed
+
+    async def erase_user(
+        self, org_id: str, user_id: str, widget_id: str | None, limit: int
+    ) -> ConversationsErased:
+        """Erase up to ``limit`` of one visitor's conversations: the organization's (its exact
+        ``user_id`` index) or one widget's. ``remaining``: whether a next call has work."""
+        keys = self.keys
+        index = (
+            keys.org_user_conversations(org_id, user_id) if widget_id is None
+            else keys.user_conversations(widget_id, user_id)
+        )
+        members: list[Any] = await self.redis.zrange(index, 0, limit - 1)
+        erased = 0
+        for raw in members:
+            member = raw.decode()
+            if widget_id is None:
+                # "<created_ms>:<id>:<widget_id>"
+                created, conversation_id, owner = member.split(":")
+                ix = f"{created}:{conversation_id}"
+            else:
+                owner, ix = widget_id, member
+                conversation_id = member.partition(":")[2]
+            erased += await self.erase(owner, conversation_id, "user")
+            # The entries themselves, also when the record had already expired (nothing then
+            # named them): the next call must not see them again.
+            org_member = f"{ix}:{owner}"
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.zrem(keys.org_conversations(org_id), org_member)
+                pipe.zrem(keys.org_user_conversations(org_id, user_id), org_member)
+                pipe.zrem(keys.user_conversations(owner, user_id), ix)
+                pipe.zrem(keys.conversations(owner), ix)
+                for status in INDEXED_STATUSES:
+                    pipe.zrem(keys.conversations_by_status(owner, status), ix)
+                await pipe.execute()
+        return ConversationsErased(erased=erased, remaining=bool(await self.redis.exists(index)))
