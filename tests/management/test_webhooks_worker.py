@@ -573,3 +573,71 @@ async def _parked(redis: Redis, keys: RedisKeys, endpoint_id: str, event: str) -
     return (await attempts(redis, keys, endpoint_id, event)) == 1 and (
         await delivery(redis, keys, endpoint_id, event)
     ).next_attempt_at is not None
+
+
+async def test_the_management_api_and_the_worker_close_the_loop(
+    aiohttp_client: Any, settings_factory: Callable[..., Settings], redis: Redis,
+    keys: RedisKeys, receiver: tuple[Receiver, str], workers: Any, org_with_key: Any,
+) -> None:
+    """An endpoint registered through /core/webhooks gets its test send, a conversation event
+    and a manual retry (same webhook-id, same body), all verified with the secret the API showed
+    once; the deliveries list shows them; deleting the endpoint drops what is still pending."""
+    from management_service.app import create_app
+
+    recv, base = receiver
+    api = await aiohttp_client(create_app(
+        settings_factory("management", webhook_allow_private="true")
+    ))
+    org, headers = await org_with_key()
+    clock = manual_clock()
+    await workers(clock=clock)
+    resp = await api.post("/core/webhooks", json={"url": f"{base}/api"}, headers=headers)
+    assert resp.status == 201, await resp.text()
+    created = await resp.json()
+    recv.secrets["api"] = [created["secret"]]
+    endpoint = f"/core/webhooks/{created['id']}"
+
+    resp = await api.post(f"{endpoint}/test", headers=headers)
+    assert resp.status == 202
+    test_id = (await resp.json())["event_id"]
+    await eventually(lambda: _count(recv, "api", 1), within=10)
+    (test,) = recv.of("api")
+    assert test.verified and test.event_id == test_id and test.json["type"] == "webhook.test"
+
+    conv = new_id()
+    event = await publish(redis, keys, "conversation.ended", org, conversation_id=conv)
+    await eventually(lambda: _count(recv, "api", 2), within=10)
+
+    async def listed() -> list[dict[str, Any]]:
+        resp = await api.get(f"{endpoint}/deliveries", headers=headers)
+        assert resp.status == 200
+        return await resp.json()  # type: ignore[no-any-return]
+
+    async def all_succeeded() -> bool:
+        items = await listed()
+        return len(items) == 2 and all(d["status"] == "succeeded" for d in items)
+
+    await eventually(all_succeeded)
+    by_event = {d["event_id"]: d for d in await listed()}
+    assert by_event[event]["event_type"] == "conversation.ended"
+    resp = await api.post(
+        f"{endpoint}/deliveries/{by_event[event]['id']}/retry", headers=headers
+    )
+    assert resp.status == 202, await resp.text()
+    await eventually(lambda: _count(recv, "api", 3), within=10)
+    first, again = recv.of("api")[1], recv.of("api")[2]
+    assert again.verified and (again.event_id, again.body) == (first.event_id, first.body)
+
+    recv.answers["api"] = lambda r: 500
+    doomed = await publish(redis, keys, "conversation.ended", org, conversation_id=new_id())
+    await eventually(lambda: _count(recv, "api", 4), within=10)
+    assert recv.of("api")[3].event_id == doomed
+    assert (await api.delete(endpoint, headers=headers)).status == 204
+    clock.advance(5)
+    await eventually(lambda: _shards_empty(redis, keys, 4), within=10)
+    await asyncio.sleep(0.2)
+    assert len(recv.of("api")) == 4  # never sent again
+
+
+async def _shards_empty(redis: Redis, keys: RedisKeys, shards: int) -> bool:
+    return sum([await redis.xlen(keys.webhook_shard_stream(s)) for s in range(shards)]) == 0
