@@ -352,7 +352,12 @@ def make_services(env: dict[str, str], redis_url: str) -> list[Service]:
     runtime_port = env_port(env, "DEV_RUNTIME_PORT", 8081)
     webhooks_port = env_port(env, "DEV_WEBHOOKS_PORT", 8083)
     host = url_host(env.get("HOST", "127.0.0.1"))
-    common = {**env, "REDIS_URL": redis_url, "PYTHONUNBUFFERED": "1"}
+    # Development receivers listen on this machine (the demo page's among them): management may
+    # register them and the worker deliver to them, unless set otherwise.
+    common = {
+        **env, "REDIS_URL": redis_url, "PYTHONUNBUFFERED": "1",
+        "WEBHOOK_ALLOW_PRIVATE": env.get("WEBHOOK_ALLOW_PRIVATE", "true"),
+    }
     runtime_url = f"http://{host}:{runtime_port}"
     runtime_env = {
         **common, "PORT": str(runtime_port), "PUBLIC_ORIGIN": env.get("PUBLIC_ORIGIN", runtime_url)
@@ -363,14 +368,9 @@ def make_services(env: dict[str, str], redis_url: str) -> list[Service]:
             {**common, "PORT": str(management_port)}, f"http://{host}:{management_port}",
         ),
         Service("runtime", "runtime_service", runtime_port, runtime_env, runtime_url),
-        # Development receivers listen on this machine: private targets allowed unless set.
         Service(
             "webhooks", "management_service.webhooks", webhooks_port,
-            {
-                **common, "PORT": str(webhooks_port),
-                "WEBHOOK_ALLOW_PRIVATE": env.get("WEBHOOK_ALLOW_PRIVATE", "true"),
-            },
-            f"http://{host}:{webhooks_port}",
+            {**common, "PORT": str(webhooks_port)}, f"http://{host}:{webhooks_port}",
         ),
     ]
 
@@ -436,6 +436,41 @@ def start_demo(env: dict[str, str], runtime: Service, widget_id: str) -> DemoSer
     except OSError as exc:
         say(f"warning: demo page not served: port {port} ({exc.strerror}); set DEV_DEMO_PORT")
         return None
+
+
+DEMO_HOOK = "make run: the demo page's receiver"
+
+
+def _management_call(
+    management: Service, api_key: str, method: str, path: str, body: object = None
+) -> Any:
+    data = None if body is None else msgspec.json.encode(body)
+    request = urllib.request.Request(
+        management.base_url + path, data=data, method=method,
+        headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        raw = response.read()
+    return msgspec.json.decode(raw) if raw else None
+
+
+def connect_demo_webhooks(management: Service, data: DevData, demo: DemoServer) -> str:
+    """Register the demo page's receiver as a webhook endpoint of the development organization
+    (replacing the one an earlier run registered) and give the page its secret, so the page
+    lists the deliveries as they arrive. Returns a line for the banner."""
+    try:
+        for endpoint in _management_call(management, data.api_key, "GET", "/core/webhooks"):
+            if endpoint["description"] == DEMO_HOOK:
+                _management_call(
+                    management, data.api_key, "DELETE", f"/core/webhooks/{endpoint['id']}"
+                )
+        created = _management_call(management, data.api_key, "POST", "/core/webhooks", {
+            "url": f"http://127.0.0.1:{demo.port}/webhooks", "description": DEMO_HOOK,
+        })
+    except (urllib.error.URLError, OSError, msgspec.DecodeError, KeyError, TypeError) as exc:
+        return f"  (the demo page's webhook receiver was not registered: {exc})\n"
+    demo.inbox.secret = created["secret"]
+    return f"  webhooks         endpoint {created['id']} delivers to the page's receiver\n"
 
 
 def demo_lines(demo: DemoServer | None, runtime: Service, widget_id: str) -> str:
@@ -516,6 +551,8 @@ def main() -> int:
         if not stopper.requested:
             demo = start_demo(env, services[1], data.widget_id)
             extra = demo_lines(demo, services[1], data.widget_id)
+            if demo is not None:
+                extra += connect_demo_webhooks(services[0], data, demo)
             print(banner(data, saved, services, redis, reused, extra), flush=True)
             code = supervise(services, stopper)
     except StartupError as exc:

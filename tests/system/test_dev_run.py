@@ -63,6 +63,7 @@ class DevRun:
         self.management_port = free_port()
         self.runtime_port = free_port()
         self.webhooks_port = free_port()
+        self.demo_port = free_port()
         self.log_path = log
         self._log = log.open("wb")
         self.proc = subprocess.Popen(
@@ -76,6 +77,7 @@ class DevRun:
                 "DEV_MANAGEMENT_PORT": str(self.management_port),
                 "DEV_RUNTIME_PORT": str(self.runtime_port),
                 "DEV_WEBHOOKS_PORT": str(self.webhooks_port),
+                "DEV_DEMO_PORT": str(self.demo_port),
                 "SHUTDOWN_TIMEOUT": "3",
                 **env,
             },
@@ -149,6 +151,26 @@ def dev_run(tmp_path: Path) -> Iterator[Callable[..., DevRun]]:
         run.close()
 
 
+def assert_webhooks_reach_the_demo_page(run: DevRun, data: dict[str, str]) -> None:
+    """The loop closes: a conversation start reaches the demo page's receiver through the
+    worker, verified with the secret make run registered (one endpoint, whatever the runs)."""
+    assert "delivers to the page's receiver" in run.output()
+    auth = {"Authorization": f"Bearer {data['api_key']}"}
+    status, endpoints = request(f"{run.management}/core/webhooks", headers=auth)
+    assert status == 200 and len(endpoints) == 1
+    status, started = request(
+        f"{run.runtime}/core/public/web-widgets/{data['widget_id']}/conversations",
+        method="POST", body={"user_id": "visitor-" + "0" * 32},
+    )
+    assert status in (200, 201), started
+
+    def delivered() -> bool:
+        _, items = request(f"http://127.0.0.1:{run.demo_port}/webhooks.json")
+        return any(item["type"] == "conversation.started" and item["verified"] for item in items)
+
+    run.wait_for(delivered, "the delivery on the demo page", 30)
+
+
 def assert_dev_data_works(run: DevRun, data: dict[str, str]) -> None:
     auth = {"Authorization": f"Bearer {data['api_key']}"}
     status, widgets = request(f"{run.management}/core/web-widgets", headers=auth)
@@ -182,6 +204,7 @@ def test_starts_everything_keeps_data_across_restarts_and_stops_cleanly(dev_run,
         assert request(first.management + path)[0] == 200
         assert request(first.runtime + path)[0] == 200
     assert_dev_data_works(first, data)
+    assert_webhooks_reach_the_demo_page(first, data)
 
     # The key carries all four scopes: an agent can be created with it.
     auth = {"Authorization": f"Bearer {data['api_key']}"}
@@ -199,6 +222,7 @@ def test_starts_everything_keeps_data_across_restarts_and_stops_cleanly(dev_run,
     assert second.wait_up() == data
     assert "kept from the last run" in second.output()
     assert_dev_data_works(second, data)
+    assert_webhooks_reach_the_demo_page(second, data)
     assert request(f"{second.management}/core/agents/{agent['id']}", headers=auth)[0] == 200
     assert second.stop(signal.SIGTERM) == 0
     assert not any(listening(port) for port in second.ports)
