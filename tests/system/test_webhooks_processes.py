@@ -262,3 +262,40 @@ async def test_the_whole_flow_on_the_cluster(
     assert all(r.verified for r in recv.received)
     for event in events:
         assert (await record(cluster, keys, failing.id, event)).status == "succeeded"
+
+
+async def test_sigterm_finishes_the_attempt_under_way_and_hands_everything_back(
+    redis: Redis, keys: RedisKeys, receiver: tuple[Receiver, str], workers: Workers
+) -> None:
+    recv, base = receiver
+    workers.env["WEBHOOK_LEASE_TTL"] = "30"  # a lease found free below was released, not expired
+    first = await workers.start()
+    org = new_id()
+    endpoint = await hook(redis, keys, recv, base, org)
+    arrived, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(r: Received) -> int:
+        arrived.set()
+        await release.wait()
+        return 200
+
+    recv.answers[endpoint.id] = slow
+    event = await publish(redis, keys, "conversation.started", org, conversation_id=new_id())
+    await asyncio.wait_for(arrived.wait(), 15)
+    first.send_signal(signal.SIGTERM)
+    await asyncio.sleep(0.5)
+    assert first.poll() is None  # still draining: its attempt is under way
+    release.set()
+    assert await asyncio.to_thread(first.wait, 15) == 0
+    assert (await record(redis, keys, endpoint.id, event)).status == "succeeded"
+    leases = [keys.webhook_shard_lease(s) for s in range(SHARDS)]
+    leases.append(keys.webhook_fanout_lease())
+    assert [await redis.get(lease) for lease in leases] == [None] * len(leases)
+    assert await redis.zcard(keys.webhook_workers()) == 0
+
+    recv.answers.pop(endpoint.id)
+    await workers.start()  # takes over at once: nothing is left leased
+    later = await publish(redis, keys, "conversation.ended", org, conversation_id=new_id())
+    await eventually(lambda: _count(recv, endpoint.id, 2), within=15)
+    assert [r.event_id for r in recv.of(endpoint.id)] == [event, later]  # no duplicate
+    assert all(r.verified for r in recv.received)
