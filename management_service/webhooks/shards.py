@@ -189,10 +189,11 @@ class Shard:
         is scheduled: called again, it waits for it) or when the shard stops."""
         ctx = self.ctx
         while not self.stopping:
-            record = await ctx.store.delivery(item.endpoint_id, item.delivery_id)
+            record, endpoint, erased = await ctx.store.before_attempt(
+                item.endpoint_id, item.delivery_id, item.conversation_id
+            )
             if record is None or record.status != "pending":
                 return True  # expired, or a second entry of a delivery already done
-            endpoint = await ctx.store.endpoint(item.endpoint_id)
             now = ctx.clock.now_ms()
             if endpoint is None:
                 await self._finish(record, "dropped", "endpoint deleted", now)
@@ -201,9 +202,7 @@ class Shard:
                 reason = f"endpoint disabled: {endpoint.disabled_reason or 'by its owner'}"
                 await self._finish(record, "dropped", reason, now)
                 return True
-            if item.conversation_id and await ctx.redis.exists(
-                ctx.keys.conversation_erased(item.conversation_id)
-            ):
+            if erased:
                 await self._finish(record, "dropped", "conversation erased", now)
                 return True
             due = ms_from_iso(record.next_attempt_at) if record.next_attempt_at else now

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import Any
 
 import msgspec
 from redis.asyncio import Redis
@@ -51,14 +52,25 @@ class Store:
         return decode_endpoint(raw, endpoint_id)
 
     async def delivery(self, endpoint_id: str, delivery: str) -> StoredDelivery | None:
-        raw = await self.redis.get(self.keys.webhook_delivery(endpoint_id, delivery))
-        if raw is None:
-            return None
-        try:
-            return _DELIVERY.decode(raw)
-        except msgspec.DecodeError:
-            log.error("webhook delivery %s of %s is not readable", delivery, endpoint_id)
-            return None
+        raw = as_bytes(await self.redis.get(self.keys.webhook_delivery(endpoint_id, delivery)))
+        return decode_delivery(raw, endpoint_id, delivery)
+
+    async def before_attempt(
+        self, endpoint_id: str, delivery: str, conversation_id: str
+    ) -> tuple[StoredDelivery | None, StoredEndpoint | None, bool]:
+        """What an attempt depends on, in one round trip: the delivery, its endpoint, and
+        whether its conversation was erased."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(self.keys.webhook_delivery(endpoint_id, delivery))
+            pipe.get(self.keys.webhook(endpoint_id))
+            if conversation_id:
+                pipe.exists(self.keys.conversation_erased(conversation_id))
+            replies: list[Any] = await pipe.execute()
+        erased = bool(replies[2]) if conversation_id else False
+        return (
+            decode_delivery(replies[0], endpoint_id, delivery),
+            decode_endpoint(replies[1], endpoint_id), erased,
+        )
 
     async def create(self, record: StoredDelivery, now_ms: int) -> bool:
         cutoff = max(now_ms - self.retention_ms, 0)
@@ -97,6 +109,18 @@ class Store:
                 log.warning("webhook endpoint %s disabled: %s", endpoint_id, reason)
                 return True
         return False
+
+
+def decode_delivery(
+    raw: bytes | None, endpoint_id: str, delivery: str
+) -> StoredDelivery | None:
+    if raw is None:
+        return None
+    try:
+        return _DELIVERY.decode(raw)
+    except msgspec.DecodeError:
+        log.error("webhook delivery %s of %s is not readable", delivery, endpoint_id)
+        return None
 
 
 def decode_endpoint(raw: bytes | None, endpoint_id: str) -> StoredEndpoint | None:
