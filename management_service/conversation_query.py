@@ -17,11 +17,10 @@ from common.ids import is_uuid
 from common.models.conversation import ConversationSummary, OwnerConversation, Status
 from common.models.types import UUID_MESSAGE
 from common.pagination import decode_cursor, parse_limit
-from common.timeutil import ms_from_iso
+from common.query_params import CHANNELS, query_choice, query_instant
 from common.validation import invalid
 
 DIRECTIONS = frozenset({"inbound", "outbound"})
-CHANNELS = frozenset({"telephone", "webrtc", "email", "text"})
 STATUSES = frozenset(get_args(Status))
 MAX_USER_ID_FILTER = 128
 # The custom_metadata filter's JSON, as sent: short enough that a request line with it, percent-
@@ -114,13 +113,6 @@ class OwnerQuery:
     webrtc: bool
 
 
-def _choice(query: MultiMapping[str], name: str, allowed: frozenset[str]) -> str | None:
-    value = query.get(name)
-    if value is not None and value not in allowed:
-        raise invalid(["query", name], "Expected one of: " + ", ".join(sorted(allowed)))
-    return value
-
-
 def _uuid(query: MultiMapping[str], name: str) -> str | None:
     value = query.get(name)
     if value is not None and not is_uuid(value):
@@ -136,18 +128,6 @@ def _count(query: MultiMapping[str], name: str) -> int | None:
     if not (value.isascii() and value.isdigit() and len(value) <= 10):
         raise invalid(["query", name], "Expected a non-negative integer (at most 10 digits)")
     return int(value)
-
-
-def _instant(query: MultiMapping[str], name: str) -> int | None:
-    value = query.get(name)
-    if value is None:
-        return None
-    try:
-        if value != value.strip():  # ms_from_iso forgives it; a query value is exact
-            raise ValueError(value)
-        return ms_from_iso(value)
-    except (ValueError, OverflowError):
-        raise invalid(["query", name], "Expected an ISO 8601 date-time") from None
 
 
 def _user_id(query: MultiMapping[str]) -> str | None:
@@ -173,8 +153,8 @@ def _metadata(query: MultiMapping[str]) -> dict[str, Any] | None:
 def parse_owner_query(query: MultiMapping[str]) -> OwnerQuery:
     bounds = {name: _count(query, name) for name in _BOUNDS}
     filters = OwnerFilter(
-        direction=_choice(query, "direction", DIRECTIONS),
-        status=_choice(query, "status", STATUSES),
+        direction=query_choice(query, "direction", DIRECTIONS),
+        status=query_choice(query, "status", STATUSES),
         user_id=_user_id(query),
         agent_id=_uuid(query, "agent_id"),
         agent_version_id=_uuid(query, "agent_version_id"),
@@ -182,9 +162,9 @@ def parse_owner_query(query: MultiMapping[str]) -> OwnerQuery:
         custom_metadata=_metadata(query),
         **bounds,
     )
-    channel = _choice(query, "channel", CHANNELS)
-    created_after_ms = _instant(query, "created_after")
-    created_before_ms = _instant(query, "created_before")
+    channel = query_choice(query, "channel", CHANNELS)
+    created_after_ms = query_instant(query, "created_after")
+    created_before_ms = query_instant(query, "created_before")
     start = decode_cursor(query["cursor"]) if "cursor" in query else "+"
     return OwnerQuery(
         filters, start, parse_limit(query), created_after_ms, created_before_ms,

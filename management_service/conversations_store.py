@@ -31,7 +31,7 @@ from common.redis_client import as_bytes, read_script, register
 from common.redis_keys import RedisKeys
 from common.timeutil import now_ms
 from management_service.conversation_query import OwnerQuery
-from management_service.widgets_store import DANGLING_AFTER_MS
+from management_service.org_index import DANGLING_AFTER_MS
 
 PAGE = read_script(__file__, "conversation_page.lua")
 FIELDS = read_script(__file__, "conversation_fields.lua")

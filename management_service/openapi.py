@@ -37,11 +37,11 @@ from common.openapi import (
     responses,
 )
 from common.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from common.query_params import CHANNELS
 from management_service.auth import ORG_HEADER
 from management_service.branding.models import AutoBrandRequest, Brand
 from management_service.conversation_erasure import ConversationErase, ConversationsErased
 from management_service.conversation_query import (
-    CHANNELS,
     DIRECTIONS,
     MAX_METADATA_FILTER,
     MAX_USER_ID_FILTER,

@@ -43,6 +43,7 @@ from common.redis_keys import RedisKeys
 from common.timeutil import iso_from_ms, ms_from_iso, now_ms
 from common.validation import invalid
 from management_service.idempotency import Planned
+from management_service.org_index import org_index_entries
 from management_service.webhook_egress import (
     EgressRefused,
     WebhookEgressPolicy,
@@ -54,7 +55,7 @@ from management_service.webhook_models import (
     WebhookUpdate,
     WebhookWithSecret,
 )
-from management_service.widgets_store import DANGLING_AFTER_MS, KeyedLocks
+from management_service.widgets_store import KeyedLocks
 
 log = logging.getLogger(__name__)
 
@@ -291,28 +292,10 @@ class WebhookStore:
         index = self.keys.org_webhooks(org_id)
 
         async def fetch(bound: str, count: int) -> list[tuple[str, WebhookEndpoint | None]]:
-            found = await self.redis.zrevrangebylex(index, bound, "-", start=0, num=count)
-            members = [as_bytes(member).decode() for member in found]
-            if not members:
-                return []
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for member in members:
-                    pipe.get(self.keys.webhook(member.partition(":")[2]))
-                raws = await pipe.execute()
-            items: list[WebhookEndpoint | None] = []
-            dangling: list[str] = []
-            cutoff = f"{now_ms() - DANGLING_AFTER_MS:013d}"
-            for member, raw in zip(members, raws, strict=True):
-                endpoint = None if raw is None else _ENDPOINT.decode(raw)
-                if endpoint is not None and endpoint.organization_id == org_id:
-                    items.append(narrow(endpoint, WebhookEndpoint))
-                    continue
-                items.append(None)
-                if endpoint is not None or member < cutoff:
-                    dangling.append(member)
-            if dangling:
-                await self.redis.zrem(index, *dangling)
-            return list(zip(members, items, strict=True))
+            entries = await org_index_entries(
+                self.redis, index, org_id, bound, count, self.keys.webhook, _ENDPOINT.decode
+            )
+            return [(m, None if e is None else narrow(e, WebhookEndpoint)) for m, e in entries]
 
         return await collect_page(fetch, lambda _: True, start, limit)
 

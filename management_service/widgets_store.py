@@ -35,6 +35,7 @@ from common.validation import invalid
 from management_service.agents_store import AgentStore
 from management_service.erasure_queue import ErasureQueue
 from management_service.idempotency import Planned
+from management_service.org_index import org_index_entries
 from management_service.widget_events import WidgetEvents
 
 _ENC = msgspec.json.Encoder()
@@ -44,9 +45,6 @@ _ATTEMPTS = 8
 # Losers of a compare-and-set wait a random moment before retrying, so writers that collided once
 # do not collide again in lock step.
 _BACKOFF_MS = 3
-# A create writes its index entry a moment before its document; an entry without a document is
-# only treated as dangling (and removed) once it is older than this.
-DANGLING_AFTER_MS = 60_000
 _CONFLICT = "The widget was modified concurrently; retry"
 
 Mode = Literal["create", "replace", "delete"]
@@ -279,28 +277,8 @@ class WidgetStore:
         index = self.keys.org_widgets(org_id)
 
         async def fetch(bound: str, count: int) -> list[tuple[str, Widget | None]]:
-            found = await self.redis.zrevrangebylex(index, bound, "-", start=0, num=count)
-            members = [as_bytes(member).decode() for member in found]
-            if not members:
-                return []
-            # One GET per key in a pipeline, not MGET: the keys are in different slots.
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for member in members:
-                    pipe.get(self.keys.widget(member.partition(":")[2]))
-                raws = await pipe.execute()
-            widgets: list[Widget | None] = []
-            dangling: list[str] = []
-            cutoff = f"{now_ms() - DANGLING_AFTER_MS:013d}"
-            for member, raw in zip(members, raws, strict=True):
-                widget = None if raw is None else _WIDGET.decode(raw)
-                if widget is not None and widget.organization_id == org_id:
-                    widgets.append(widget)
-                    continue
-                widgets.append(None)
-                if widget is not None or member < cutoff:
-                    dangling.append(member)
-            if dangling:
-                await self.redis.zrem(index, *dangling)
-            return list(zip(members, widgets, strict=True))
+            return await org_index_entries(
+                self.redis, index, org_id, bound, count, self.keys.widget, _WIDGET.decode
+            )
 
         return await collect_page(fetch, keep, start, limit)

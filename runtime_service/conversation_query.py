@@ -10,11 +10,10 @@ from multidict import MultiMapping
 
 from common.models.conversation import Status
 from common.pagination import decode_cursor, parse_limit
-from common.timeutil import ms_from_iso
+from common.query_params import CHANNELS, query_choice, query_instant
 from common.validation import invalid
 from runtime_service.conversations import ConversationFilter
 
-CHANNELS = frozenset({"telephone", "webrtc", "email", "text"})
 _STATUSES = frozenset(get_args(Status))
 _USER_ID = re.compile(r"^[A-Za-z0-9_.:@+=-]{1,128}$(?!\n)")
 
@@ -28,37 +27,18 @@ class ListQuery:
     webrtc: bool
 
 
-def _choice(query: MultiMapping[str], name: str, allowed: frozenset[str]) -> str | None:
-    value = query.get(name)
-    if value is not None and value not in allowed:
-        raise invalid(["query", name], "Expected one of: " + ", ".join(sorted(allowed)))
-    return value
-
-
-def _instant(query: MultiMapping[str], name: str) -> int | None:
-    value = query.get(name)
-    if value is None:
-        return None
-    try:
-        if value != value.strip():  # ms_from_iso forgives it; a query value is exact
-            raise ValueError(value)
-        return ms_from_iso(value)
-    except (ValueError, OverflowError):
-        raise invalid(["query", name], "Expected an ISO 8601 date-time") from None
-
-
 def parse_list_query(query: MultiMapping[str], *, visitor_only: bool = True) -> ListQuery:
     """``visitor_only`` (the widget's ``conversation_list`` is "visitor"): one visitor's own
     conversations, so ``user_id`` is required; otherwise every parameter is optional."""
     user_id = query.get("user_id")
     if user_id is not None and not _USER_ID.match(user_id):
         raise invalid(["query", "user_id"], "Invalid user id")
-    channel = _choice(query, "channel", CHANNELS) or "webrtc"
+    channel = query_choice(query, "channel", CHANNELS) or "webrtc"
     filters = ConversationFilter(
         user_id=user_id,
-        status=_choice(query, "status", _STATUSES),
-        created_after_ms=_instant(query, "created_after"),
-        created_before_ms=_instant(query, "created_before"),
+        status=query_choice(query, "status", _STATUSES),
+        created_after_ms=query_instant(query, "created_after"),
+        created_before_ms=query_instant(query, "created_before"),
     )
     start = decode_cursor(query["cursor"]) if "cursor" in query else "+"
     limit = parse_limit(query)

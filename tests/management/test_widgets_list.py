@@ -12,7 +12,7 @@ import pytest
 from common.ids import new_id
 from common.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from common.timeutil import iso_from_ms
-from management_service import widgets_store
+from management_service import org_index, widgets_store
 from tests.support.widget_helpers import create_widget, expect, issue, make_version
 
 URL = "/core/web-widgets"
@@ -30,6 +30,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         return value
 
     monkeypatch.setattr(widgets_store, "now_ms", now)
+    monkeypatch.setattr(org_index, "now_ms", now)  # the dangling entries' cutoff
     return state
 
 
