@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 
@@ -13,6 +12,7 @@ from common.appkeys import KEYS, METRICS, REDIS, SETTINGS
 from common.invalidation import InvalidationListener
 from common.lifecycle.lifecycle import Lifecycle
 from common.models.events import CREDENTIAL_EVENT_DECODER
+from common.periodic import Periodic, running
 from common.redis_client import subscriber_factory
 from common.settings import Settings
 from management_service.agents_store import AgentStore
@@ -45,7 +45,7 @@ from management_service.idempotency import IdempotencyStore
 from management_service.routes import setup_routes
 from management_service.webhook_egress import default_resolver, webhook_egress_policy
 from management_service.webhook_store import WebhookStore
-from management_service.widget_eraser import EraserLoop, WidgetEraser
+from management_service.widget_eraser import WidgetEraser
 from management_service.widget_events import WidgetEvents
 from management_service.widgets_store import WidgetStore
 
@@ -191,16 +191,9 @@ async def erasure_ctx(app: web.Application) -> AsyncIterator[None]:
         "widget_erasures", "Deleted widgets' erasure jobs: finished, abandoned (the widget "
         "was not deleted after all), error (retried)", lambda: widgets.jobs, "outcome",
     )
-    loop = EraserLoop(widgets, settings.widget_eraser_interval)
-    task = asyncio.create_task(loop.run(), name="widget-eraser")
-    try:
+    loop = Periodic("widget eraser", widgets.run_once, settings.widget_eraser_interval)
+    async with running(loop, settings.redis_timeout * 2):
         yield
-    finally:
-        loop.stop()
-        try:
-            await asyncio.wait_for(task, settings.redis_timeout * 2)
-        except TimeoutError:
-            log.warning("widget eraser did not stop in time; cancelled")
 
 
 def create_app(settings: Settings) -> web.Application:

@@ -23,10 +23,8 @@ the document yet (or failed to, and then the job is dropped after an hour).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import Counter
-from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -163,29 +161,3 @@ class WidgetEraser:
         for start in range(0, len(names), _DELETE_CHUNK):
             await self.redis.delete(*names[start:start + _DELETE_CHUNK])
         return True
-
-
-class EraserLoop:
-    """Runs ``WidgetEraser.run_once`` every ``interval`` seconds until stopped (a task owned by
-    the management app's cleanup context)."""
-
-    def __init__(self, eraser: WidgetEraser, interval: float) -> None:
-        self.eraser = eraser
-        self.interval = interval
-        self.failures = 0
-        self._stop = asyncio.Event()
-
-    async def run(self) -> None:
-        while not self._stop.is_set():
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.interval)
-            if self._stop.is_set():
-                return
-            try:
-                await self.eraser.run_once()
-            except Exception:  # Redis unavailable, most likely: the jobs stay queued
-                self.failures += 1
-                log.warning("widget eraser pass failed", exc_info=True)
-
-    def stop(self) -> None:
-        self._stop.set()

@@ -3,7 +3,6 @@ wired here (the domain modules only define the classes)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 
@@ -12,8 +11,10 @@ from aiohttp import web
 from common.app_base import build_app
 from common.appkeys import KEYS, METRICS, REDIS, SETTINGS
 from common.lifecycle.lifecycle import Lifecycle
+from common.periodic import Periodic, running
 from common.redis_client import subscriber_factory
 from common.settings import Settings
+from common.timeutil import now_ms
 from runtime_service.agent_versions import AgentVersionSource
 from runtime_service.appkeys import (
     AGENT_VERSIONS,
@@ -35,7 +36,6 @@ from runtime_service.conversation_start import ConversationStarter
 from runtime_service.conversations import ConversationStore
 from runtime_service.embed import assets as embed_assets
 from runtime_service.invalidation import InvalidationListener
-from runtime_service.lifecycle_sweep import LifecycleSweeper
 from runtime_service.livekit_tokens import TokenMinter
 from runtime_service.livekit_webhook import WebhookOutcomes, webhook_receiver
 from runtime_service.metrics import register_lifecycle_metrics, register_runtime_metrics
@@ -130,18 +130,14 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def lifecycle_sweep_ctx(app: web.Application) -> AsyncIterator[None]:
-    sweeper = app[SWEEPER] = LifecycleSweeper(
-        app[LIFECYCLE], app[SETTINGS].lifecycle_sweep_interval
-    )
-    task = asyncio.create_task(sweeper.run(), name="lifecycle-sweep")
-    try:
+    """The lifecycle sweep (docs/lifecycle.md): every LIFECYCLE_SWEEP_INTERVAL, one pass over
+    the due index; safe with any number of pods, each claims what it sweeps."""
+    lifecycle = app[LIFECYCLE]
+    interval = app[SETTINGS].lifecycle_sweep_interval
+    sweeper = Periodic("lifecycle sweep", lambda: lifecycle.sweep(now_ms()), interval)
+    app[SWEEPER] = sweeper
+    async with running(sweeper, app[SETTINGS].redis_timeout * 2):
         yield
-    finally:
-        sweeper.stop()
-        try:
-            await asyncio.wait_for(task, app[SETTINGS].redis_timeout * 2)
-        except TimeoutError:
-            log.warning("lifecycle sweep did not stop in time; cancelled")
 
 
 async def embed_assets_ctx(app: web.Application) -> AsyncIterator[None]:

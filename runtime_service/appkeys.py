@@ -7,13 +7,13 @@ from aiohttp import web
 from livekit.api import WebhookReceiver
 
 from common.lifecycle.lifecycle import Lifecycle
+from common.periodic import Periodic
 from runtime_service.agent_versions import AgentVersionSource
 from runtime_service.cache import WidgetSource
 from runtime_service.conversation_start import ConversationStarter
 from runtime_service.conversations import ConversationStore
 from runtime_service.embed.assets import EmbedAssets
 from runtime_service.invalidation import InvalidationListener
-from runtime_service.lifecycle_sweep import LifecycleSweeper
 from runtime_service.livekit_tokens import TokenMinter
 from runtime_service.livekit_webhook import WebhookOutcomes
 from runtime_service.public_widget import PublicWidget
@@ -30,7 +30,7 @@ STARTER = web.AppKey("conversation_starter", ConversationStarter)
 RATE_LIMITS = web.AppKey("rate_limits", PublicRateLimits)
 EMBED_ASSETS = web.AppKey("embed_assets", EmbedAssets)
 LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
-SWEEPER = web.AppKey("lifecycle_sweeper", LifecycleSweeper)
+SWEEPER = web.AppKey("lifecycle_sweeper", Periodic)
 WEBHOOK_RECEIVER = web.AppKey("webhook_receiver", WebhookReceiver)
 WEBHOOK_OUTCOMES = web.AppKey("webhook_outcomes", WebhookOutcomes)
 
