@@ -4,7 +4,7 @@
    (6390) with its data in ``.run/redis`` (saved on stop, so data survives restarts), or, when
    no binary exists at all, fakeredis's TCP server in a thread (in memory: fresh every run).
 2. Development data, written through the project's own stores: an organization, an ``ak_`` key
-   with all four scopes, an agent with a published version and a published widget. The key and
+   with every scope, an agent with a published version and a published widget. The key and
    ids are kept in ``.run/dev-data.json`` and reused while Redis still holds them.
 3. ``python -m management_service``, ``python -m runtime_service`` and the webhook worker
    (``python -m management_service.webhooks``, probes on ``DEV_WEBHOOKS_PORT``, 8083) as child
