@@ -8,7 +8,8 @@ time per request and how busy the service's core was (docs/performance.md). Knob
 BENCH_SECONDS (4), BENCH_CONNECTIONS (16), BENCH_UPDATES (200), BENCH_CONVERSATIONS (150000),
 BENCH_OWNER_CONVERSATIONS (100000: the organization the owner's conversations rows read),
 BENCH_ONLY (run only the rows whose name contains this text, and skip the other checks),
-BENCH_WEBHOOK_EVENTS (3000: the webhook delivery burst).
+BENCH_WEBHOOK_EVENTS (3000: the webhook delivery burst), BENCH_MEMORY_STARTS (100000: the starts
+whose Redis memory and CPU are measured).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import Any
 
 import aiohttp
 
-from bench import cpus, propagation, services, tokens, webhook_delivery
+from bench import cpus, memory, propagation, services, tokens, webhook_delivery
 from bench.load import Request, Result, combine, find_wrk, run_wrk
 from bench.seed import VISITOR, BenchData, seed
 from bench.webhooks import WebhookLines, not_applied, outcomes
@@ -58,6 +59,7 @@ FEEDBACK = json.dumps({"data": {"rating": 5, "comment": "Quick and helpful"}})
 
 # Targets from the benchmark issue: ratio to the baseline, and the two absolute ones.
 GET_TARGET, START_TARGET, TOKEN_TARGET, PROPAGATION_P99_MS = 0.9, 0.5, 10.0, 10.0
+MEMORY_TARGET = 700  # bytes of Redis memory per started conversation (issue 20)
 
 
 @dataclass(frozen=True)
@@ -375,6 +377,13 @@ def main() -> int:
               f"same claims, verified by TokenVerifier: {'yes' if identical else 'NO'}  "
               f"{'PASS' if tokens_ok else 'FAIL'}")
 
+        # Before the webhook worker starts: its deliveries would count as the starts' memory.
+        spent = asyncio.run(memory.measure(redis.url, runtime.base_url, data.widget_id))
+        memory_ok = spent.bytes_per_start <= MEMORY_TARGET
+        print(f"redis per started conversation over {spent.starts:,} starts (distinct visitors): "
+              f"{spent.bytes_per_start:,.0f} bytes (target <= {MEMORY_TARGET} bytes), "
+              f"{spent.cpu_us_per_start:.1f} us of Redis CPU  {'PASS' if memory_ok else 'FAIL'}")
+
         # One webhook worker process (started only now: it must not compete with the rows).
         worker = services.service(
             "webhooks", "management_service.webhooks", redis.url, server_cpus
@@ -391,7 +400,7 @@ def main() -> int:
               f"{webhook_delivery.CONVERSATIONS} conversations); conversation start to its "
               f"delivery over {len(report.delays)} starts: p50 {d50:.1f} ms, p99 {d99:.1f} ms")
 
-        passed = all(row.passed for row in rows) and propagation_ok and tokens_ok
+        passed = all(row.passed for row in rows) and propagation_ok and tokens_ok and memory_ok
         print(f"\n{'ALL PASS' if passed else 'SOME FAIL'} in {time.monotonic() - started:.0f} s "
               f"(median service p50 {statistics.median(r.service.p50_ms for r in rows):.2f} ms)")
         return 0 if passed else 1
