@@ -59,10 +59,6 @@ class RedisKeys:
         (the cursor is the ``<created_ms>:<id>`` prefix, so it bounds both index shapes)."""
         return f"{self.prefix}:{{o:{org_id}}}:convs"
 
-    def org_user_conversations(self, org_id: str, user_id: str) -> str:
-        """The org's conversations of one exact ``user_id`` (erasure), members as above."""
-        return f"{self.prefix}:{{o:{org_id}}}:convs:user:{user_id}"
-
     def org_webhooks(self, org_id: str) -> str:
         """Lex-ordered index of the org's webhook endpoints: member ``<created_ms>:<id>``."""
         return f"{self.prefix}:{{o:{org_id}}}:webhooks"

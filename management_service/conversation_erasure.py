@@ -94,8 +94,6 @@ class ConversationEraser:
                 )
                 org_member = f"{member}:{widget_id}"
                 pipe.zrem(keys.org_conversations(doc.organization_id), org_member)
-                pipe.zrem(keys.org_user_conversations(doc.organization_id, doc.user_id),
-                          org_member)
             pipe.zrem(keys.due_conversations(due_shard(conversation_id)),
                       due_member(widget_id, conversation_id))
             await pipe.execute()
@@ -115,34 +113,37 @@ class ConversationEraser:
     async def erase_user(
         self, org_id: str, user_id: str, widget_id: str | None, limit: int
     ) -> ConversationsErased:
-        """Erase up to ``limit`` of one visitor's conversations: the organization's (its exact
-        ``user_id`` index) or one widget's. ``remaining``: whether a next call has work."""
+        """Erase up to ``limit`` of one visitor's conversations: in one widget, or in each of
+        the organization's widgets in turn (their visitor indexes: an organization-wide one
+        would cost a set per visitor). ``remaining``: whether a next call has work."""
         keys = self.keys
-        index = (
-            keys.org_user_conversations(org_id, user_id) if widget_id is None
-            else keys.user_conversations(widget_id, user_id)
-        )
-        members: list[Any] = await self.redis.zrange(index, 0, limit - 1)
-        erased = 0
-        for raw in members:
-            member = raw.decode()
-            if widget_id is None:
-                # "<created_ms>:<id>:<widget_id>"
-                created, conversation_id, owner = member.split(":")
-                ix = f"{created}:{conversation_id}"
-            else:
-                owner, ix = widget_id, member
-                conversation_id = member.partition(":")[2]
-            erased += await self.erase(owner, conversation_id, "user")
-            # The entries themselves, also when the record had already expired (nothing then
-            # named them): the next call must not see them again.
-            org_member = f"{ix}:{owner}"
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.zrem(keys.org_conversations(org_id), org_member)
-                pipe.zrem(keys.org_user_conversations(org_id, user_id), org_member)
-                pipe.zrem(keys.user_conversations(owner, user_id), ix)
-                pipe.zrem(keys.conversations(owner), ix)
-                for status in INDEXED_STATUSES:
-                    pipe.zrem(keys.conversations_by_status(owner, status), ix)
-                await pipe.execute()
-        return ConversationsErased(erased=erased, remaining=bool(await self.redis.exists(index)))
+        widgets = [widget_id] if widget_id is not None else await self._org_widget_ids(org_id)
+        erased = taken = 0  # bounded by the entries taken, expired ones included
+        for owner in widgets:
+            if taken >= limit:
+                break
+            index = keys.user_conversations(owner, user_id)
+            members: list[Any] = await self.redis.zrange(index, 0, limit - taken - 1)
+            taken += len(members)
+            for raw in members:
+                ix = raw.decode()
+                erased += await self.erase(owner, ix.partition(":")[2], "user")
+                # The entries themselves, also when the record had already expired (nothing
+                # then named them): the next call must not see them again.
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    pipe.zrem(keys.org_conversations(org_id), f"{ix}:{owner}")
+                    pipe.zrem(index, ix)
+                    pipe.zrem(keys.conversations(owner), ix)
+                    for status in INDEXED_STATUSES:
+                        pipe.zrem(keys.conversations_by_status(owner, status), ix)
+                    await pipe.execute()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for owner in widgets:
+                pipe.exists(keys.user_conversations(owner, user_id))
+            left = await pipe.execute()
+        return ConversationsErased(erased=erased, remaining=any(left))
+
+    async def _org_widget_ids(self, org_id: str) -> list[str]:
+        """The organization's widgets (a deleted one's conversations are the widget eraser's)."""
+        members: list[Any] = await self.redis.zrange(self.keys.org_widgets(org_id), 0, -1)
+        return [raw.decode().partition(":")[2] for raw in members]

@@ -117,10 +117,7 @@ class ConversationStore:
         org_id = conversation.organization_id
         org_indexed = self.batch.script(
             self._org_index,
-            keys=[
-                self.keys.org_conversations(org_id),
-                self.keys.org_user_conversations(org_id, conversation.user_id),
-            ],
+            keys=[self.keys.org_conversations(org_id)],
             args=[f"{member}:{widget_id}", org_expired_below, self.retention],
         )
         lifecycle: list[Any] = []
