@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 from redis.asyncio import Redis
 
+from common.errors import not_found
 from common.ids import is_uuid
 from common.redis_keys import RedisKeys
 
@@ -34,4 +35,14 @@ async def conversation_widget(
     widget = await redis.get(keys.widget(widget_id))
     if widget is None or _OWNER.decode(widget).organization_id != org_id:
         return None
+    return widget_id
+
+
+async def conversation_widget_or_404(
+    redis: Redis, keys: RedisKeys, org_id: str, conversation_id: str
+) -> str:
+    """As ``conversation_widget``, for a route naming the conversation: None is a 404."""
+    widget_id = await conversation_widget(redis, keys, org_id, conversation_id)
+    if widget_id is None:
+        raise not_found("Conversation not found")
     return widget_id

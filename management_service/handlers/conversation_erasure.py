@@ -13,7 +13,7 @@ from common.errors import not_found
 from management_service.appkeys import CONVERSATION_ERASER, WIDGETS
 from management_service.auth import MANAGE_CONVERSATIONS, Principal
 from management_service.conversation_erasure import ConversationErase
-from management_service.conversation_lookup import conversation_widget
+from management_service.conversation_lookup import conversation_widget_or_404
 
 _ERASE = msgspec.json.Decoder(ConversationErase)
 
@@ -22,9 +22,9 @@ _ERASE = msgspec.json.Decoder(ConversationErase)
 async def delete_conversation(request: web.Request, principal: Principal) -> web.Response:
     app = request.app
     conversation_id = request.match_info["conversation_id"]
-    widget_id = await conversation_widget(app[REDIS], app[KEYS], principal.org_id, conversation_id)
-    if widget_id is None:
-        raise not_found("Conversation not found")
+    widget_id = await conversation_widget_or_404(
+        app[REDIS], app[KEYS], principal.org_id, conversation_id
+    )
     await app[CONVERSATION_ERASER].erase(widget_id, conversation_id)
     return web.Response(status=204)
 

@@ -14,7 +14,7 @@ from common.models.conversation import ConversationSummary
 from common.timeutil import now_ms
 from management_service.appkeys import CONVERSATION_ENDS, OWNER_CONVERSATIONS
 from management_service.auth import MANAGE_CONVERSATIONS, READ_CONVERSATIONS, Principal
-from management_service.conversation_lookup import conversation_widget
+from management_service.conversation_lookup import conversation_widget_or_404
 from management_service.conversation_query import parse_owner_query
 from management_service.conversation_reports import (
     MAX_TRANSCRIPT_BYTES,
@@ -54,12 +54,9 @@ async def get_conversation(request: web.Request, principal: Principal) -> web.Re
 
 async def _widget_or_404(request: web.Request, principal: Principal) -> str:
     app = request.app
-    widget_id = await conversation_widget(
+    return await conversation_widget_or_404(
         app[REDIS], app[KEYS], principal.org_id, request.match_info["conversation_id"]
     )
-    if widget_id is None:
-        raise not_found("Conversation not found")
-    return widget_id
 
 
 @MANAGE_CONVERSATIONS
