@@ -127,9 +127,11 @@ class ConversationEraser:
             taken += len(members)
             for raw in members:
                 ix = raw.decode()
-                erased += await self.erase(owner, ix.partition(":")[2], "user")
-                # The entries themselves, also when the record had already expired (nothing
-                # then named them): the next call must not see them again.
+                if await self.erase(owner, ix.partition(":")[2], "user"):
+                    erased += 1
+                    continue
+                # The record had already expired, so nothing named its entries for `erase`:
+                # removed here, so that the next call does not see them again.
                 async with self.redis.pipeline(transaction=False) as pipe:
                     pipe.zrem(keys.org_conversations(org_id), f"{ix}:{owner}")
                     pipe.zrem(index, ix)
