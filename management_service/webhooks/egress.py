@@ -12,12 +12,12 @@ inside the worker's connector, with auto-brand's gates (``management_service/bra
 
 from __future__ import annotations
 
-from aiohttp import ClientSession, ClientTimeout, DummyCookieJar, TCPConnector
+from aiohttp import ClientSession, ClientTimeout
 from aiohttp.abc import AbstractResolver
 from aiohttp.resolver import DefaultResolver
 
 from common.settings import Settings
-from management_service.branding.ssrf import SafeResolver
+from management_service.safe_session import safe_session
 from management_service.webhook_egress import WebhookEgressPolicy, webhook_egress_policy
 
 USER_AGENT = "WebWidgets-Webhooks/1.0"
@@ -29,20 +29,12 @@ def build_session(
     settings: Settings, policy: WebhookEgressPolicy, inner: AbstractResolver | None = None
 ) -> ClientSession:
     """The worker's one ClientSession (inside a running loop); ``inner`` is the real resolver
-    (tests pass a fake one). No DNS cache: every connection resolves and vets anew. No
-    environment proxies, no cookies."""
-    connector = TCPConnector(
-        resolver=SafeResolver(policy, inner or DefaultResolver()),
-        use_dns_cache=False,
-        limit=settings.webhook_concurrency,
-        limit_per_host=0,
-    )
-    return ClientSession(
-        connector=connector,
+    (tests pass a fake one). No DNS cache: every connection resolves and vets anew."""
+    return safe_session(
+        policy, inner or DefaultResolver(),
         timeout=ClientTimeout(
             total=settings.webhook_timeout, connect=settings.webhook_connect_timeout
         ),
-        cookie_jar=DummyCookieJar(),
-        trust_env=False,
-        headers={"User-Agent": USER_AGENT},
+        limit=settings.webhook_concurrency, limit_per_host=0,
+        headers={"User-Agent": USER_AGENT}, use_dns_cache=False,
     )
