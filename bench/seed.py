@@ -9,6 +9,7 @@ from bench.owner_seed import OwnerData, seed_owner
 from common.ids import new_id
 from common.models.conversation import ConversationSummary
 from common.models.widget import WidgetCreate
+from common.redis_batch import RedisBatch
 from common.redis_client import create_redis
 from common.redis_keys import RedisKeys
 from common.settings import Settings
@@ -17,7 +18,6 @@ from deploy.dev_run import WIDGET_CONFIG, ensure_dev_data
 from management_service.agents_store import AgentStore
 from management_service.widgets_store import WidgetStore
 from runtime_service.conversations import ConversationStore
-from runtime_service.redis_batch import RedisBatch
 
 VISITOR = "bench-visitor"
 _BATCH = 32  # within the client pool's connection limit

@@ -26,7 +26,9 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from common.appkeys import REDIS, SETTINGS
+from common.appkeys import REDIS, REDIS_BATCH, SETTINGS
+from common.redis_batch import RedisBatch
+from common.redis_wire import RedisWire
 from common.settings import Settings
 
 T = TypeVar("T")
@@ -229,3 +231,17 @@ def as_bytes(reply: bytes | str | None) -> bytes | None:
 def register(client: Redis, source: str) -> AsyncScript:
     """Register a script (no I/O): it runs by EVALSHA and reloads itself after a server restart."""
     return client.register_script(source)
+
+
+async def redis_batch_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The pod's command batch (common/redis_batch.py), over its own connection where the server
+    is a standalone `redis://` one (common/redis_wire.py), else over the redis-py client."""
+    settings, redis = app[SETTINGS], app[REDIS]
+    wire = None
+    if settings.redis_mode == "standalone" and RedisWire.supports(settings.redis_url):
+        wire = RedisWire(settings.redis_url, settings.redis_timeout, redis.response_callbacks)
+    app[REDIS_BATCH] = batch = RedisBatch(redis, wire)
+    yield
+    await batch.drain()
+    if wire is not None:
+        await wire.aclose()

@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from common.app_base import build_app
-from common.appkeys import KEYS, METRICS, REDIS, SETTINGS
+from common.appkeys import KEYS, METRICS, REDIS, REDIS_BATCH, SETTINGS
 from common.lifecycle.lifecycle import Lifecycle
 from common.periodic import Periodic, running
-from common.redis_client import subscriber_factory
+from common.redis_client import redis_batch_ctx, subscriber_factory
 from common.settings import Settings
 from common.timeutil import now_ms
 from runtime_service.agent_versions import AgentVersionSource
@@ -23,7 +23,6 @@ from runtime_service.appkeys import (
     LIFECYCLE,
     LISTENER,
     RATE_LIMITS,
-    REDIS_BATCH,
     STARTER,
     SWEEPER,
     TOKEN_MINTER,
@@ -41,8 +40,6 @@ from runtime_service.livekit_webhook import WebhookOutcomes, webhook_receiver
 from runtime_service.metrics import register_lifecycle_metrics, register_runtime_metrics
 from runtime_service.public_widget import route_headers
 from runtime_service.rate_limits import PublicRateLimits, RateLimiter
-from runtime_service.redis_batch import RedisBatch
-from runtime_service.redis_wire import RedisWire
 from runtime_service.routes import setup_routes
 
 log = logging.getLogger(__name__)
@@ -50,18 +47,6 @@ log = logging.getLogger(__name__)
 # Public bodies are small (start: user_id + capped custom_metadata; feedback: 16 KiB of data).
 # A body past this is refused with 413 before it is read whole.
 CLIENT_MAX_SIZE = 64 * 1024
-
-
-async def redis_batch_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings, redis = app[SETTINGS], app[REDIS]
-    wire = None
-    if settings.redis_mode == "standalone" and RedisWire.supports(settings.redis_url):
-        wire = RedisWire(settings.redis_url, settings.redis_timeout, redis.response_callbacks)
-    app[REDIS_BATCH] = batch = RedisBatch(redis, wire)
-    yield
-    await batch.drain()
-    if wire is not None:
-        await wire.aclose()
 
 
 async def widget_source_ctx(app: web.Application) -> AsyncIterator[None]:

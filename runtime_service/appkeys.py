@@ -18,9 +18,7 @@ from runtime_service.livekit_tokens import TokenMinter
 from runtime_service.livekit_webhook import WebhookOutcomes
 from runtime_service.public_widget import PublicWidget
 from runtime_service.rate_limits import PublicRateLimits
-from runtime_service.redis_batch import RedisBatch
 
-REDIS_BATCH = web.AppKey("redis_batch", RedisBatch)
 WIDGET_SOURCE = web.AppKey("widget_source", WidgetSource)
 LISTENER = web.AppKey("invalidation_listener", InvalidationListener)
 AGENT_VERSIONS = web.AppKey("agent_versions", AgentVersionSource)

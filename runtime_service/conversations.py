@@ -23,11 +23,11 @@ from common.lifecycle.events import event_json, new_event_id, outbox_field, xadd
 from common.lifecycle.lifecycle import DEFAULT_STATS_RETENTION, due_member, due_shard
 from common.models.conversation import Conversation, ConversationSummary
 from common.pagination import collect_page, created_bounds, index_member
+from common.redis_batch import RedisBatch
 from common.redis_client import as_bytes, read_script, register
 from common.redis_keys import RedisKeys
 from common.timeutil import iso_from_ms, now_ms
 from common.widget_stats import utc_day
-from runtime_service.redis_batch import RedisBatch
 
 log = logging.getLogger(__name__)
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from common.lifecycle.lifecycle import Lifecycle
 from common.metrics import Metrics
+from common.redis_batch import RedisBatch
 from runtime_service.cache import WidgetSource
 from runtime_service.conversation_start import ConversationStarter
 from runtime_service.conversations import ConversationStore
 from runtime_service.invalidation import InvalidationListener
 from runtime_service.livekit_webhook import WebhookOutcomes
 from runtime_service.rate_limits import PublicRateLimits
-from runtime_service.redis_batch import RedisBatch
 
 
 def register_runtime_metrics(

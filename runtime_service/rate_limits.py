@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from common.errors import ApiError
+from common.redis_batch import RedisBatch
 from common.redis_client import read_script, register
 from common.redis_keys import RedisKeys
 from common.settings import Settings
-from runtime_service.redis_batch import RedisBatch
 
 SCRIPT = read_script(__file__, "rate_limit.lua")
 

@@ -22,13 +22,13 @@ import management_service.conversations_store as conversations_store
 from common.ids import new_id
 from common.lifecycle.lifecycle import Lifecycle, WebhookFact
 from common.models.conversation import ConversationSummary
+from common.redis_batch import RedisBatch
 from common.redis_keys import RedisKeys
 from common.timeutil import iso_from_ms, now_ms
 from management_service.appkeys import CREDENTIALS
 from management_service.conversation_query import contains
 from runtime_service.app import create_app as create_runtime
 from runtime_service.conversations import ConversationStore
-from runtime_service.redis_batch import RedisBatch
 from tests.support.seed import FEEDBACK_CONFIG
 from tests.support.settings import ALL_SCOPES
 from tests.support.widget_helpers import create_widget, expect, issue, make_version

@@ -13,10 +13,10 @@ from redis.asyncio import Redis
 from common.ids import new_id
 from common.models.conversation import ConversationSummary
 from common.pagination import index_member
+from common.redis_batch import RedisBatch
 from common.redis_keys import RedisKeys
 from common.timeutil import iso_from_ms
 from runtime_service.conversations import ConversationStore
-from runtime_service.redis_batch import RedisBatch
 from tests.support.seed import seed_agent_version, seed_widget
 
 PREFIX = "/core/public/web-widgets"

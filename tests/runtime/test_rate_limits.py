@@ -12,11 +12,11 @@ from aiohttp.test_utils import make_mocked_request
 from redis.asyncio import Redis
 
 from common.ids import new_id
+from common.redis_batch import RedisBatch
 from common.redis_keys import RedisKeys
 from runtime_service.app import create_app
 from runtime_service.client_address import client_address
 from runtime_service.rate_limits import Rate, RateLimitedError, RateLimiter
-from runtime_service.redis_batch import RedisBatch
 from tests.support.seed import FEEDBACK_CONFIG, seed_agent_version, seed_widget
 
 PREFIX = "/core/public/web-widgets"

@@ -3,7 +3,7 @@ every connection (tests/support/tcp_proxy.py): every route that touches Redis an
 Retry-After within a bound, never a 500, and all of them succeed again soon after the proxy
 forwards again, without restarting either app.
 
-On both ways the batched commands reach Redis (runtime_service/redis_batch.py): the service's own
+On both ways the batched commands reach Redis (common/redis_batch.py): the service's own
 wire client (a plain ``redis://`` URL) and redis-py's pipelines (a URL with a query option), and on
 both event loops the services run on (uvloop in production, asyncio's own as a fallback): they
 fail differently when written to after a reset. Each case runs in its own loop, so the tests

@@ -47,7 +47,7 @@ def redis_error_parser() -> Callable[[str], Exception]:
     except (ImportError, AttributeError) as exc:
         raise RuntimeError(
             f"redis-py {redis.__version__} has no redis._parsers.base.BaseParser.parse_error, "
-            "which runtime_service/redis_wire.py uses to parse error replies: install the "
+            "which common/redis_wire.py uses to parse error replies: install the "
             "redis-py major version pyproject.toml pins"
         ) from exc
     return parse_error

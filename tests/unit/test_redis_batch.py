@@ -12,9 +12,9 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
+from common.redis_batch import RedisBatch
 from common.redis_process import RedisProcess
-from runtime_service.redis_batch import RedisBatch
-from runtime_service.redis_wire import RedisWire
+from common.redis_wire import RedisWire
 
 TRANSPORTS = ["redis-py", "wire"]
 

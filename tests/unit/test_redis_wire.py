@@ -18,10 +18,10 @@ from redis.exceptions import AuthenticationError, DataError, NoScriptError, Resp
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from common import redis_wire
+from common.redis_batch import RedisBatch
 from common.redis_process import RedisProcess
-from runtime_service import redis_wire
-from runtime_service.redis_batch import RedisBatch
-from runtime_service.redis_wire import RedisWire, redis_error_parser
+from common.redis_wire import RedisWire, redis_error_parser
 from tests.support.paths import ROOT
 
 TIMEOUT = 0.5

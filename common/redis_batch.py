@@ -23,7 +23,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
 
-from runtime_service.redis_wire import Outcome, RedisWire
+from common.redis_wire import Outcome, RedisWire
 
 # A queued command: its arguments, the caller's future, and the script when it is an EVALSHA.
 _Pending = tuple[tuple[Any, ...], "asyncio.Future[Any]", AsyncScript | None]
