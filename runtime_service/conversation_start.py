@@ -137,7 +137,7 @@ class ConversationStarter:
         event_id, doc = new_event_id(), _ENCODE(conversation)
         start = StartRecord(
             room=room, deadline_ms=self.deadline_ms(created_ms), event_id=event_id,
-            event=event_around(event_id, "conversation.started", now, doc), doc=doc,
+            event=event_around(event_id, "conversation.started", now, doc),
         )
         retention = effective_retention(widget.retention_days, self.store.retention)
         await self.store.create(conversation, created_ms, metadata, start, retention)

@@ -1,7 +1,8 @@
 """A widget's conversations in Redis.
 
 Everything about a conversation lives in its widget's hash slot: a hash with the safe columns
-(``doc``), the ``custom_metadata`` (``meta``) and the feedback record (``feedback``, written once,
+(one short field each: common/conversation_record.py), the ``custom_metadata`` (``meta``, only
+when not empty) and the feedback record (``feedback``, written once,
 beside the id of the submission that wrote it: ``feedback_submission``),
 plus two lex-ordered indexes (the widget's and the visitor's). Only the owner locator, which tells
 another widget's conversation (403) from an unknown one (404), lives in the conversation's slot.
@@ -19,7 +20,14 @@ from typing import Any, Literal, get_args
 
 import msgspec
 
-from common.lifecycle.events import event_json, new_event_id, outbox_field, xadd_command
+from common.conversation_record import SAFE_FIELDS, stored_fields, summary_from
+from common.lifecycle.events import (
+    event_json,
+    new_event_id,
+    outbox_field,
+    outbox_value,
+    xadd_command,
+)
 from common.lifecycle.lifecycle import DEFAULT_STATS_RETENTION, due_member, due_shard
 from common.models.conversation import Conversation, ConversationSummary
 from common.pagination import collect_page, created_bounds, index_member
@@ -41,7 +49,6 @@ _OUTCOMES: dict[bytes, FeedbackOutcome] = {
 }
 
 _ENCODE = msgspec.json.Encoder().encode
-_SUMMARY = msgspec.json.Decoder(ConversationSummary)
 _METADATA = msgspec.json.Decoder(dict[str, Any])
 
 
@@ -60,7 +67,6 @@ class StartRecord:
     deadline_ms: int
     event_id: str
     event: bytes
-    doc: bytes  # the conversation's safe columns as JSON, encoded once for the doc and the event
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +126,7 @@ class ConversationStore:
             keys=[self.keys.org_conversations(org_id)],
             args=[f"{member}:{widget_id}", org_expired_below, self.retention],
         )
-        lifecycle: list[Any] = []
+        lifecycle: list[Any] = ["", "", "", "", ""]
         stats: list[str] = []
         if start is not None:
             # On the sweep's due index before the script (same pipeline, queued first): by the
@@ -131,7 +137,8 @@ class ConversationStore:
                 start.deadline_ms + self.settle_ms, due_member(widget_id, conversation_id),
             ).add_done_callback(_retrieved)
             lifecycle = [
-                start.room, start.deadline_ms, outbox_field(start.event_id), start.event,
+                start.room, start.deadline_ms, outbox_field(start.event_id),
+                outbox_value("conversation.started", "token_created", conversation.created_at),
                 self.stats_retention,
             ]
             # A start counts in the widget's stats of its day.
@@ -146,8 +153,8 @@ class ConversationStore:
                 *stats,
             ],
             args=[
-                _ENCODE(conversation) if start is None else start.doc, metadata, member,
-                expired_below, kept, *lifecycle,
+                b"" if metadata == b"{}" else metadata, member, expired_below, kept, *lifecycle,
+                *stored_fields(conversation),
             ],
         )
         # Awaited in turn (gather's machinery cost more than the awaits); every outcome is read,
@@ -192,24 +199,24 @@ class ConversationStore:
         ).add_done_callback(_retrieved)
 
     async def get(self, widget_id: str, conversation_id: str) -> ConversationSummary | None:
-        raw = await self.batch.execute(
-            "HGET", self.keys.conversation(widget_id, conversation_id), "doc"
+        values = await self.batch.execute(
+            "HMGET", self.keys.conversation(widget_id, conversation_id), *SAFE_FIELDS
         )
-        return None if raw is None else _SUMMARY.decode(raw)
+        return summary_from(widget_id, conversation_id, values)
 
     async def record(self, widget_id: str, conversation_id: str) -> Conversation | None:
         """The whole stored conversation (never public): the feedback, kept in its own field so
         the feedback script writes it without JSON work, is ``custom_metadata.feedback_form``."""
-        doc, meta, feedback = await self.redis.hmget(
-            self.keys.conversation(widget_id, conversation_id), "doc", "meta", "feedback"
+        *values, meta, feedback = await self.redis.hmget(
+            self.keys.conversation(widget_id, conversation_id), *SAFE_FIELDS, "meta", "feedback"
         )
-        if doc is None:
+        summary = summary_from(widget_id, conversation_id, values)
+        if summary is None:
             return None
         metadata = _METADATA.decode(meta) if meta else {}
         if feedback is not None:
             metadata["feedback_form"] = _METADATA.decode(feedback)
-        summary = msgspec.structs.asdict(_SUMMARY.decode(doc))
-        return Conversation(**summary, custom_metadata=metadata)
+        return Conversation(**msgspec.structs.asdict(summary), custom_metadata=metadata)
 
     async def owner(self, conversation_id: str) -> str | None:
         raw = await self.redis.get(self.keys.conversation_owner(conversation_id))
@@ -234,13 +241,19 @@ class ConversationStore:
         prefix = self.keys.conversation(widget_id, "")
 
         async def fetch(bound: str, count: int) -> list[tuple[str, ConversationSummary | None]]:
-            # One script call: the index range and each member's document.
-            page = await self.batch.script(self._page, [index], [bound, lower, count, prefix])
-            return [
-                # An expired conversation ("") is skipped, and trimmed by a later start.
-                (member.decode(), _SUMMARY.decode(doc) if doc else None)
-                for member, doc in zip(page[::2], page[1::2], strict=True)
-            ]
+            # One script call: the index range and each member's safe columns.
+            page = await self.batch.script(
+                self._page, [index], [bound, lower, count, prefix, *SAFE_FIELDS]
+            )
+            width = len(SAFE_FIELDS) + 1
+            items = []
+            for at in range(0, len(page), width):
+                member = page[at].decode()
+                # An expired conversation (None) is skipped, and trimmed by a later start.
+                items.append((member, summary_from(
+                    widget_id, member[14:], page[at + 1:at + width]
+                )))
+            return items
 
         def keep(item: ConversationSummary) -> bool:
             return filters.status is None or item.status == filters.status

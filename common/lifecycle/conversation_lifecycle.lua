@@ -15,7 +15,8 @@
 -- ARGV[#ARGV], with KEYS[7] only: STATS_RETENTION (s), after the operation's arguments
 -- Returns {outcome, status, next due (ms, 0 = none), doc, outbox field, event JSON, ...}:
 -- outcome is ok | duplicate | not_found | terminal | too_large | unchanged. The events are
--- written to `outbox:<id>` fields in the same step; the caller publishes and deletes them.
+-- written to `outbox:<id>` fields in the same step (in short: see `emit`); the caller publishes
+-- and deletes them.
 -- Status and duration are a function of the stored facts and the time, never of arrival order.
 local conv = KEYS[1]
 local op, now, now_iso = ARGV[1], tonumber(ARGV[2]), ARGV[3]
@@ -23,11 +24,20 @@ local settle, event_base = tonumber(ARGV[4]), ARGV[5]
 local MAX_SEEN = 500
 local TERMINAL = {completed = 1, failed = 1, cancelled = 1, transferred = 1, unanswered = 1}
 
-local raw_doc = redis.call('HGET', conv, 'doc')
-if not raw_doc then
+-- The safe columns (common/conversation_record.py SAFE_FIELDS), as the API's document: the
+-- conversation's and widget's ids come from the key, direction and channel are a web widget's.
+local COLUMNS = {'s', 'o', 'u', 'a', 'v', 'd', 't', 'c', 'm'}
+local cols = redis.call('HMGET', conv, unpack(COLUMNS))
+if not cols[1] then
     return {'not_found', '', 0, ''}
 end
-local doc = cjson.decode(raw_doc)
+local widget_id, conversation_id = string.match(conv, '{w:(.-)}:conv:(.+)$')
+local doc = {
+    id = conversation_id, organization_id = cols[2], direction = 'inbound', channel = 'webrtc',
+    status = cols[1], user_id = cols[3], agent_id = cols[4], agent_version_id = cols[5],
+    web_widget_id = widget_id, duration = tonumber(cols[6]) or cjson.null,
+    user_turn_count = tonumber(cols[7]) or cjson.null, created_at = cols[8], updated_at = cols[9],
+}
 local STATUS_INDEX = {
     token_created = KEYS[2], in_progress = KEYS[3], completed = KEYS[4], failed = KEYS[5],
     cancelled = KEYS[6],
@@ -81,15 +91,8 @@ local function count(name, by)
     end
 end
 
-local outbox = {}
-local function emit(kind, extra)
-    if kind == 'conversation.in_progress' then
-        count('in_progress')
-    end
-    local id = event_base
-    if #outbox > 0 then
-        id = event_base .. '_' .. (#outbox / 2 + 1)
-    end
+-- An event's JSON: the document as it is now, with `extra` (the ended event's summary).
+local function event_json(id, kind, timestamp, extra)
     local data = {}
     for k, v in pairs(doc) do
         data[k] = v
@@ -99,10 +102,61 @@ local function emit(kind, extra)
             data[k] = v
         end
     end
-    local event = cjson.encode({id = id, type = kind, timestamp = now_iso, data = data})
-    redis.call('HSET', conv, 'outbox:' .. id, event)
+    return cjson.encode({id = id, type = kind, timestamp = timestamp, data = data})
+end
+
+-- The outbox keeps only what may have changed since (common/lifecycle/events.py outbox_value).
+local KIND_LETTER = {
+    ['conversation.started'] = 's', ['conversation.in_progress'] = 'i',
+    ['conversation.ended'] = 'e',
+}
+local LETTER_KIND = {}
+for kind, letter in pairs(KIND_LETTER) do
+    LETTER_KIND[letter] = kind
+end
+
+local function null_or(value)
+    if value == cjson.null then
+        return ''
+    end
+    return tostring(value)
+end
+
+local outbox = {}
+local function emit(kind, extra)
+    if kind == 'conversation.in_progress' then
+        count('in_progress')
+    end
+    local id = event_base
+    if #outbox > 0 then
+        id = event_base .. '_' .. (#outbox / 2 + 1)
+    end
+    local event = event_json(id, kind, now_iso, extra)
+    redis.call('HSET', conv, 'outbox:' .. id, table.concat({
+        KIND_LETTER[kind], doc['status'], now_iso, null_or(doc['duration']),
+        null_or(doc['user_turn_count']),
+    }, '|'))
     outbox[#outbox + 1] = 'outbox:' .. id
     outbox[#outbox + 1] = event
+end
+
+-- The JSON of an event a caller did not publish, from its outbox value and what does not change;
+-- a value that is already JSON (a feedback event) is published as it is.
+local function rebuild(name, value)
+    if string.sub(value, 1, 1) == '{' then
+        return value
+    end
+    local letter, status, timestamp, duration, turns =
+        string.match(value, '^(%a)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
+    doc['status'], doc['updated_at'] = status, timestamp
+    doc['duration'] = tonumber(duration) or cjson.null
+    doc['user_turn_count'] = tonumber(turns) or cjson.null
+    local extra = nil
+    local summary = redis.call('HGET', conv, 'summary')
+    if letter == 'e' and summary then
+        extra = {summary = summary}
+    end
+    return event_json(string.sub(name, 8), LETTER_KIND[letter], timestamp, extra)
 end
 
 local function finish(status, f, close_at)
@@ -199,7 +253,13 @@ local function move_index(old, new)
 end
 
 local function save()
-    redis.call('HSET', conv, 'doc', cjson.encode(doc))
+    redis.call('HSET', conv, 's', doc['status'], 'm', doc['updated_at'])
+    if doc['duration'] ~= cjson.null then
+        redis.call('HSET', conv, 'd', doc['duration'])
+    end
+    if doc['user_turn_count'] ~= cjson.null then
+        redis.call('HSET', conv, 't', doc['user_turn_count'])
+    end
     if doc['status'] ~= indexed_status then
         move_index(indexed_status, doc['status'])
         indexed_status = doc['status']
@@ -257,14 +317,16 @@ elseif op == 'sweep' then
     local f = fields()
     local due = evaluate(f)
     save()
+    -- Encoded before the leftovers are rebuilt (rebuild reuses `doc`).
+    local encoded, status = cjson.encode(doc), doc['status']
     -- Leftovers of a caller that did not publish (it died, or Redis failed it): published again.
     for name, value in pairs(f) do
         if string.sub(name, 1, 7) == 'outbox:' then
             outbox[#outbox + 1] = name
-            outbox[#outbox + 1] = value
+            outbox[#outbox + 1] = rebuild(name, value)
         end
     end
-    return reply('ok', due)
+    return {'ok', status, due, encoded, unpack(outbox)}
 elseif op == 'report' then
     local input = cjson.decode(ARGV[6])
     local max_items, max_bytes, grace = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])

@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 
 from common.ids import random_hex
+from common.models.conversation import ConversationSummary
 from common.redis_keys import RedisKeys
 
 _ENCODE = msgspec.json.Encoder().encode
@@ -22,7 +23,27 @@ def outbox_field(event_id: str) -> str:
     return "outbox:" + event_id
 
 
-def event_json(event_id: str, kind: str, timestamp: str, data: dict[str, Any]) -> bytes:
+# What an outbox field holds for a conversation event: its kind's letter and what the event's data
+# had that may change later (status, timestamp = updated_at, duration, turns), a few dozen bytes,
+# so that the hash stays a listpack (common/conversation_record.py). The script of a caller that
+# died before publishing rebuilds the event from it and the unchanging columns
+# (conversation_lifecycle.lua `rebuild`). A feedback event's outbox holds its whole JSON.
+OUTBOX_KINDS = {
+    "conversation.started": "s", "conversation.in_progress": "i", "conversation.ended": "e",
+}
+
+
+def outbox_value(
+    kind: str, status: str, timestamp: str, duration: int | None = None,
+    turns: int | None = None,
+) -> str:
+    return "|".join((
+        OUTBOX_KINDS[kind], status, timestamp,
+        "" if duration is None else str(duration), "" if turns is None else str(turns),
+    ))
+
+
+def event_json(event_id: str, kind: str, timestamp: str, data: Any) -> bytes:
     return _ENCODE({"id": event_id, "type": kind, "timestamp": timestamp, "data": data})
 
 
@@ -32,21 +53,44 @@ def event_around(event_id: str, kind: str, timestamp: str, data: bytes) -> bytes
     return head[:-1] + b',"data":' + data + b"}"
 
 
+def conversation_event(
+    event_id: str, kind: str, snapshot: str, columns: ConversationSummary, summary: str | None
+) -> bytes:
+    """A conversation event's JSON from its snapshot (``outbox_value``) and the conversation's
+    columns, which change only in what the snapshot holds: the same JSON as when it happened.
+    The ended event carries the agent's ``summary`` when there is one."""
+    _, status, timestamp, duration, turns = snapshot.split("|")
+    doc = msgspec.structs.replace(
+        columns, status=status, updated_at=timestamp,
+        duration=int(duration) if duration else None,
+        user_turn_count=int(turns) if turns else None,
+    )
+    if kind == "conversation.ended" and summary is not None:
+        return event_json(event_id, kind, timestamp, {
+            **msgspec.structs.asdict(doc), "summary": summary,
+        })
+    return event_json(event_id, kind, timestamp, doc)
+
+
 def xadd_command(
     keys: RedisKeys, event_id: str, kind: str, organization_id: str, widget_id: str,
     conversation_id: str, event: bytes | str, now_ms: int, retention: int,
-    *, endpoint_id: str = "", retry_of: str = "",
+    *, endpoint_id: str = "", retry_of: str = "", snapshot: bool = False,
 ) -> tuple[Any, ...]:
     """The XADD of one event, trimming what is older than ``retention`` seconds (entry ids are
     the server's ms timestamps: MINID ~ drops whole old nodes, cheaply).
 
+    With ``snapshot`` the event is a conversation event's ``outbox_value`` (field ``snapshot``)
+    rather than its JSON (``data``): a tenth of the bytes on the stream; the webhook fan-out
+    renders the JSON (``conversation_event``) only when an endpoint wants the event.
     ``endpoint_id`` targets one webhook endpoint only (a test send or a manual retry, whatever
     the endpoint's ``events`` filter); ``retry_of`` names the delivery a manual retry repeats.
     Both fields are left out when empty, so ordinary entries are unchanged."""
     command: tuple[Any, ...] = (
         "XADD", keys.events_stream(), "MINID", "~", max(now_ms - retention * 1000, 0), "*",
         "id", event_id, "type", kind, "organization_id", organization_id,
-        "web_widget_id", widget_id, "conversation_id", conversation_id, "data", event,
+        "web_widget_id", widget_id, "conversation_id", conversation_id,
+        "snapshot" if snapshot else "data", event,
     )
     if endpoint_id:
         command += ("endpoint_id", endpoint_id)

@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
 from common.ids import new_id
-from common.lifecycle.events import event_json, outbox_field
+from common.lifecycle.events import event_json, outbox_field, outbox_value
 from common.lifecycle.lifecycle import (
     Lifecycle,
     WebhookFact,
@@ -26,6 +26,7 @@ from common.lifecycle.lifecycle import (
 from common.models.conversation import INDEXED_STATUSES
 from common.redis_keys import RedisKeys
 from common.timeutil import iso_from_ms
+from tests.support.conversations import store_doc, stored_doc
 
 SETTLE = 2.0
 # Seconds: the clock the tests move by hand, from the real time, since the stream's entry ids
@@ -72,8 +73,7 @@ class Conv:
         return await self.life.event(self.widget, self.id, fact, int(now * 1000))
 
     async def doc(self) -> dict[str, Any]:
-        raw = await self.life.redis.hget(self.life.keys.conversation(self.widget, self.id), "doc")
-        return json.loads(raw)
+        return await stored_doc(self.life.redis, self.life.keys, self.widget, self.id)
 
 
 async def new_conversation(life: Lifecycle, deadline_s: int = T0 + 960) -> Conv:
@@ -85,9 +85,10 @@ async def new_conversation(life: Lifecycle, deadline_s: int = T0 + 960) -> Conv:
         "web_widget_id": widget, "duration": None, "user_turn_count": None,
         "created_at": iso_from_ms(T0_MS), "updated_at": iso_from_ms(T0_MS),
     }
-    await life.redis.hset(life.keys.conversation(widget, cid), mapping={
-        "doc": json.dumps(doc), "meta": "{}", "room": conv.room, "deadline": deadline_s * 1000,
-    })
+    await store_doc(
+        life.redis, life.keys, doc, ix=f"{T0_MS:013d}:{cid}", room=conv.room,
+        deadline=deadline_s * 1000,
+    )
     return conv
 
 
@@ -280,6 +281,12 @@ async def test_a_lost_publication_is_published_by_the_sweep(life: Lifecycle) -> 
     await life.sweep(int((T0 + 1 + SETTLE) * 1000))
     events = await stream(life)
     assert [e["type"] for e in events] == ["conversation.in_progress"]
+    # Rebuilt from the outbox's short value: the event says what it said when it happened.
+    event = json.loads(events[0]["data"])
+    assert event["timestamp"] == iso_from_ms((T0 + 1) * 1000)
+    assert event["data"] == {
+        **await conv.doc(), "status": "in_progress", "updated_at": iso_from_ms((T0 + 1) * 1000)
+    }
     fields = await life.redis.hkeys(life.keys.conversation(conv.widget, conv.id))
     assert not [f for f in fields if f.startswith(b"outbox:")]
 
@@ -289,14 +296,18 @@ async def test_an_outbox_entry_written_at_start_is_published_by_the_sweep(
 ) -> None:
     conv = await new_conversation(life)
     key = life.keys.conversation(conv.widget, conv.id)
-    event = event_json("evt_start", "conversation.started", iso_from_ms(T0_MS), {"id": conv.id})
-    await life.redis.hset(key, outbox_field("evt_start"), event)
+    started = await conv.doc()
+    await life.redis.hset(key, outbox_field("evt_start"), outbox_value(
+        "conversation.started", "token_created", started["created_at"]
+    ))
     shard = life.keys.due_conversations(due_shard(conv.id))
     await life.redis.zadd(shard, {due_member(conv.widget, conv.id): T0_MS})
     await life.sweep(T0_MS)
-    assert [(e["id"], e["type"]) for e in await stream(life)] == [
-        ("evt_start", "conversation.started")
-    ]
+    (published,) = await stream(life)
+    assert (published["id"], published["type"]) == ("evt_start", "conversation.started")
+    assert json.loads(published["data"]) == json.loads(event_json(
+        "evt_start", "conversation.started", started["created_at"], started
+    ))
     assert await life.redis.hget(key, outbox_field("evt_start")) is None
 
 

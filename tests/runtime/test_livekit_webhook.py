@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import json
 import time
 from datetime import timedelta
 from typing import Any
@@ -23,6 +22,7 @@ from common.ids import new_id
 from common.redis_keys import RedisKeys
 from runtime_service.app import create_app
 from runtime_service.appkeys import LIFECYCLE
+from tests.support.conversations import stored_doc
 from tests.support.seed import seed_agent_version, seed_widget
 from tests.support.settings import LIVEKIT_KEY, LIVEKIT_SECRET, make_settings
 
@@ -92,7 +92,7 @@ async def start(client: Any, widget_id: str) -> tuple[str, str]:
 
 
 async def doc(redis: Any, keys: RedisKeys, widget_id: str, cid: str) -> dict[str, Any]:
-    return json.loads(await redis.hget(keys.conversation(widget_id, cid), "doc"))
+    return await stored_doc(redis, keys, widget_id, cid)
 
 
 async def events(redis: Any, keys: RedisKeys) -> list[str]:

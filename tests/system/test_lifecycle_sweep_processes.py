@@ -21,6 +21,7 @@ from common.lifecycle.lifecycle import due_member, due_shard
 from common.redis_keys import RedisKeys
 from common.redis_process import RedisProcess, free_port
 from common.timeutil import iso_from_ms, now_ms
+from tests.support.conversations import store_doc
 from tests.support.paths import ROOT
 
 COUNT = 60
@@ -53,9 +54,10 @@ async def seed(redis: Redis, keys: RedisKeys, count: int) -> list[str]:
             "web_widget_id": widget, "duration": None, "user_turn_count": None,
             "created_at": iso_from_ms(expired), "updated_at": iso_from_ms(expired),
         }
-        await redis.hset(keys.conversation(widget, cid), mapping={
-            "doc": json.dumps(doc), "room": f"ww-{cid}-00000000", "deadline": expired,
-        })
+        await store_doc(
+            redis, keys, doc, ix=f"{expired:013d}:{cid}", room=f"ww-{cid}-00000000",
+            deadline=expired,
+        )
         await redis.zadd(keys.due_conversations(due_shard(cid)), {due_member(widget, cid): 0})
         ids.append(cid)
     return ids
