@@ -40,7 +40,6 @@ from common.widget_stats import utc_day
 log = logging.getLogger(__name__)
 
 CREATE = read_script(__file__, "conversation_create.lua")
-ORG_INDEX = read_script(__file__, "conversation_org_index.lua")
 FEEDBACK = read_script(__file__, "feedback_submit.lua")
 PAGE = read_script(__file__, "conversation_page.lua")
 FeedbackOutcome = Literal["ok", "not_found", "too_large", "duplicate"]
@@ -53,10 +52,12 @@ _METADATA = msgspec.json.Decoder(dict[str, Any])
 
 
 def _retrieved(future: asyncio.Future[Any]) -> None:
-    """For a command nobody awaits: its error is logged, not left unretrieved. A failed ZADD or
-    HDEL costs at most a late sweep or a repeated event (same id)."""
+    """For a command nobody awaits: its error is logged, not left unretrieved. A failed due ZADD
+    or HDEL costs at most a late sweep or a repeated event (same id); a failed trim or expiry of
+    the organization's index, entries kept a little longer or an index expiring early (the
+    next start lengthens it again)."""
     if not future.cancelled() and future.exception() is not None:
-        log.warning("lifecycle bookkeeping failed: %s", future.exception())
+        log.warning("bookkeeping command failed: %s", future.exception())
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +95,6 @@ class ConversationStore:
         self.keys = keys
         self.retention = retention
         self._create = register(batch.redis, CREATE)
-        self._org_index = register(batch.redis, ORG_INDEX)
         self._feedback = register(batch.redis, FEEDBACK)
         self._page = register(batch.redis, PAGE)
         self.created = 0
@@ -121,11 +121,15 @@ class ConversationStore:
         # The organization's indexes, in its slot, queued before the conversation like the
         # locator: the owner's list skips an entry whose conversation is not there (yet).
         org_id = conversation.organization_id
-        org_indexed = self.batch.script(
-            self._org_index,
-            keys=[self.keys.org_conversations(org_id)],
-            args=[f"{member}:{widget_id}", org_expired_below, self.retention],
-        )
+        # Plain commands rather than a script: none reads another's effect, the trim and the
+        # expiry need no atomicity, and a script call costs Redis more than the three.
+        org_index = self.keys.org_conversations(org_id)
+        org_indexed = self.batch.execute("ZADD", org_index, 0, f"{member}:{widget_id}")
+        for command in (
+            ("ZREMRANGEBYLEX", org_index, "-", org_expired_below),
+            ("EXPIRE", org_index, self.retention),
+        ):
+            self.batch.execute(*command).add_done_callback(_retrieved)
         lifecycle: list[Any] = ["", "", "", "", ""]
         stats: list[str] = []
         if start is not None:
