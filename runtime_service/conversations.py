@@ -25,7 +25,6 @@ from common.lifecycle.events import (
     event_json,
     new_event_id,
     outbox_field,
-    outbox_value,
     xadd_command,
 )
 from common.lifecycle.lifecycle import DEFAULT_STATS_RETENTION, due_member, due_shard
@@ -67,7 +66,7 @@ class StartRecord:
     room: str
     deadline_ms: int
     event_id: str
-    event: bytes
+    snapshot: str  # the started event, as the outbox and the stream keep it (events.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,8 +140,7 @@ class ConversationStore:
                 start.deadline_ms + self.settle_ms, due_member(widget_id, conversation_id),
             ).add_done_callback(_retrieved)
             lifecycle = [
-                start.room, start.deadline_ms, outbox_field(start.event_id),
-                outbox_value("conversation.started", "token_created", conversation.created_at),
+                start.room, start.deadline_ms, outbox_field(start.event_id), start.snapshot,
                 self.stats_retention,
             ]
             # A start counts in the widget's stats of its day.
@@ -180,17 +178,18 @@ class ConversationStore:
         waiting; a failure is left to the sweep and never fails the start."""
         await self._publish(
             conversation.web_widget_id, conversation.id, start.event_id, "conversation.started",
-            conversation.organization_id, start.event, now_ms,
+            conversation.organization_id, start.snapshot, now_ms, snapshot=True,
         )
 
     async def _publish(
         self, widget_id: str, conversation_id: str, event_id: str, kind: str,
-        organization_id: str, event: bytes, at_ms: int | None = None,
+        organization_id: str, event: bytes | str, at_ms: int | None = None,
+        snapshot: bool = False,
     ) -> None:
         try:
             await self.batch.execute(*xadd_command(
                 self.keys, event_id, kind, organization_id, widget_id, conversation_id, event,
-                now_ms() if at_ms is None else at_ms, self.events_retention,
+                now_ms() if at_ms is None else at_ms, self.events_retention, snapshot=snapshot,
             ))
         except Exception:
             self.publish_failures += 1

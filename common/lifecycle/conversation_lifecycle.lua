@@ -13,10 +13,10 @@
 --           max transcript items, max transcript bytes, summary grace (ms)
 --   end:    (none)
 -- ARGV[#ARGV], with KEYS[7] only: STATS_RETENTION (s), after the operation's arguments
--- Returns {outcome, status, next due (ms, 0 = none), doc, outbox field, event JSON, ...}:
+-- Returns {outcome, status, next due (ms, 0 = none), doc, outbox field, event, ...}:
 -- outcome is ok | duplicate | not_found | terminal | too_large | unchanged. The events are
--- written to `outbox:<id>` fields in the same step (in short: see `emit`); the caller publishes
--- and deletes them.
+-- written to `outbox:<id>` fields in the same step (a conversation event as its snapshot: see
+-- `emit`; a feedback event as its JSON); the caller publishes and deletes them.
 -- Status and duration are a function of the stored facts and the time, never of arrival order.
 local conv = KEYS[1]
 local op, now, now_iso = ARGV[1], tonumber(ARGV[2]), ARGV[3]
@@ -91,29 +91,13 @@ local function count(name, by)
     end
 end
 
--- An event's JSON: the document as it is now, with `extra` (the ended event's summary).
-local function event_json(id, kind, timestamp, extra)
-    local data = {}
-    for k, v in pairs(doc) do
-        data[k] = v
-    end
-    if extra then
-        for k, v in pairs(extra) do
-            data[k] = v
-        end
-    end
-    return cjson.encode({id = id, type = kind, timestamp = timestamp, data = data})
-end
-
--- The outbox keeps only what may have changed since (common/lifecycle/events.py outbox_value).
+-- An event is its kind's letter and what of the document may change later: the outbox field
+-- and the stream keep only that (common/lifecycle/events.py outbox_value), and the webhook
+-- fan-out renders the JSON from it and the unchanging columns.
 local KIND_LETTER = {
     ['conversation.started'] = 's', ['conversation.in_progress'] = 'i',
     ['conversation.ended'] = 'e',
 }
-local LETTER_KIND = {}
-for kind, letter in pairs(KIND_LETTER) do
-    LETTER_KIND[letter] = kind
-end
 
 local function null_or(value)
     if value == cjson.null then
@@ -123,7 +107,7 @@ local function null_or(value)
 end
 
 local outbox = {}
-local function emit(kind, extra)
+local function emit(kind)
     if kind == 'conversation.in_progress' then
         count('in_progress')
     end
@@ -131,32 +115,13 @@ local function emit(kind, extra)
     if #outbox > 0 then
         id = event_base .. '_' .. (#outbox / 2 + 1)
     end
-    local event = event_json(id, kind, now_iso, extra)
-    redis.call('HSET', conv, 'outbox:' .. id, table.concat({
+    local snapshot = table.concat({
         KIND_LETTER[kind], doc['status'], now_iso, null_or(doc['duration']),
         null_or(doc['user_turn_count']),
-    }, '|'))
+    }, '|')
+    redis.call('HSET', conv, 'outbox:' .. id, snapshot)
     outbox[#outbox + 1] = 'outbox:' .. id
-    outbox[#outbox + 1] = event
-end
-
--- The JSON of an event a caller did not publish, from its outbox value and what does not change;
--- a value that is already JSON (a feedback event) is published as it is.
-local function rebuild(name, value)
-    if string.sub(value, 1, 1) == '{' then
-        return value
-    end
-    local letter, status, timestamp, duration, turns =
-        string.match(value, '^(%a)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
-    doc['status'], doc['updated_at'] = status, timestamp
-    doc['duration'] = tonumber(duration) or cjson.null
-    doc['user_turn_count'] = tonumber(turns) or cjson.null
-    local extra = nil
-    local summary = redis.call('HGET', conv, 'summary')
-    if letter == 'e' and summary then
-        extra = {summary = summary}
-    end
-    return event_json(string.sub(name, 8), LETTER_KIND[letter], timestamp, extra)
+    outbox[#outbox + 1] = snapshot
 end
 
 local function finish(status, f, close_at)
@@ -169,11 +134,7 @@ local function finish(status, f, close_at)
         count('duration_total', doc['duration'])
         count('duration_count')
     end
-    local extra = nil
-    if f['summary'] then
-        extra = {summary = f['summary']}
-    end
-    emit('conversation.ended', extra)
+    emit('conversation.ended')
 end
 
 -- Apply what the facts and the time decide; returns the next time (ms) to look again, or 0.
@@ -317,16 +278,14 @@ elseif op == 'sweep' then
     local f = fields()
     local due = evaluate(f)
     save()
-    -- Encoded before the leftovers are rebuilt (rebuild reuses `doc`).
-    local encoded, status = cjson.encode(doc), doc['status']
     -- Leftovers of a caller that did not publish (it died, or Redis failed it): published again.
     for name, value in pairs(f) do
         if string.sub(name, 1, 7) == 'outbox:' then
             outbox[#outbox + 1] = name
-            outbox[#outbox + 1] = rebuild(name, value)
+            outbox[#outbox + 1] = value
         end
     end
-    return {'ok', status, due, encoded, unpack(outbox)}
+    return reply('ok', due)
 elseif op == 'report' then
     local input = cjson.decode(ARGV[6])
     local max_items, max_bytes, grace = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])

@@ -31,6 +31,7 @@ def outbox_field(event_id: str) -> str:
 OUTBOX_KINDS = {
     "conversation.started": "s", "conversation.in_progress": "i", "conversation.ended": "e",
 }
+_KIND_OF = {letter: kind for kind, letter in OUTBOX_KINDS.items()}
 
 
 def outbox_value(
@@ -51,6 +52,14 @@ def event_around(event_id: str, kind: str, timestamp: str, data: bytes) -> bytes
     """The same JSON around ``data`` already encoded (the start's hot path encodes it once)."""
     head = _ENCODE({"id": event_id, "type": kind, "timestamp": timestamp})
     return head[:-1] + b',"data":' + data + b"}"
+
+
+def event_kind(value: bytes) -> str:
+    """The type of an outbox value: a snapshot's letter, or a feedback event's JSON."""
+    if value[:1] == b"{":
+        kind: str = _EVENT.decode(value)["type"]
+        return kind
+    return _KIND_OF[value[:1].decode()]
 
 
 def conversation_event(
@@ -110,4 +119,18 @@ def xadd_args(
     return xadd_command(
         keys, decoded["id"], decoded["type"], data.get("organization_id") or "",
         data.get("web_widget_id") or "", conversation_id, event, now_ms, retention,
+    )
+
+
+def outbox_xadd(
+    keys: RedisKeys, field: str, value: bytes, organization_id: str, widget_id: str,
+    conversation_id: str, now_ms: int, retention: int,
+) -> tuple[Any, ...]:
+    """The XADD of an outbox field's event: a conversation event's snapshot as it is, a feedback
+    event's JSON as the script wrote it."""
+    if value[:1] == b"{":
+        return xadd_args(keys, value, now_ms, retention)
+    return xadd_command(
+        keys, field.removeprefix("outbox:"), event_kind(value), organization_id, widget_id,
+        conversation_id, value, now_ms, retention, snapshot=True,
     )

@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 from redis.asyncio import Redis
 
-from common.lifecycle.events import new_event_id, xadd_args
+from common.lifecycle.events import event_kind, new_event_id, outbox_xadd
 from common.models.conversation import INDEXED_STATUSES
 from common.redis_client import read_script, register
 from common.redis_keys import RedisKeys
@@ -66,7 +66,7 @@ class Outcome:
 
     @property
     def events(self) -> list[str]:
-        return [_DOC.decode(event)["type"] for _, event in self.outbox]
+        return [event_kind(value) for _, value in self.outbox]
 
 
 def _outcome(reply: list[Any]) -> Outcome:
@@ -119,7 +119,9 @@ class Lifecycle:
         )
         result = _outcome(reply)
         if result.outbox:
-            await self.publish(widget_id, conversation_id, result.outbox, now_ms)
+            await self.publish(
+                widget_id, conversation_id, result.doc["organization_id"], result.outbox, now_ms
+            )
         return result
 
     async def event(
@@ -148,16 +150,18 @@ class Lifecycle:
         return await self._run(widget_id, conversation_id, "end", now_ms, [])
 
     async def publish(
-        self, widget_id: str, conversation_id: str, outbox: list[tuple[str, bytes]], now_ms: int
+        self, widget_id: str, conversation_id: str, organization_id: str,
+        outbox: list[tuple[str, bytes]], now_ms: int,
     ) -> bool:
         """XADD the events, then delete their outbox fields; a failure leaves them to the sweep
         (False)."""
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
-                for _, event in outbox:
-                    pipe.execute_command(
-                        *xadd_args(self.keys, event, now_ms, self.events_retention)
-                    )
+                for name, value in outbox:
+                    pipe.execute_command(*outbox_xadd(
+                        self.keys, name, value, organization_id, widget_id, conversation_id,
+                        now_ms, self.events_retention,
+                    ))
                 await pipe.execute()
             # Only once they are on the stream: deleted first, a failed XADD would lose them.
             await self.redis.hdel(
@@ -205,7 +209,7 @@ class Lifecycle:
                     self.sweep_actions[result.status] += 1
             next_due = result.due_ms
             if result.outbox and not await self.publish(
-                widget_id, conversation_id, result.outbox, now_ms
+                widget_id, conversation_id, result.doc["organization_id"], result.outbox, now_ms
             ):
                 next_due = now_ms + self.settle_ms  # try again soon
             await self._due(keys=[key], args=["done", member, lease, next_due])

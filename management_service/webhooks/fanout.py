@@ -99,6 +99,20 @@ class Entry:
         )
 
 
+async def rendered_event(redis: Redis, keys: RedisKeys, entry: Entry) -> bytes | None:
+    """A conversation event's JSON from its snapshot and the conversation's columns (read once,
+    for every endpoint), or None when the conversation is gone (erased, expired)."""
+    key = keys.conversation(entry.widget_id, entry.conversation_id)
+    *values, summary = await redis.hmget(key, [*SAFE_FIELDS, "summary"])
+    columns = summary_from(entry.widget_id, entry.conversation_id, values)
+    if columns is None:
+        return None
+    return conversation_event(
+        entry.event_id, entry.type, entry.snapshot, columns,
+        None if summary is None else as_bytes(summary).decode(),
+    )
+
+
 def matches(entry: Entry, endpoint: StoredEndpoint) -> bool:
     if endpoint.organization_id != entry.organization_id or not endpoint.enabled:
         return False
@@ -140,7 +154,7 @@ class Fanout:
         endpoints = await self.endpoints(entry)
         data = entry.data
         if entry.snapshot and endpoints:
-            rendered = await self._rendered(entry)
+            rendered = await rendered_event(self.redis, self.keys, entry)
             if rendered is None:
                 log.info("event %s: its conversation is gone; not delivered", entry.event_id)
                 self.fanned += 1
@@ -166,19 +180,6 @@ class Fanout:
             queued += 1
         self.fanned += 1
         return queued
-
-    async def _rendered(self, entry: Entry) -> bytes | None:
-        """A conversation event's JSON from its snapshot and the conversation's columns (read
-        once, for every endpoint), or None when the conversation is gone (erased, expired)."""
-        key = self.keys.conversation(entry.widget_id, entry.conversation_id)
-        *values, summary = await self.redis.hmget(key, [*SAFE_FIELDS, "summary"])
-        columns = summary_from(entry.widget_id, entry.conversation_id, values)
-        if columns is None:
-            return None
-        return conversation_event(
-            entry.event_id, entry.type, entry.snapshot, columns,
-            None if summary is None else as_bytes(summary).decode(),
-        )
 
     async def _retry(self, entry: Entry, now_ms: int) -> int:
         """A manual retry: the same delivery (same payload, same ``webhook-id``) made pending

@@ -27,6 +27,7 @@ from common.models.conversation import INDEXED_STATUSES
 from common.redis_keys import RedisKeys
 from common.timeutil import iso_from_ms
 from tests.support.conversations import store_doc, stored_doc
+from tests.support.events import stream_events
 
 SETTLE = 2.0
 # Seconds: the clock the tests move by hand, from the real time, since the stream's entry ids
@@ -105,8 +106,7 @@ def standard_events(conv: Conv) -> list[WebhookFact]:
 
 
 async def stream(life: Lifecycle) -> list[dict[str, Any]]:
-    entries = await life.redis.xrange(life.keys.events_stream())
-    return [{k.decode(): v.decode() for k, v in fields.items()} for _, fields in entries]
+    return await stream_events(life.redis, life.keys)
 
 
 async def test_visitor_joining_is_in_progress_with_an_event(life: Lifecycle) -> None:
@@ -118,7 +118,7 @@ async def test_visitor_joining_is_in_progress_with_an_event(life: Lifecycle) -> 
     assert [e["type"] for e in events] == ["conversation.in_progress"]
     assert events[0]["conversation_id"] == conv.id
     assert events[0]["web_widget_id"] == conv.widget
-    assert json.loads(events[0]["data"])["data"]["status"] == "in_progress"
+    assert events[0]["event"]["data"]["status"] == "in_progress"
     # Published: nothing left in the outbox.
     fields = await life.redis.hkeys(life.keys.conversation(conv.widget, conv.id))
     assert not [f for f in fields if f.startswith(b"outbox:")]
@@ -161,7 +161,7 @@ async def test_a_call_with_an_agent_completes_after_the_settle_time(life: Lifecy
     assert (doc["status"], doc["duration"]) == ("completed", 30)
     ended = [e for e in await stream(life) if e["type"] == "conversation.ended"]
     assert len(ended) == 1
-    assert json.loads(ended[0]["data"])["data"]["duration"] == 30
+    assert ended[0]["event"]["data"]["duration"] == 30
 
 
 async def test_no_agent_is_failed(life: Lifecycle) -> None:
@@ -281,14 +281,32 @@ async def test_a_lost_publication_is_published_by_the_sweep(life: Lifecycle) -> 
     await life.sweep(int((T0 + 1 + SETTLE) * 1000))
     events = await stream(life)
     assert [e["type"] for e in events] == ["conversation.in_progress"]
-    # Rebuilt from the outbox's short value: the event says what it said when it happened.
-    event = json.loads(events[0]["data"])
+    # Rendered from its snapshot: the event says what it said when it happened.
+    event = events[0]["event"]
     assert event["timestamp"] == iso_from_ms((T0 + 1) * 1000)
     assert event["data"] == {
         **await conv.doc(), "status": "in_progress", "updated_at": iso_from_ms((T0 + 1) * 1000)
     }
     fields = await life.redis.hkeys(life.keys.conversation(conv.widget, conv.id))
     assert not [f for f in fields if f.startswith(b"outbox:")]
+
+
+async def test_events_rendered_after_the_end_say_what_they_said_when_they_happened(
+    life: Lifecycle,
+) -> None:
+    conv = await new_conversation(life)
+    for fact in standard_events(conv):
+        await conv.send(fact, fact.at)
+    await life.sweep(int((T0 + 33 + SETTLE) * 1000) + 1)
+    final = await conv.doc()
+    assert final["status"] == "completed"
+    events = [e["event"] for e in await stream(life)]
+    assert [e["type"] for e in events] == ["conversation.in_progress", "conversation.ended"]
+    joined = iso_from_ms((T0 + 1) * 1000)
+    assert (events[0]["timestamp"], events[0]["data"]) == (
+        joined, {**final, "status": "in_progress", "updated_at": joined, "duration": None}
+    )
+    assert events[1]["data"] == final
 
 
 async def test_an_outbox_entry_written_at_start_is_published_by_the_sweep(
@@ -305,7 +323,7 @@ async def test_an_outbox_entry_written_at_start_is_published_by_the_sweep(
     await life.sweep(T0_MS)
     (published,) = await stream(life)
     assert (published["id"], published["type"]) == ("evt_start", "conversation.started")
-    assert json.loads(published["data"]) == json.loads(event_json(
+    assert published["event"] == json.loads(event_json(
         "evt_start", "conversation.started", started["created_at"], started
     ))
     assert await life.redis.hget(key, outbox_field("evt_start")) is None
