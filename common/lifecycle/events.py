@@ -1,8 +1,8 @@
-"""Conversation events: their JSON, and the XADD that publishes one to the events stream."""
+"""Conversation events: their JSON, what routes one on the events stream, and its XADD."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -10,7 +10,37 @@ from common.ids import random_hex
 from common.redis_keys import RedisKeys
 
 _ENCODE = msgspec.json.Encoder().encode
-_EVENT = msgspec.json.Decoder(dict[str, Any])
+
+
+class OutboxEvent(NamedTuple):
+    """An event waiting in a conversation's outbox field, with the columns the stream entry
+    routes it by (common/lifecycle/publisher.py publishes it)."""
+
+    field: str  # outbox:<id>
+    id: str
+    kind: str
+    organization_id: str
+    widget_id: str
+    conversation_id: str
+    body: bytes | str  # the event's JSON
+
+
+class _Data(msgspec.Struct):
+    # Any: whatever a script wrote is routed as before, never refused here.
+    id: Any = None
+    conversation_id: Any = None
+    organization_id: Any = None
+    web_widget_id: Any = None
+
+
+class _Routing(msgspec.Struct):
+    id: str
+    type: str
+    data: _Data | None = None
+
+
+# Only the routing columns: the rest of the event (the whole document) is skipped, not decoded.
+_ROUTING = msgspec.json.Decoder(_Routing)
 
 
 def new_event_id() -> str:
@@ -55,15 +85,12 @@ def xadd_command(
     return command
 
 
-def xadd_args(
-    keys: RedisKeys, event: bytes | str, now_ms: int, retention: int
-) -> tuple[Any, ...]:
-    """The XADD of one event as the script wrote it (its routing read from its data: a
-    conversation's safe columns, or a feedback's ``conversation_id``)."""
-    decoded = _EVENT.decode(event)
-    data = decoded.get("data") or {}
-    conversation_id = data.get("conversation_id") or data.get("id") or ""
-    return xadd_command(
-        keys, decoded["id"], decoded["type"], data.get("organization_id") or "",
-        data.get("web_widget_id") or "", conversation_id, event, now_ms, retention,
+def outbox_event(field: str, event: bytes | str) -> OutboxEvent:
+    """An event as a script wrote it to ``field``, its routing read from its data: a
+    conversation's safe columns, or a feedback's ``conversation_id``."""
+    routing = _ROUTING.decode(event)
+    data = routing.data or _Data()
+    return OutboxEvent(
+        field, routing.id, routing.type, data.organization_id or "", data.web_widget_id or "",
+        data.conversation_id or data.id or "", event,
     )

@@ -10,9 +10,9 @@ import pytest
 from redis.asyncio import Redis
 
 from common.ids import new_id
+from common.lifecycle import publisher
 from common.redis_keys import RedisKeys
 from common.timeutil import now_ms
-from runtime_service import conversations
 from runtime_service.app import create_app
 from runtime_service.appkeys import LIFECYCLE
 from tests.support.seed import FEEDBACK_CONFIG, seed_agent_version, seed_widget
@@ -66,7 +66,7 @@ async def test_a_failed_publication_does_not_fail_the_start_and_the_sweep_recove
     def broken(*args: Any) -> tuple[Any, ...]:
         return ("XADD-NOT-A-COMMAND",)
 
-    monkeypatch.setattr(conversations, "xadd_command", broken)
+    monkeypatch.setattr(publisher, "xadd_command", broken)
     resp = await client.post(f"{PREFIX}/{widget.id}/conversations", json={"user_id": "u1"})
     assert resp.status == 200
     cid = (await resp.json())["conversation"]["id"]
