@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import ResponseError
 
 from common.ids import new_id
 from common.lifecycle.events import event_json, outbox_field
@@ -286,6 +287,28 @@ async def test_a_lost_publication_is_published_by_the_sweep(life: Lifecycle) -> 
     assert [e["type"] for e in events] == ["conversation.in_progress"]
     fields = await life.redis.hkeys(life.keys.conversation(conv.widget, conv.id))
     assert not [f for f in fields if f.startswith(b"outbox:")]
+
+
+async def test_a_failed_due_index_write_fails_the_call_but_its_events_are_published(
+    life: Lifecycle,
+) -> None:
+    # The ZADD and the script share a pipeline, so the script runs even when the ZADD fails
+    # (here: the shard is not a sorted set). Its events are published; the call then fails,
+    # so the caller's retry puts the conversation on the due index again.
+    conv = await new_conversation(life)
+    shard = life.keys.due_conversations(due_shard(conv.id))
+    await life.redis.set(shard, "not a sorted set")
+    with pytest.raises(ResponseError, match="WRONGTYPE"):
+        await conv.send(conv.fact("participant_joined", T0 + 1, "visitor", "PA_v"), T0 + 1)
+    assert (await conv.doc())["status"] == "in_progress"
+    assert [e["type"] for e in await stream(life)] == ["conversation.in_progress"]
+    await life.batch.drain()
+    fields = await life.redis.hkeys(life.keys.conversation(conv.widget, conv.id))
+    assert not [f for f in fields if f.startswith(b"outbox:")]
+    await life.redis.delete(shard)
+    retried = await conv.send(conv.fact("participant_joined", T0 + 1, "visitor", "PA_v"), T0 + 2)
+    assert retried.outcome == "duplicate"
+    assert await life.redis.zscore(shard, due_member(conv.widget, conv.id)) is not None
 
 
 async def test_an_outbox_entry_written_at_start_is_published_by_the_sweep(
