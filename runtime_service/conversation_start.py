@@ -173,9 +173,7 @@ class ConversationStarter:
         if moved.outcome == "not_found":
             raise ApiError(404, "Conversation not found")
         self.resumed += 1
-        return self._credentials(
-            msgspec.convert(moved.doc, ConversationSummary), dispatch, room, locale
-        )
+        return self._credentials(moved.summary(), dispatch, room, locale)
 
     def deadline_ms(self, now: int) -> int:
         """When a token minted now can no longer join: its TTL plus LiveKit's leeway."""

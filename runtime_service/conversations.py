@@ -10,7 +10,6 @@ another widget's conversation (403) from an unknown one (404), lives in the conv
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 from collections import Counter
@@ -21,13 +20,9 @@ from typing import Any, Literal, get_args
 import msgspec
 
 from common.conversation_record import SAFE_FIELDS, stored_fields, summary_from
-from common.lifecycle.events import (
-    event_json,
-    new_event_id,
-    outbox_field,
-    xadd_command,
-)
+from common.lifecycle.events import OutboxEvent, event_json, new_event_id, outbox_field
 from common.lifecycle.lifecycle import DEFAULT_STATS_RETENTION, due_member, due_shard
+from common.lifecycle.publisher import EventPublisher, logged
 from common.models.conversation import Conversation, ConversationSummary
 from common.pagination import collect_page, created_bounds, index_member
 from common.redis_batch import RedisBatch
@@ -48,15 +43,6 @@ _OUTCOMES: dict[bytes, FeedbackOutcome] = {
 
 _ENCODE = msgspec.json.Encoder().encode
 _METADATA = msgspec.json.Decoder(dict[str, Any])
-
-
-def _retrieved(future: asyncio.Future[Any]) -> None:
-    """For a command nobody awaits: its error is logged, not left unretrieved. A failed due ZADD
-    or HDEL costs at most a late sweep or a repeated event (same id); a failed trim or expiry of
-    the organization's index, entries kept a little longer or an index expiring early (the
-    next start lengthens it again)."""
-    if not future.cancelled() and future.exception() is not None:
-        log.warning("bookkeeping command failed: %s", future.exception())
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,10 +73,8 @@ class ConversationStore:
         self.stats_retention = stats_retention
         self.batch = batch
         self.settle_ms = int(settle * 1000)
-        self.events_retention = events_retention
-        self.published = 0
-        self.publish_failures = 0
-        self.redis = batch.redis  # off the hot path (record, owner): a call of its own each
+        self.publisher = EventPublisher(batch, keys, events_retention)
+        self.redis = batch.redis  # off the hot path (record): a call of its own
         self.keys = keys
         self.retention = retention
         self._create = register(batch.redis, CREATE)
@@ -128,7 +112,7 @@ class ConversationStore:
             ("ZREMRANGEBYLEX", org_index, "-", org_expired_below),
             ("EXPIRE", org_index, self.retention),
         ):
-            self.batch.execute(*command).add_done_callback(_retrieved)
+            self.batch.execute(*command).add_done_callback(logged)
         lifecycle: list[Any] = ["", "", "", "", ""]
         stats: list[str] = []
         if start is not None:
@@ -138,7 +122,7 @@ class ConversationStore:
             self.batch.execute(
                 "ZADD", self.keys.due_conversations(due_shard(conversation_id)), "LT",
                 start.deadline_ms + self.settle_ms, due_member(widget_id, conversation_id),
-            ).add_done_callback(_retrieved)
+            ).add_done_callback(logged)
             lifecycle = [
                 start.room, start.deadline_ms, outbox_field(start.event_id), start.snapshot,
                 self.stats_retention,
@@ -186,20 +170,13 @@ class ConversationStore:
         organization_id: str, event: bytes | str, at_ms: int | None = None,
         snapshot: bool = False,
     ) -> None:
-        try:
-            await self.batch.execute(*xadd_command(
-                self.keys, event_id, kind, organization_id, widget_id, conversation_id, event,
-                now_ms() if at_ms is None else at_ms, self.events_retention, snapshot=snapshot,
-            ))
-        except Exception:
-            self.publish_failures += 1
-            log.warning("%s not published; the sweep will", kind, exc_info=True)
-            return
-        self.published += 1
-        # Not awaited: the answer need not wait for the bookkeeping.
-        self.batch.execute(
-            "HDEL", self.keys.conversation(widget_id, conversation_id), outbox_field(event_id),
-        ).add_done_callback(_retrieved)
+        # Its routing is known here: the event is not decoded again to find it.
+        await self.publisher.publish(
+            self.keys.conversation(widget_id, conversation_id),
+            [OutboxEvent(outbox_field(event_id), event_id, kind, organization_id, widget_id,
+                         conversation_id, event, snapshot)],
+            now_ms() if at_ms is None else at_ms,
+        )
 
     async def get(self, widget_id: str, conversation_id: str) -> ConversationSummary | None:
         values = await self.batch.execute(
@@ -222,7 +199,8 @@ class ConversationStore:
         return Conversation(**msgspec.structs.asdict(summary), custom_metadata=metadata)
 
     async def owner(self, conversation_id: str) -> str | None:
-        raw = await self.redis.get(self.keys.conversation_owner(conversation_id))
+        # Batched: every LiveKit webhook reads it first.
+        raw = await self.batch.execute("GET", self.keys.conversation_owner(conversation_id))
         return None if raw is None else as_bytes(raw).decode()
 
     async def list_page(
@@ -280,7 +258,7 @@ class ConversationStore:
         self.batch.execute(
             "ZADD", self.keys.due_conversations(due_shard(conversation_id)), "LT",
             now_ms() + self.settle_ms, due_member(widget_id, conversation_id),
-        ).add_done_callback(_retrieved)
+        ).add_done_callback(logged)
         now = now_ms()
         outcome: bytes = await self.batch.script(
             self._feedback,

@@ -1,8 +1,8 @@
-"""Conversation events: their JSON, and the XADD that publishes one to the events stream."""
+"""Conversation events: their JSON, what routes one on the events stream, and its XADD."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -11,7 +11,38 @@ from common.models.conversation import ConversationSummary
 from common.redis_keys import RedisKeys
 
 _ENCODE = msgspec.json.Encoder().encode
-_EVENT = msgspec.json.Decoder(dict[str, Any])
+
+
+class OutboxEvent(NamedTuple):
+    """An event waiting in a conversation's outbox field, with the columns the stream entry
+    routes it by (common/lifecycle/publisher.py publishes it)."""
+
+    field: str  # outbox:<id>
+    id: str
+    kind: str
+    organization_id: str
+    widget_id: str
+    conversation_id: str
+    body: bytes | str  # the event's JSON, or with ``snapshot`` its outbox_value
+    snapshot: bool = False
+
+
+class _Data(msgspec.Struct):
+    # Any: whatever a script wrote is routed as before, never refused here.
+    id: Any = None
+    conversation_id: Any = None
+    organization_id: Any = None
+    web_widget_id: Any = None
+
+
+class _Routing(msgspec.Struct):
+    id: str
+    type: str
+    data: _Data | None = None
+
+
+# Only the routing columns: the rest of the event (the whole document) is skipped, not decoded.
+_ROUTING = msgspec.json.Decoder(_Routing)
 
 
 def new_event_id() -> str:
@@ -23,11 +54,11 @@ def outbox_field(event_id: str) -> str:
     return "outbox:" + event_id
 
 
-# What an outbox field holds for a conversation event: its kind's letter and what the event's data
-# had that may change later (status, timestamp = updated_at, duration, turns), a few dozen bytes,
-# so that the hash stays a listpack (common/conversation_record.py). The script of a caller that
-# died before publishing rebuilds the event from it and the unchanging columns
-# (conversation_lifecycle.lua `rebuild`). A feedback event's outbox holds its whole JSON.
+# What an outbox field and the events stream hold of a conversation event: its kind's letter and
+# what its data had that may change later (status, timestamp = updated_at, duration, turns), a
+# few dozen bytes, so that the hash stays a listpack (common/conversation_record.py) and the
+# stream small; the webhook fan-out renders the JSON from it and the unchanging columns
+# (``conversation_event``). A feedback event's outbox holds its whole JSON.
 OUTBOX_KINDS = {
     "conversation.started": "s", "conversation.in_progress": "i", "conversation.ended": "e",
 }
@@ -57,8 +88,7 @@ def event_around(event_id: str, kind: str, timestamp: str, data: bytes) -> bytes
 def event_kind(value: bytes) -> str:
     """The type of an outbox value: a snapshot's letter, or a feedback event's JSON."""
     if value[:1] == b"{":
-        kind: str = _EVENT.decode(value)["type"]
-        return kind
+        return _ROUTING.decode(value).type
     return _KIND_OF[value[:1].decode()]
 
 
@@ -108,29 +138,25 @@ def xadd_command(
     return command
 
 
-def xadd_args(
-    keys: RedisKeys, event: bytes | str, now_ms: int, retention: int
-) -> tuple[Any, ...]:
-    """The XADD of one event as the script wrote it (its routing read from its data: a
-    conversation's safe columns, or a feedback's ``conversation_id``)."""
-    decoded = _EVENT.decode(event)
-    data = decoded.get("data") or {}
-    conversation_id = data.get("conversation_id") or data.get("id") or ""
-    return xadd_command(
-        keys, decoded["id"], decoded["type"], data.get("organization_id") or "",
-        data.get("web_widget_id") or "", conversation_id, event, now_ms, retention,
+def outbox_event(field: str, event: bytes | str) -> OutboxEvent:
+    """An event as a script wrote it to ``field``, its routing read from its data: a
+    conversation's safe columns, or a feedback's ``conversation_id``."""
+    routing = _ROUTING.decode(event)
+    data = routing.data or _Data()
+    return OutboxEvent(
+        field, routing.id, routing.type, data.organization_id or "", data.web_widget_id or "",
+        data.conversation_id or data.id or "", event,
     )
 
 
-def outbox_xadd(
-    keys: RedisKeys, field: str, value: bytes, organization_id: str, widget_id: str,
-    conversation_id: str, now_ms: int, retention: int,
-) -> tuple[Any, ...]:
-    """The XADD of an outbox field's event: a conversation event's snapshot as it is, a feedback
-    event's JSON as the script wrote it."""
+def outbox_entry(
+    field: str, value: bytes, organization_id: str, widget_id: str, conversation_id: str
+) -> OutboxEvent:
+    """What an outbox field holds, to publish: a conversation event's snapshot as it is (its
+    routing given), a feedback event's JSON as the script wrote it (its routing read from it)."""
     if value[:1] == b"{":
-        return xadd_args(keys, value, now_ms, retention)
-    return xadd_command(
-        keys, field.removeprefix("outbox:"), event_kind(value), organization_id, widget_id,
-        conversation_id, value, now_ms, retention, snapshot=True,
+        return outbox_event(field, value)
+    return OutboxEvent(
+        field, field.removeprefix("outbox:"), event_kind(value), organization_id, widget_id,
+        conversation_id, value, snapshot=True,
     )

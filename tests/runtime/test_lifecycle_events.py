@@ -10,9 +10,9 @@ import pytest
 from redis.asyncio import Redis
 
 from common.ids import new_id
+from common.lifecycle import publisher
 from common.redis_keys import RedisKeys
 from common.timeutil import now_ms
-from runtime_service import conversations
 from runtime_service.app import create_app
 from runtime_service.appkeys import LIFECYCLE
 from tests.support.events import stream_events
@@ -66,13 +66,14 @@ async def test_start_and_feedback_are_on_the_stream(
 async def test_a_failed_publication_does_not_fail_the_start_and_the_sweep_recovers_it(
     client: Any, widget: Any, redis: Redis, keys: RedisKeys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(*args: Any) -> tuple[Any, ...]:
+    def broken(*args: Any, **options: Any) -> tuple[Any, ...]:
         return ("XADD-NOT-A-COMMAND",)
 
-    monkeypatch.setattr(conversations, "xadd_command", broken)
+    monkeypatch.setattr(publisher, "xadd_command", broken)
     resp = await client.post(f"{PREFIX}/{widget.id}/conversations", json={"user_id": "u1"})
     assert resp.status == 200
-    cid = (await resp.json())["conversation"]["id"]
+    answered = (await resp.json())["conversation"]
+    cid = answered["id"]
     assert await stream(redis, keys) == []
     monkeypatch.undo()
     # Due at the token's deadline at the latest: the sweep publishes what the start could not.
@@ -80,3 +81,6 @@ async def test_a_failed_publication_does_not_fail_the_start_and_the_sweep_recove
     events = await stream(redis, keys)
     assert "conversation.started" in [e["type"] for e in events]
     assert all(e["conversation_id"] == cid for e in events)
+    # Published after the sweep also cancelled it: the started event still says token_created.
+    (started,) = [e["event"] for e in events if e["type"] == "conversation.started"]
+    assert started["data"] == answered

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import ResponseError
 
 from common.ids import new_id
 from common.lifecycle.events import event_json, outbox_field, outbox_value
@@ -54,8 +55,10 @@ def keys() -> RedisKeys:
 
 
 @pytest.fixture
-def life(client: Any, keys: RedisKeys) -> Lifecycle:
-    return Lifecycle(client, keys, SETTLE, RETENTION)
+async def life(client: Any, keys: RedisKeys) -> AsyncIterator[Lifecycle]:
+    made = Lifecycle(client, keys, SETTLE, RETENTION)  # a batch of its own over the client
+    yield made
+    await made.batch.drain()  # what is in flight, before the client closes
 
 
 class Conv:
@@ -119,7 +122,9 @@ async def test_visitor_joining_is_in_progress_with_an_event(life: Lifecycle) -> 
     assert events[0]["conversation_id"] == conv.id
     assert events[0]["web_widget_id"] == conv.widget
     assert events[0]["event"]["data"]["status"] == "in_progress"
-    # Published: nothing left in the outbox.
+    # Published: nothing left in the outbox once its HDEL, which the call does not wait for,
+    # is done.
+    await life.batch.drain()
     fields = await life.redis.hkeys(life.keys.conversation(conv.widget, conv.id))
     assert not [f for f in fields if f.startswith(b"outbox:")]
 
@@ -270,7 +275,7 @@ async def test_a_lost_publication_is_published_by_the_sweep(life: Lifecycle) -> 
     # A crash between the script and the XADD: the script ran, nobody published.
     real = life.publish
 
-    async def crash(*args: Any) -> bool:
+    async def crash(*args: Any, **kwargs: Any) -> bool:
         raise ConnectionError("died")
 
     life.publish = crash  # type: ignore[method-assign]
@@ -307,6 +312,28 @@ async def test_events_rendered_after_the_end_say_what_they_said_when_they_happen
         joined, {**final, "status": "in_progress", "updated_at": joined, "duration": None}
     )
     assert events[1]["data"] == final
+
+
+async def test_a_failed_due_index_write_fails_the_call_but_its_events_are_published(
+    life: Lifecycle,
+) -> None:
+    # The ZADD and the script share a pipeline, so the script runs even when the ZADD fails
+    # (here: the shard is not a sorted set). Its events are published; the call then fails,
+    # so the caller's retry puts the conversation on the due index again.
+    conv = await new_conversation(life)
+    shard = life.keys.due_conversations(due_shard(conv.id))
+    await life.redis.set(shard, "not a sorted set")
+    with pytest.raises(ResponseError, match="WRONGTYPE"):
+        await conv.send(conv.fact("participant_joined", T0 + 1, "visitor", "PA_v"), T0 + 1)
+    assert (await conv.doc())["status"] == "in_progress"
+    assert [e["type"] for e in await stream(life)] == ["conversation.in_progress"]
+    await life.batch.drain()
+    fields = await life.redis.hkeys(life.keys.conversation(conv.widget, conv.id))
+    assert not [f for f in fields if f.startswith(b"outbox:")]
+    await life.redis.delete(shard)
+    retried = await conv.send(conv.fact("participant_joined", T0 + 1, "visitor", "PA_v"), T0 + 2)
+    assert retried.outcome == "duplicate"
+    assert await life.redis.zscore(shard, due_member(conv.widget, conv.id)) is not None
 
 
 async def test_an_outbox_entry_written_at_start_is_published_by_the_sweep(
