@@ -378,11 +378,19 @@ def main() -> int:
               f"{'PASS' if tokens_ok else 'FAIL'}")
 
         # Before the webhook worker starts: its deliveries would count as the starts' memory.
-        spent = asyncio.run(memory.measure(redis.url, runtime.base_url, data.widget_id))
+        spent = asyncio.run(memory.measure(redis.url, runtime.base_url, data.widget_id, settings))
         memory_ok = spent.bytes_per_start <= MEMORY_TARGET
         print(f"redis per started conversation over {spent.starts:,} starts (distinct visitors): "
               f"{spent.bytes_per_start:,.0f} bytes (target <= {MEMORY_TARGET} bytes), "
               f"{spent.cpu_us_per_start:.1f} us of Redis CPU  {'PASS' if memory_ok else 'FAIL'}")
+        print("  its parts (MEMORY USAGE, bytes per start): " + ", ".join(
+            f"{part} {size:,.0f}" for part, size in spent.parts.items()
+        ))
+        print(f"  then, on {memory.SAMPLE:,} of them: a call that completes adds "
+              f"{spent.completed_bytes:,.0f} bytes each (its facts, two events, the status "
+              f"index), the agent's report ({memory.TRANSCRIPT_ITEMS}-turn transcript of "
+              f"{memory.TRANSCRIPT_TEXT}-character turns, {memory.SUMMARY_TEXT}-character "
+              f"summary) {spent.report_bytes:,.0f} more")
 
         # One webhook worker process (started only now: it must not compete with the rows).
         worker = services.service(
