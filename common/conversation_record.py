@@ -15,6 +15,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from common.models.conversation import ConversationSummary
+from common.redis_client import read_script
+
+# A stretch of an index with the named fields of each conversation, in one call (both lists).
+PAGE = read_script(__file__, "conversation_page.lua")
 
 # The fields, in the order readers ask for them (HMGET) and summary_from reads them.
 SAFE_FIELDS = ("s", "o", "u", "a", "v", "d", "t", "c", "m")

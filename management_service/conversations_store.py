@@ -3,7 +3,7 @@
 A page walks one time-ordered index, newest first (docs/architecture.md):
 
 - ``web_widget_id`` (with or without ``status``): the widget's index or its status index, each
-  stretch and its conversations' fields in one script call (``conversation_page.lua``);
+  stretch and its conversations' fields in one script call (``common/conversation_page.lua``);
 - ``status`` alone: the status indexes of every widget of the organization, merged;
 - otherwise the organization's index (members ``<created_ms>:<id>:<widget_id>``).
 
@@ -24,7 +24,7 @@ import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
-from common.conversation_record import SAFE_FIELDS, summary_from
+from common.conversation_record import PAGE, SAFE_FIELDS, summary_from
 from common.ids import is_uuid
 from common.models.conversation import INDEXED_STATUSES, ConversationSummary, OwnerConversation
 from common.pagination import Fetch, collect_page, created_bounds
@@ -34,7 +34,6 @@ from common.timeutil import now_ms
 from management_service.conversation_query import OwnerQuery
 from management_service.org_index import DANGLING_AFTER_MS
 
-PAGE = read_script(__file__, "conversation_page.lua")
 FIELDS = read_script(__file__, "conversation_fields.lua")
 SENSITIVE_FIELDS = (*SAFE_FIELDS, "meta", "feedback", "summary", "transcript")
 # The custom_metadata filter reads what it matches: the metadata and the feedback form.

@@ -19,7 +19,7 @@ from typing import Any, Literal, get_args
 
 import msgspec
 
-from common.conversation_record import SAFE_FIELDS, stored_fields, summary_from
+from common.conversation_record import PAGE, SAFE_FIELDS, stored_fields, summary_from
 from common.lifecycle.events import OutboxEvent, event_json, new_event_id, outbox_field
 from common.lifecycle.lifecycle import DEFAULT_STATS_RETENTION, due_member, due_shard
 from common.lifecycle.publisher import EventPublisher, logged
@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 
 CREATE = read_script(__file__, "conversation_create.lua")
 FEEDBACK = read_script(__file__, "feedback_submit.lua")
-PAGE = read_script(__file__, "conversation_page.lua")
 FeedbackOutcome = Literal["ok", "not_found", "too_large", "duplicate"]
 _OUTCOMES: dict[bytes, FeedbackOutcome] = {
     name.encode(): name for name in get_args(FeedbackOutcome)

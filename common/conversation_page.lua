@@ -1,18 +1,14 @@
--- One stretch of a widget's index (all its conversations, or those in one status) with the
--- fields the owner's list reads of each, newest first, in one round trip.
+-- One stretch of a widget's conversation index (all of them, one visitor's, or one status's)
+-- with the named fields of each, newest first, in one round trip (both services' lists).
 -- KEYS[1] the index
 -- ARGV[1] upper lex bound, ARGV[2] lower lex bound, ARGV[3] how many members at most,
--- ARGV[4] the conversation key prefix (member "<created_ms, 13 digits>:<id>" is prefix .. id),
--- ARGV[5..] the hash fields to read.
+-- ARGV[4] the conversation key prefix: member "<created_ms, 13 digits>:<id>" is prefix .. id,
+-- ARGV[5..] the hash fields to read (common/conversation_record.py SAFE_FIELDS, and more).
 -- The conversation keys are computed because the index names them; they carry the index's
 -- hash tag ({w:<widget>}), so the script stays within one hash slot on Redis Cluster.
--- Returns member, field values..., member, field values...; a missing value is nil (an expired
--- conversation's doc is nil: skipped by the caller).
+-- Returns member, its field values, member, ...; an expired conversation's are nil (skipped).
 local members = redis.call('ZREVRANGEBYLEX', KEYS[1], ARGV[1], ARGV[2], 'LIMIT', 0, ARGV[3])
-local fields = {}
-for i = 5, #ARGV do
-    fields[#fields + 1] = ARGV[i]
-end
+local fields = {unpack(ARGV, 5)}
 local page = {}
 for _, member in ipairs(members) do
     page[#page + 1] = member
