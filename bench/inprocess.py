@@ -125,7 +125,7 @@ def body_of(response: bytes) -> str:
 
 async def run(redis_url: str) -> None:
     settings = Settings.from_env("runtime", services.service_env(redis_url, 0))
-    data = await seed(settings, 0)
+    data = await seed(settings, 0, 0)
     runtime = web.AppRunner(create_app(settings), access_log=None)
     await runtime.setup()
     try:

@@ -28,7 +28,8 @@ from common.models.events import EVENT_ENCODER, WidgetChanged
 from common.models.widget import Widget, WidgetCreate, WidgetUpdate
 from common.models.widget_config import validate_config
 from common.pagination import collect_page, index_member
-from common.redis_client import as_bytes, read_script, register
+from common.redis_batch import RedisBatch
+from common.redis_client import read_script, register
 from common.redis_keys import RedisKeys
 from common.timeutil import iso_from_ms, ms_from_iso, now_ms
 from common.validation import invalid
@@ -40,6 +41,15 @@ from management_service.widget_events import WidgetEvents
 
 _ENC = msgspec.json.Encoder()
 _WIDGET = msgspec.json.Decoder(Widget)
+
+
+class _Owned(msgspec.Struct):
+    """The one field of a stored widget a GET checks; the rest is skipped, not decoded."""
+
+    organization_id: str
+
+
+_OWNER = msgspec.json.Decoder(_Owned)
 WIDGET_WRITE = read_script(__file__, "widget_write.lua")
 _ATTEMPTS = 8
 # Losers of a compare-and-set wait a random moment before retrying, so writers that collided once
@@ -117,10 +127,13 @@ class KeyedLocks:
 class WidgetStore:
     def __init__(
         self, redis: Redis, keys: RedisKeys, agents: AgentStore | None = None,
-        events: WidgetEvents | None = None,
+        events: WidgetEvents | None = None, batch: RedisBatch | None = None,
     ) -> None:
         self.redis = redis
         self.keys = keys
+        # The app's command batch (common/redis_batch.py): the reads, the list page and the
+        # write script go through it; without one, over the client's pipelines.
+        self.batch = batch if batch is not None else RedisBatch(redis)
         self.agents = agents or AgentStore(redis, keys)
         # widget.updated / widget.deleted for webhooks, after each committed write (best-effort).
         self.events = events
@@ -133,14 +146,15 @@ class WidgetStore:
     async def _write(self, mode: Mode, widget_id: str, expected: bytes, new: bytes) -> bool:
         op: Literal["upsert", "delete"] = "delete" if mode == "delete" else "upsert"
         event = EVENT_ENCODER.encode(WidgetChanged(widget_id=widget_id, op=op))
-        written: int = await self._write_script(
-            keys=[self.keys.widget(widget_id)],
-            args=[mode, expected, new, self.keys.invalidation_channel(), event],
+        written: int = await self.batch.script(
+            self._write_script, [self.keys.widget(widget_id)],
+            [mode, expected, new, self.keys.invalidation_channel(), event],
         )
         return written == 1
 
     async def _read(self, widget_id: str) -> bytes | None:
-        return as_bytes(await self.redis.get(self.keys.widget(widget_id)))
+        raw: bytes | None = await self.batch.execute("GET", self.keys.widget(widget_id))
+        return raw
 
     async def _load(self, org_id: str, widget_id: str) -> tuple[bytes, Widget] | None:
         """The raw document and the widget, or None when unknown, malformed or another org's."""
@@ -155,6 +169,16 @@ class WidgetStore:
     async def get(self, org_id: str, widget_id: str) -> Widget | None:
         loaded = await self._load(org_id, widget_id)
         return None if loaded is None else loaded[1]
+
+    async def get_json(self, org_id: str, widget_id: str) -> bytes | None:
+        """The widget's JSON as stored, which is the answer itself (the runtime serves the same
+        bytes), or None when unknown, malformed or another org's. Only the owner is decoded."""
+        if not is_uuid(widget_id):
+            return None
+        raw = await self._read(widget_id)
+        if raw is None or _OWNER.decode(raw).organization_id != org_id:
+            return None
+        return raw
 
     async def check_agent_pair(
         self, org_id: str, agent_id: str, version_id: str, *, blame: str = "agent_version_id"
@@ -278,7 +302,7 @@ class WidgetStore:
 
         async def fetch(bound: str, count: int) -> list[tuple[str, Widget | None]]:
             return await org_index_entries(
-                self.redis, index, org_id, bound, count, self.keys.widget, _WIDGET.decode
+                self.batch, index, org_id, bound, count, self.keys.widget, _WIDGET.decode
             )
 
         return await collect_page(fetch, keep, start, limit)

@@ -12,7 +12,7 @@ from aiohttp import web
 from multidict import MultiMapping
 
 from common.appkeys import REDIS, SETTINGS
-from common.bodies import error_response, json_response, read_json
+from common.bodies import JSON_HEADERS, error_response, json_response, read_json
 from common.errors import not_found
 from common.ids import is_uuid
 from common.models.types import UUID_MESSAGE
@@ -72,10 +72,11 @@ async def create_widget(request: web.Request, principal: Principal) -> web.Respo
 
 @READ_WIDGETS
 async def get_widget(request: web.Request, principal: Principal) -> web.Response:
-    widget = await request.app[WIDGETS].get(principal.org_id, request.match_info["id"])
-    if widget is None:
+    # The stored JSON is the answer: nothing to decode and encode again.
+    body = await request.app[WIDGETS].get_json(principal.org_id, request.match_info["id"])
+    if body is None:
         raise not_found(_NOT_FOUND)
-    return json_response(widget)
+    return web.Response(body=body, headers=JSON_HEADERS)
 
 
 @MANAGE_WIDGETS
