@@ -8,11 +8,10 @@ document names another organization is removed at once.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
-from common.redis_batch import RedisBatch
+from common.redis_batch import RedisBatch, replies
 from common.timeutil import now_ms
 
 DANGLING_AFTER_MS = 60_000
@@ -38,8 +37,8 @@ async def org_index_entries(
         return []
     # One GET per key, queued together so that they leave in one pipeline (common/redis_batch.py),
     # not MGET: the keys are in different slots.
-    raws = await asyncio.gather(
-        *[batch.execute("GET", key_of(member.partition(":")[2])) for member in members]
+    raws = await replies(
+        [batch.execute("GET", key_of(member.partition(":")[2])) for member in members]
     )
     items: list[T | None] = []
     dangling: list[str] = []

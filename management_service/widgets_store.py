@@ -49,7 +49,25 @@ class _Owned(msgspec.Struct):
     organization_id: str
 
 
+class Listed(msgspec.Struct):
+    """What the list page decodes of a stored widget: its owner and the fields its filters
+    compare. The page answers the stored bytes themselves (``raw``, set after decoding)."""
+
+    organization_id: str
+    agent_id: str
+    agent_version_id: str
+    published: bool
+    raw: bytes = b""
+
+
 _OWNER = msgspec.json.Decoder(_Owned)
+_LISTED = msgspec.json.Decoder(Listed)
+
+
+def _listed(raw: bytes) -> Listed:
+    item = _LISTED.decode(raw)
+    item.raw = raw
+    return item
 WIDGET_WRITE = read_script(__file__, "widget_write.lua")
 _ATTEMPTS = 8
 # Losers of a compare-and-set wait a random moment before retrying, so writers that collided once
@@ -95,7 +113,7 @@ class WidgetFilter:
     agent_version_id: str | None = None
     published: bool | None = None
 
-    def __call__(self, widget: Widget) -> bool:
+    def __call__(self, widget: Listed) -> bool:
         return (
             self.agent_id in (None, widget.agent_id)
             and self.agent_version_id in (None, widget.agent_version_id)
@@ -296,13 +314,15 @@ class WidgetStore:
 
     async def list_page(
         self, org_id: str, keep: WidgetFilter, start: str, limit: int
-    ) -> tuple[list[Widget], str | None]:
-        """One page, newest first, from the exclusive lex bound ``start`` (``+`` for the top)."""
+    ) -> tuple[bytes, str | None]:
+        """One page, newest first, from the exclusive lex bound ``start`` (``+`` for the top):
+        the JSON array of the stored documents (nothing decoded and encoded again)."""
         index = self.keys.org_widgets(org_id)
 
-        async def fetch(bound: str, count: int) -> list[tuple[str, Widget | None]]:
+        async def fetch(bound: str, count: int) -> list[tuple[str, Listed | None]]:
             return await org_index_entries(
-                self.batch, index, org_id, bound, count, self.keys.widget, _WIDGET.decode
+                self.batch, index, org_id, bound, count, self.keys.widget, _listed
             )
 
-        return await collect_page(fetch, keep, start, limit)
+        items, cursor = await collect_page(fetch, keep, start, limit)
+        return b"[" + b",".join([item.raw for item in items]) + b"]", cursor

@@ -12,7 +12,7 @@ from aiohttp import web
 from multidict import MultiMapping
 
 from common.appkeys import REDIS, SETTINGS
-from common.bodies import JSON_HEADERS, error_response, json_response, read_json
+from common.bodies import error_response, json_response, raw_json_response, read_json
 from common.errors import not_found
 from common.ids import is_uuid
 from common.models.types import UUID_MESSAGE
@@ -56,10 +56,10 @@ async def list_widgets(request: web.Request, principal: Principal) -> web.Respon
     query = request.query
     limit = parse_limit(query)
     start = decode_cursor(query["cursor"]) if "cursor" in query else "+"
-    widgets, cursor = await request.app[WIDGETS].list_page(
+    page, cursor = await request.app[WIDGETS].list_page(
         principal.org_id, _filter(query), start, limit
     )
-    return json_response(widgets, headers={"X-Next-Cursor": cursor} if cursor else None)
+    return raw_json_response(page, headers={"X-Next-Cursor": cursor} if cursor else None)
 
 
 @MANAGE_WIDGETS
@@ -76,7 +76,7 @@ async def get_widget(request: web.Request, principal: Principal) -> web.Response
     body = await request.app[WIDGETS].get_json(principal.org_id, request.match_info["id"])
     if body is None:
         raise not_found(_NOT_FOUND)
-    return web.Response(body=body, headers=JSON_HEADERS)
+    return raw_json_response(body)
 
 
 @MANAGE_WIDGETS
