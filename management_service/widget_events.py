@@ -38,8 +38,9 @@ class WidgetEvents:
         self.retention = retention
         self.outcomes = {"ok": 0, "failed": 0}  # the widget_events_published metric
 
-    async def updated(self, widget: Widget) -> None:
-        await self.publish(UPDATED, widget.organization_id, widget.id, _ENC.encode(widget))
+    async def updated(self, widget: Widget, document: bytes) -> None:
+        """``document``: the widget's JSON as written (the event's data)."""
+        await self.publish(UPDATED, widget.organization_id, widget.id, document)
 
     async def deleted(self, organization_id: str, widget_id: str) -> None:
         data = _ENC.encode({"id": widget_id, "organization_id": organization_id})

@@ -244,8 +244,9 @@ class WidgetStore:
                 await self.redis.zrem(index, member)
         raise ApiError(409, "Could not allocate a widget id; retry")
 
-    async def update(self, org_id: str, widget_id: str, changes: WidgetUpdate) -> Widget | None:
-        """Replace the fields present in ``changes``; None when the widget is not found.
+    async def update(self, org_id: str, widget_id: str, changes: WidgetUpdate) -> bytes | None:
+        """Replace the fields present in ``changes``; the widget's JSON as now stored (the
+        answer, encoded once for the write, the event and the reply), None when not found.
 
         A body with no field to change is a no-op: nothing is written or published.
         """
@@ -263,7 +264,7 @@ class WidgetStore:
         async with self._writers.hold(widget_id):
             return await self._update(org_id, widget_id, new)
 
-    async def _update(self, org_id: str, widget_id: str, new: dict[str, Any]) -> Widget | None:
+    async def _update(self, org_id: str, widget_id: str, new: dict[str, Any]) -> bytes | None:
         for attempt in range(_ATTEMPTS):
             await _backoff(attempt)
             loaded = await self._load(org_id, widget_id)
@@ -271,7 +272,7 @@ class WidgetStore:
                 return None
             raw, widget = loaded
             if not new:
-                return widget
+                return raw
             widget = msgspec.structs.replace(widget, **new)
             if "agent_id" in new or "agent_version_id" in new:
                 blame = "agent_version_id" if "agent_version_id" in new else "agent_id"
@@ -279,10 +280,11 @@ class WidgetStore:
                     org_id, widget.agent_id, widget.agent_version_id, blame=blame
                 )
             widget.updated_at = iso_from_ms(now_ms())
-            if await self._write("replace", widget.id, raw, _ENC.encode(widget)):
+            stored = _ENC.encode(widget)
+            if await self._write("replace", widget.id, raw, stored):
                 if self.events is not None:
-                    await self.events.updated(widget)
-                return widget
+                    await self.events.updated(widget, stored)
+                return stored
         raise ApiError(409, _CONFLICT)
 
     async def delete(self, org_id: str, widget_id: str) -> bool:

@@ -82,10 +82,10 @@ async def get_widget(request: web.Request, principal: Principal) -> web.Response
 @MANAGE_WIDGETS
 async def update_widget(request: web.Request, principal: Principal) -> web.Response:
     body = await read_json(request, _UPDATE)
-    widget = await request.app[WIDGETS].update(principal.org_id, request.match_info["id"], body)
-    if widget is None:
+    stored = await request.app[WIDGETS].update(principal.org_id, request.match_info["id"], body)
+    if stored is None:
         raise not_found(_NOT_FOUND)
-    return json_response(widget)
+    return raw_json_response(stored)
 
 
 @MANAGE_WIDGETS
