@@ -8,22 +8,32 @@ sockets, no wrk), 16 connections at a time as in ``make bench``, in short interl
 timed by the thread's CPU clock; the tenth percentile per request is compared, which moves by
 about 1.5% between runs. The ratios run a few hundredths above ``make bench``'s, which also
 count the kernel's share of each request.
+
+The rows are ``make bench``'s runtime rows that need no other process: the cached GET, the 304,
+the start, the resume (one conversation, resumed over and over) and the LiveKit webhook (a
+visitor's ``participant_joined``, signed as LiveKit signs it, each for a conversation nobody
+used yet, as in ``make bench``: a repeat would be a cheaper duplicate). ``BENCH_ONLY`` (a
+substring of the row names) runs some of them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from bench import baseline_app, services
-from bench.seed import seed
+from bench.seed import VISITOR, seed
+from bench.webhooks import WebhookLines
 from common.redis_process import RedisProcess
 from common.serve import new_event_loop
 from common.settings import Settings
@@ -32,6 +42,11 @@ from runtime_service.app import create_app
 BATCH = 4  # rounds of CONNECTIONS concurrent requests per timed sample
 CONNECTIONS = 16  # as make bench: concurrent requests share Redis round trips
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "300"))
+ONLY = os.environ.get("BENCH_ONLY", "")
+WARMUP = BATCH * 4  # untimed rounds per side before the timed ones
+# Every request a row sends to the service, the first check included: the webhook row's
+# conversations (and signed bodies) are made for exactly these.
+REQUESTS = CONNECTIONS * (1 + WARMUP + ROUNDS * BATCH)
 
 
 class MemoryTransport(asyncio.Transport):
@@ -73,18 +88,19 @@ class MemoryTransport(asyncio.Transport):
 
 
 class Connection:
-    """One keep-alive connection to ``runner``'s server: send a raw request, get the response."""
+    """One keep-alive connection to ``runner``'s server: send a raw request (the next of
+    ``requests``), get the response."""
 
-    def __init__(self, runner: web.AppRunner, request: bytes) -> None:
+    def __init__(self, runner: web.AppRunner, requests: bytes | Iterator[bytes]) -> None:
         assert runner.server is not None
         self.protocol = runner.server()
         self.transport = MemoryTransport()
         self.protocol.connection_made(self.transport)
-        self.request = request
+        self.requests = repeat(requests) if isinstance(requests, bytes) else requests
 
     async def send(self) -> bytes:
         self.transport.written = asyncio.get_running_loop().create_future()
-        self.protocol.data_received(self.request)
+        self.protocol.data_received(next(self.requests))
         return await self.transport.written
 
 
@@ -99,15 +115,22 @@ async def send_all(connections: list[Connection]) -> list[bytes]:
     return await asyncio.gather(*(connection.send() for connection in connections))
 
 
-async def compare(runners: tuple[web.AppRunner, web.AppRunner], request: bytes) -> list[float]:
-    """Tenth-percentile CPU microseconds per request, for each runner."""
-    sides = [[Connection(runner, request) for _ in range(CONNECTIONS)] for runner in runners]
+async def compare(
+    runners: tuple[web.AppRunner, web.AppRunner], requests: bytes | Iterator[bytes]
+) -> list[float]:
+    """Tenth-percentile CPU microseconds per request, for each runner (the service first: only
+    it takes from ``requests`` when it is an iterator; the baseline answers any body alike)."""
+    baseline_request = requests if isinstance(requests, bytes) else next(requests)
+    sides = [
+        [Connection(runner, side_requests) for _ in range(CONNECTIONS)]
+        for runner, side_requests in zip(runners, (requests, baseline_request), strict=True)
+    ]
     for connections in sides:  # warm-up, and a check that the route answers
         for response in await send_all(connections):
             status = response.split(b" ", 2)[1]
             if not status.startswith((b"2", b"3")):
-                raise SystemExit(f"unexpected status {status.decode()}")
-        for _ in range(BATCH * 4):
+                raise SystemExit(f"unexpected status {status.decode()}: {body_of(response)}")
+        for _ in range(WARMUP):
             await send_all(connections)
     samples: list[list[float]] = [[] for _ in sides]
     for _ in range(ROUNDS):
@@ -125,37 +148,68 @@ def body_of(response: bytes) -> str:
 
 async def run(redis_url: str) -> None:
     settings = Settings.from_env("runtime", services.service_env(redis_url, 0))
-    data = await seed(settings, 0, 0)
+    # A conversation to resume, and one per webhook the webhook row sends (and one more for
+    # the baseline's, which any body does).
+    conversations = 1 + (REQUESTS + 1 if ONLY in WEBHOOK_ROW else 0)
+    data = await seed(settings, conversations, 0)
     runtime = web.AppRunner(create_app(settings), access_log=None)
     await runtime.setup()
     try:
-        await measure(runtime, data.widget_id)
+        await measure(runtime, data.widget_id, data.conversation_ids)
     finally:
         await runtime.cleanup()
 
 
-async def measure(runtime: web.AppRunner, widget_id: str) -> None:
+WEBHOOK_ROW = "livekit webhook (participant_joined)"
+
+
+def webhook_request(body: str, authorization: str) -> bytes:
+    return raw_request("POST", "/livekit/webhook", body, f"Authorization: {authorization}\r\n")
+
+
+def webhooks(conversation_ids: list[str]) -> Iterator[bytes]:
+    """A signed ``participant_joined`` of each conversation's visitor (bench/webhooks.py)."""
+    lines = WebhookLines(services.LIVEKIT_KEY, services.LIVEKIT_SECRET)
+    signed = [webhook_request(*lines(cid).split("\t")) for cid in conversation_ids]
+    return iter(signed)
+
+
+async def measure(runtime: web.AppRunner, widget_id: str, conversation_ids: list[str]) -> None:
     """Print a row per scenario, against a baseline answering what ``runtime`` answered."""
     widget_path = "/core/public/web-widgets/" + widget_id
     widget = await Connection(runtime, raw_request("GET", widget_path)).send()
     etag = next(line.split(b": ", 1)[1].decode() for line in widget.split(b"\r\n")
                 if line.lower().startswith(b"etag:"))
     start = raw_request("POST", widget_path + "/conversations", '{"user_id": "visitor-1"}')
-    # The baseline answers the bytes the service answered, as in make bench.
+    resume = raw_request("POST", widget_path + "/conversations", json.dumps(
+        {"user_id": VISITOR, "conversation_id": conversation_ids[0]}
+    ))
+    # The baseline answers the bytes the service answered, as in make bench (whose resume row
+    # also takes the start's bytes: the same route, answers of the same shape).
     bodies = {name: "{}" for name in baseline_app.ROUTES}
     bodies["widget"] = body_of(widget)
     bodies["start"] = body_of(await Connection(runtime, start).send())
+    # Every webhook the service takes answers these bytes (an unknown room's, signed).
+    unknown = WebhookLines(services.LIVEKIT_KEY, services.LIVEKIT_SECRET)("bench-capture")
+    bodies["webhook"] = body_of(
+        await Connection(runtime, webhook_request(*unknown.split("\t"))).send()
+    )
     baseline = web.AppRunner(baseline_app.create_app(bodies), access_log=None)
     await baseline.setup()
-    rows = [
+    rows: list[tuple[str, bytes | Iterator[bytes]]] = [
         ("public widget GET (cache hit)", raw_request("GET", widget_path)),
         ("public widget GET, If-None-Match",
          raw_request("GET", widget_path, headers=f"If-None-Match: {etag}\r\n")),
         ("conversation start", start),
+        ("conversation resume", resume),
     ]
+    if ONLY in WEBHOOK_ROW:
+        rows.append((WEBHOOK_ROW, webhooks(conversation_ids[1:])))
     print(f"{'scenario':36} {'service us':>10} {'baseline us':>11} {'ratio':>6}")
     try:
         for name, request in rows:
+            if ONLY not in name:
+                continue
             service_us, baseline_us = await compare((runtime, baseline), request)
             print(f"{name:36} {service_us:10.2f} {baseline_us:11.2f} "
                   f"{baseline_us / service_us:6.2f}", flush=True)

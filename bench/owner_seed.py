@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import msgspec
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
+from common.conversation_record import stored_fields
 from common.ids import new_id
 from common.models.agent import AgentCreate
 from common.models.conversation import ConversationSummary
@@ -27,7 +27,6 @@ from management_service.widgets_store import WidgetStore
 
 WIDGETS = 4
 _CHUNK = 2000  # conversations per pipeline
-_ENCODE = msgspec.json.Encoder().encode
 # Ten in a row: mostly completed, as an organization's history is.
 _STATUSES = ("completed",) * 6 + ("failed", "cancelled", "in_progress", "token_created")
 
@@ -89,7 +88,7 @@ def _write(
     )
     member = index_member(created_ms, cid)
     conversation = keys.conversation(widget_id, cid)
-    pipe.hset(conversation, mapping={"doc": _ENCODE(doc), "meta": b"{}", "ix": member})
+    pipe.hset(conversation, items=["ix", member, *stored_fields(doc)])
     pipe.expire(conversation, retention)
     pipe.set(keys.conversation_owner(cid), widget_id, ex=retention)
     pipe.zadd(keys.conversations(widget_id), {member: 0})

@@ -26,21 +26,10 @@ from redis.asyncio import Redis
 from common.lifecycle.lifecycle import due_member, due_shard
 from common.models.conversation import INDEXED_STATUSES, UserId
 from common.models.types import UUIDStr
-from common.pagination import index_member
 from common.redis_client import read_script, register
 from common.redis_keys import RedisKeys
-from common.timeutil import ms_from_iso
 
 ERASE = read_script(__file__, "conversation_erase.lua")
-
-
-class _Doc(msgspec.Struct):
-    organization_id: str
-    user_id: str
-    created_at: str
-
-
-_DOC = msgspec.json.Decoder(_Doc)
 
 
 class ConversationErase(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -82,26 +71,21 @@ class ConversationEraser:
             keys.conversation_erased(conversation_id), b"1", ex=self.tombstone_ttl
         )
         conv = keys.conversation(widget_id, conversation_id)
-        fields: list[Any] = await self.redis.hmget(conv, ["doc", "ix"])
-        raw_doc, raw_ix = fields
+        # The organization, the visitor and the index member (common/conversation_record.py).
+        fields: list[Any] = await self.redis.hmget(conv, ["o", "u", "ix"])
+        raw_org, raw_user, raw_ix = fields
         async with self.redis.pipeline(transaction=False) as pipe:
-            if raw_doc is not None:
-                doc = _DOC.decode(raw_doc)
-                # Conversations stored before `ix` existed: the member is derived the same way.
-                member = (
-                    raw_ix.decode() if raw_ix is not None
-                    else index_member(ms_from_iso(doc.created_at), conversation_id)
-                )
-                org_member = f"{member}:{widget_id}"
-                pipe.zrem(keys.org_conversations(doc.organization_id), org_member)
+            if raw_org is not None:
+                member = raw_ix.decode()
+                pipe.zrem(keys.org_conversations(raw_org.decode()), f"{member}:{widget_id}")
             pipe.zrem(keys.due_conversations(due_shard(conversation_id)),
                       due_member(widget_id, conversation_id))
             await pipe.execute()
         existed = False
-        if raw_doc is not None:
+        if raw_org is not None:
             existed = bool(await self._erase(keys=[
                 conv, keys.conversations(widget_id),
-                keys.user_conversations(widget_id, doc.user_id),
+                keys.user_conversations(widget_id, raw_user.decode()),
                 *(keys.conversations_by_status(widget_id, s) for s in INDEXED_STATUSES),
                 keys.rate_limit(widget_id, "feedback-conversation", conversation_id),
             ], args=[member]))

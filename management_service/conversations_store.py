@@ -24,6 +24,7 @@ import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
+from common.conversation_record import SAFE_FIELDS, summary_from
 from common.ids import is_uuid
 from common.models.conversation import INDEXED_STATUSES, ConversationSummary, OwnerConversation
 from common.pagination import Fetch, collect_page, created_bounds
@@ -35,13 +36,12 @@ from management_service.org_index import DANGLING_AFTER_MS
 
 PAGE = read_script(__file__, "conversation_page.lua")
 FIELDS = read_script(__file__, "conversation_fields.lua")
-SAFE_FIELDS = ("doc",)
-SENSITIVE_FIELDS = ("doc", "meta", "feedback", "summary", "transcript")
+SENSITIVE_FIELDS = (*SAFE_FIELDS, "meta", "feedback", "summary", "transcript")
 # The custom_metadata filter reads what it matches: the metadata and the feedback form.
-_MATCHED_FIELDS = ("doc", "meta", "feedback")
+_MATCHED_FIELDS = (*SAFE_FIELDS, "meta", "feedback")
+_SAFE = len(SAFE_FIELDS)
 # Entries per fetch when a per-conversation filter drops some: fewer round trips per budget.
 WALK_BATCH = 200
-_SUMMARY = msgspec.json.Decoder(ConversationSummary)
 _OBJECT = msgspec.json.Decoder(dict[str, Any])
 _WIDGET_ORG = msgspec.json.Decoder(dict[str, Any])
 
@@ -49,23 +49,22 @@ Item = ConversationSummary  # or its OwnerConversation subclass, with the sensit
 Entries = list[tuple[str, Item | None]]
 
 
-def decode(values: Sequence[Any], org_id: str) -> Item | None:
+def decode(
+    widget_id: str, conversation_id: str, values: Sequence[Any], org_id: str
+) -> Item | None:
     """A conversation from its hash fields (in ``SAFE_FIELDS``/``SENSITIVE_FIELDS``/
     ``_MATCHED_FIELDS`` order), or None when gone or not the organization's."""
-    doc = values[0]
-    if not doc:
+    summary = summary_from(widget_id, conversation_id, values[:_SAFE])
+    if summary is None or summary.organization_id != org_id:
         return None
-    summary = _SUMMARY.decode(doc)
-    if summary.organization_id != org_id:
-        return None
-    if len(values) == 1:
+    if len(values) == _SAFE:
         return summary
-    meta, feedback = values[1], values[2]
+    meta, feedback = values[_SAFE], values[_SAFE + 1]
     metadata = _OBJECT.decode(meta) if meta else {}
     if feedback:
         metadata["feedback_form"] = _OBJECT.decode(feedback)
-    text = values[3] if len(values) > 3 else None
-    transcript = values[4] if len(values) > 4 else None
+    text = values[_SAFE + 2] if len(values) > _SAFE + 2 else None
+    transcript = values[_SAFE + 3] if len(values) > _SAFE + 3 else None
     return OwnerConversation(
         **msgspec.structs.asdict(summary), custom_metadata=metadata,
         summary=None if text is None else as_bytes(text).decode(),
@@ -95,10 +94,9 @@ class OwnerConversations:
         if widget_id is None:
             return None
         fields = SENSITIVE_FIELDS if sensitive else SAFE_FIELDS
-        values = await self.redis.hmget(
-            self.keys.conversation(_text(widget_id), conversation_id), fields
-        )
-        return decode(values, org_id)
+        widget = _text(widget_id)
+        values = await self.redis.hmget(self.keys.conversation(widget, conversation_id), fields)
+        return decode(widget, conversation_id, values, org_id)
 
     async def _widget_is_orgs(self, org_id: str, widget_id: str) -> bool:
         raw = await self.redis.get(self.keys.widget(widget_id))
@@ -158,9 +156,10 @@ class OwnerConversations:
 
         async def fetch(bound: str, count: int) -> Entries:
             page = await self._page(keys=[index], args=[bound, lower, count, prefix, *fields])
+            members = [_text(page[i]) for i in range(0, len(page), width)]
             return [
-                (_text(page[i]), decode(page[i + 1:i + width], org_id))
-                for i in range(0, len(page), width)
+                (member, decode(widget_id, member[14:], page[i + 1:i + width], org_id))
+                for member, i in zip(members, range(0, len(page), width), strict=True)
             ]
 
         return fetch
@@ -192,7 +191,10 @@ class OwnerConversations:
             elif isinstance(reply, Exception):
                 raise reply
             for n, i in enumerate(indexes):
-                found[i] = decode(reply[n * width:(n + 1) * width], org_id)
+                widget_id, conversation_id = located[i]
+                found[i] = decode(
+                    widget_id, conversation_id, reply[n * width:(n + 1) * width], org_id
+                )
         return found
 
     def _org_fetch(self, org_id: str, lower: str, fields: tuple[str, ...]) -> Fetch[Item]:

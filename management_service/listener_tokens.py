@@ -16,6 +16,7 @@ from livekit.api import AccessToken, VideoGrants
 from redis.asyncio import Redis
 
 from common.errors import ApiError
+from common.redis_client import as_bytes
 from common.redis_keys import RedisKeys
 
 
@@ -23,13 +24,6 @@ class ListenerToken(msgspec.Struct, kw_only=True):
     url: str
     token: str
     room: str
-
-
-class _Status(msgspec.Struct):
-    status: str
-
-
-_STATUS = msgspec.json.Decoder(_Status)
 
 
 def listener_identity() -> str:
@@ -57,10 +51,13 @@ async def current_room(
     redis: Redis, keys: RedisKeys, widget_id: str, conversation_id: str
 ) -> str:
     """The room of a conversation in progress: 404 when gone, 409 in any other status."""
-    doc, room = await redis.hmget(keys.conversation(widget_id, conversation_id), "doc", "room")
-    if doc is None:
+    # `s`: the status (common/conversation_record.py)
+    raw_status, room = await redis.hmget(
+        keys.conversation(widget_id, conversation_id), "s", "room"
+    )
+    if raw_status is None:
         raise ApiError(404, "Conversation not found")
-    status = _STATUS.decode(doc).status
+    status = as_bytes(raw_status).decode()
     if status != "in_progress" or not room:
         raise ApiError(409, f"Only a conversation in progress can be listened to ({status})")
     value: Any = room

@@ -99,7 +99,7 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     lifecycle = app[LIFECYCLE] = Lifecycle(
         app[REDIS], keys, settings.lifecycle_settle, settings.events_retention,
-        settings.stats_retention,
+        settings.stats_retention, batch=batch,
     )
     starter = app[STARTER] = ConversationStarter(
         versions, conversations, minter, settings.livekit_url, lifecycle

@@ -8,7 +8,7 @@ import msgspec
 
 from common.errors import ApiError
 from common.ids import new_id, random_hex
-from common.lifecycle.events import event_around, new_event_id
+from common.lifecycle.events import new_event_id, outbox_value
 from common.lifecycle.lifecycle import LIVEKIT_LEEWAY_MS, Lifecycle
 from common.models.conversation import (
     TERMINAL_STATUSES,
@@ -134,10 +134,9 @@ class ConversationStarter:
             created_at=now, updated_at=now,
         )
         room = new_room(conversation.id)
-        event_id, doc = new_event_id(), _ENCODE(conversation)
         start = StartRecord(
-            room=room, deadline_ms=self.deadline_ms(created_ms), event_id=event_id,
-            event=event_around(event_id, "conversation.started", now, doc), doc=doc,
+            room=room, deadline_ms=self.deadline_ms(created_ms), event_id=new_event_id(),
+            snapshot=outbox_value("conversation.started", "token_created", now),
         )
         retention = effective_retention(widget.retention_days, self.store.retention)
         await self.store.create(conversation, created_ms, metadata, start, retention)
@@ -174,9 +173,7 @@ class ConversationStarter:
         if moved.outcome == "not_found":
             raise ApiError(404, "Conversation not found")
         self.resumed += 1
-        return self._credentials(
-            msgspec.convert(moved.doc, ConversationSummary), dispatch, room, locale
-        )
+        return self._credentials(moved.summary(), dispatch, room, locale)
 
     def deadline_ms(self, now: int) -> int:
         """When a token minted now can no longer join: its TTL plus LiveKit's leeway."""

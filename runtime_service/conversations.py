@@ -1,7 +1,8 @@
 """A widget's conversations in Redis.
 
 Everything about a conversation lives in its widget's hash slot: a hash with the safe columns
-(``doc``), the ``custom_metadata`` (``meta``) and the feedback record (``feedback``, written once,
+(one short field each: common/conversation_record.py), the ``custom_metadata`` (``meta``, only
+when not empty) and the feedback record (``feedback``, written once,
 beside the id of the submission that wrote it: ``feedback_submission``),
 plus two lex-ordered indexes (the widget's and the visitor's). Only the owner locator, which tells
 another widget's conversation (403) from an unknown one (404), lives in the conversation's slot.
@@ -9,7 +10,6 @@ another widget's conversation (403) from an unknown one (404), lives in the conv
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 from collections import Counter
@@ -19,8 +19,10 @@ from typing import Any, Literal, get_args
 
 import msgspec
 
-from common.lifecycle.events import event_json, new_event_id, outbox_field, xadd_command
+from common.conversation_record import SAFE_FIELDS, stored_fields, summary_from
+from common.lifecycle.events import OutboxEvent, event_json, new_event_id, outbox_field
 from common.lifecycle.lifecycle import DEFAULT_STATS_RETENTION, due_member, due_shard
+from common.lifecycle.publisher import EventPublisher, logged
 from common.models.conversation import Conversation, ConversationSummary
 from common.pagination import collect_page, created_bounds, index_member
 from common.redis_batch import RedisBatch
@@ -32,7 +34,6 @@ from common.widget_stats import utc_day
 log = logging.getLogger(__name__)
 
 CREATE = read_script(__file__, "conversation_create.lua")
-ORG_INDEX = read_script(__file__, "conversation_org_index.lua")
 FEEDBACK = read_script(__file__, "feedback_submit.lua")
 PAGE = read_script(__file__, "conversation_page.lua")
 FeedbackOutcome = Literal["ok", "not_found", "too_large", "duplicate"]
@@ -41,15 +42,7 @@ _OUTCOMES: dict[bytes, FeedbackOutcome] = {
 }
 
 _ENCODE = msgspec.json.Encoder().encode
-_SUMMARY = msgspec.json.Decoder(ConversationSummary)
 _METADATA = msgspec.json.Decoder(dict[str, Any])
-
-
-def _retrieved(future: asyncio.Future[Any]) -> None:
-    """For a command nobody awaits: its error is logged, not left unretrieved. A failed ZADD or
-    HDEL costs at most a late sweep or a repeated event (same id)."""
-    if not future.cancelled() and future.exception() is not None:
-        log.warning("lifecycle bookkeeping failed: %s", future.exception())
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +52,7 @@ class StartRecord:
     room: str
     deadline_ms: int
     event_id: str
-    event: bytes
-    doc: bytes  # the conversation's safe columns as JSON, encoded once for the doc and the event
+    snapshot: str  # the started event, as the outbox and the stream keep it (events.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,14 +73,11 @@ class ConversationStore:
         self.stats_retention = stats_retention
         self.batch = batch
         self.settle_ms = int(settle * 1000)
-        self.events_retention = events_retention
-        self.published = 0
-        self.publish_failures = 0
-        self.redis = batch.redis  # off the hot path (record, owner): a call of its own each
+        self.publisher = EventPublisher(batch, keys, events_retention)
+        self.redis = batch.redis  # off the hot path (record): a call of its own
         self.keys = keys
         self.retention = retention
         self._create = register(batch.redis, CREATE)
-        self._org_index = register(batch.redis, ORG_INDEX)
         self._feedback = register(batch.redis, FEEDBACK)
         self._page = register(batch.redis, PAGE)
         self.created = 0
@@ -115,12 +104,16 @@ class ConversationStore:
         # The organization's indexes, in its slot, queued before the conversation like the
         # locator: the owner's list skips an entry whose conversation is not there (yet).
         org_id = conversation.organization_id
-        org_indexed = self.batch.script(
-            self._org_index,
-            keys=[self.keys.org_conversations(org_id)],
-            args=[f"{member}:{widget_id}", org_expired_below, self.retention],
-        )
-        lifecycle: list[Any] = []
+        # Plain commands rather than a script: none reads another's effect, the trim and the
+        # expiry need no atomicity, and a script call costs Redis more than the three.
+        org_index = self.keys.org_conversations(org_id)
+        org_indexed = self.batch.execute("ZADD", org_index, 0, f"{member}:{widget_id}")
+        for command in (
+            ("ZREMRANGEBYLEX", org_index, "-", org_expired_below),
+            ("EXPIRE", org_index, self.retention),
+        ):
+            self.batch.execute(*command).add_done_callback(logged)
+        lifecycle: list[Any] = ["", "", "", "", ""]
         stats: list[str] = []
         if start is not None:
             # On the sweep's due index before the script (same pipeline, queued first): by the
@@ -129,9 +122,9 @@ class ConversationStore:
             self.batch.execute(
                 "ZADD", self.keys.due_conversations(due_shard(conversation_id)), "LT",
                 start.deadline_ms + self.settle_ms, due_member(widget_id, conversation_id),
-            ).add_done_callback(_retrieved)
+            ).add_done_callback(logged)
             lifecycle = [
-                start.room, start.deadline_ms, outbox_field(start.event_id), start.event,
+                start.room, start.deadline_ms, outbox_field(start.event_id), start.snapshot,
                 self.stats_retention,
             ]
             # A start counts in the widget's stats of its day.
@@ -146,8 +139,8 @@ class ConversationStore:
                 *stats,
             ],
             args=[
-                _ENCODE(conversation) if start is None else start.doc, metadata, member,
-                expired_below, kept, *lifecycle,
+                b"" if metadata == b"{}" else metadata, member, expired_below, kept, *lifecycle,
+                *stored_fields(conversation),
             ],
         )
         # Awaited in turn (gather's machinery cost more than the awaits); every outcome is read,
@@ -169,50 +162,45 @@ class ConversationStore:
         waiting; a failure is left to the sweep and never fails the start."""
         await self._publish(
             conversation.web_widget_id, conversation.id, start.event_id, "conversation.started",
-            conversation.organization_id, start.event, now_ms,
+            conversation.organization_id, start.snapshot, now_ms, snapshot=True,
         )
 
     async def _publish(
         self, widget_id: str, conversation_id: str, event_id: str, kind: str,
-        organization_id: str, event: bytes, at_ms: int | None = None,
+        organization_id: str, event: bytes | str, at_ms: int | None = None,
+        snapshot: bool = False,
     ) -> None:
-        try:
-            await self.batch.execute(*xadd_command(
-                self.keys, event_id, kind, organization_id, widget_id, conversation_id, event,
-                now_ms() if at_ms is None else at_ms, self.events_retention,
-            ))
-        except Exception:
-            self.publish_failures += 1
-            log.warning("%s not published; the sweep will", kind, exc_info=True)
-            return
-        self.published += 1
-        # Not awaited: the answer need not wait for the bookkeeping.
-        self.batch.execute(
-            "HDEL", self.keys.conversation(widget_id, conversation_id), outbox_field(event_id),
-        ).add_done_callback(_retrieved)
+        # Its routing is known here: the event is not decoded again to find it.
+        await self.publisher.publish(
+            self.keys.conversation(widget_id, conversation_id),
+            [OutboxEvent(outbox_field(event_id), event_id, kind, organization_id, widget_id,
+                         conversation_id, event, snapshot)],
+            now_ms() if at_ms is None else at_ms,
+        )
 
     async def get(self, widget_id: str, conversation_id: str) -> ConversationSummary | None:
-        raw = await self.batch.execute(
-            "HGET", self.keys.conversation(widget_id, conversation_id), "doc"
+        values = await self.batch.execute(
+            "HMGET", self.keys.conversation(widget_id, conversation_id), *SAFE_FIELDS
         )
-        return None if raw is None else _SUMMARY.decode(raw)
+        return summary_from(widget_id, conversation_id, values)
 
     async def record(self, widget_id: str, conversation_id: str) -> Conversation | None:
         """The whole stored conversation (never public): the feedback, kept in its own field so
         the feedback script writes it without JSON work, is ``custom_metadata.feedback_form``."""
-        doc, meta, feedback = await self.redis.hmget(
-            self.keys.conversation(widget_id, conversation_id), "doc", "meta", "feedback"
+        *values, meta, feedback = await self.redis.hmget(
+            self.keys.conversation(widget_id, conversation_id), *SAFE_FIELDS, "meta", "feedback"
         )
-        if doc is None:
+        summary = summary_from(widget_id, conversation_id, values)
+        if summary is None:
             return None
         metadata = _METADATA.decode(meta) if meta else {}
         if feedback is not None:
             metadata["feedback_form"] = _METADATA.decode(feedback)
-        summary = msgspec.structs.asdict(_SUMMARY.decode(doc))
-        return Conversation(**summary, custom_metadata=metadata)
+        return Conversation(**msgspec.structs.asdict(summary), custom_metadata=metadata)
 
     async def owner(self, conversation_id: str) -> str | None:
-        raw = await self.redis.get(self.keys.conversation_owner(conversation_id))
+        # Batched: every LiveKit webhook reads it first.
+        raw = await self.batch.execute("GET", self.keys.conversation_owner(conversation_id))
         return None if raw is None else as_bytes(raw).decode()
 
     async def list_page(
@@ -234,13 +222,19 @@ class ConversationStore:
         prefix = self.keys.conversation(widget_id, "")
 
         async def fetch(bound: str, count: int) -> list[tuple[str, ConversationSummary | None]]:
-            # One script call: the index range and each member's document.
-            page = await self.batch.script(self._page, [index], [bound, lower, count, prefix])
-            return [
-                # An expired conversation ("") is skipped, and trimmed by a later start.
-                (member.decode(), _SUMMARY.decode(doc) if doc else None)
-                for member, doc in zip(page[::2], page[1::2], strict=True)
-            ]
+            # One script call: the index range and each member's safe columns.
+            page = await self.batch.script(
+                self._page, [index], [bound, lower, count, prefix, *SAFE_FIELDS]
+            )
+            width = len(SAFE_FIELDS) + 1
+            items = []
+            for at in range(0, len(page), width):
+                member = page[at].decode()
+                # An expired conversation (None) is skipped, and trimmed by a later start.
+                items.append((member, summary_from(
+                    widget_id, member[14:], page[at + 1:at + width]
+                )))
+            return items
 
         def keep(item: ConversationSummary) -> bool:
             return filters.status is None or item.status == filters.status
@@ -264,7 +258,7 @@ class ConversationStore:
         self.batch.execute(
             "ZADD", self.keys.due_conversations(due_shard(conversation_id)), "LT",
             now_ms() + self.settle_ms, due_member(widget_id, conversation_id),
-        ).add_done_callback(_retrieved)
+        ).add_done_callback(logged)
         now = now_ms()
         outcome: bytes = await self.batch.script(
             self._feedback,

@@ -72,8 +72,8 @@ def register_lifecycle_metrics(
         "Conversation events this pod appended to the events stream (and failed to: left to the "
         "sweep)",
         lambda: {
-            "ok": lifecycle.published + conversations.published,
-            "failed": lifecycle.publish_failures + conversations.publish_failures,
+            "ok": lifecycle.publisher.published + conversations.publisher.published,
+            "failed": lifecycle.publisher.failures + conversations.publisher.failures,
         },
         "outcome",
     )

@@ -13,9 +13,10 @@
 --           max transcript items, max transcript bytes, summary grace (ms)
 --   end:    (none)
 -- ARGV[#ARGV], with KEYS[7] only: STATS_RETENTION (s), after the operation's arguments
--- Returns {outcome, status, next due (ms, 0 = none), doc, outbox field, event JSON, ...}:
+-- Returns {outcome, status, next due (ms, 0 = none), doc, outbox field, event, ...}:
 -- outcome is ok | duplicate | not_found | terminal | too_large | unchanged. The events are
--- written to `outbox:<id>` fields in the same step; the caller publishes and deletes them.
+-- written to `outbox:<id>` fields in the same step (a conversation event as its snapshot: see
+-- `emit`; a feedback event as its JSON); the caller publishes and deletes them.
 -- Status and duration are a function of the stored facts and the time, never of arrival order.
 local conv = KEYS[1]
 local op, now, now_iso = ARGV[1], tonumber(ARGV[2]), ARGV[3]
@@ -23,11 +24,20 @@ local settle, event_base = tonumber(ARGV[4]), ARGV[5]
 local MAX_SEEN = 500
 local TERMINAL = {completed = 1, failed = 1, cancelled = 1, transferred = 1, unanswered = 1}
 
-local raw_doc = redis.call('HGET', conv, 'doc')
-if not raw_doc then
+-- The safe columns (common/conversation_record.py SAFE_FIELDS), as the API's document: the
+-- conversation's and widget's ids come from the key, direction and channel are a web widget's.
+local COLUMNS = {'s', 'o', 'u', 'a', 'v', 'd', 't', 'c', 'm'}
+local cols = redis.call('HMGET', conv, unpack(COLUMNS))
+if not cols[1] then
     return {'not_found', '', 0, ''}
 end
-local doc = cjson.decode(raw_doc)
+local widget_id, conversation_id = string.match(conv, '{w:(.-)}:conv:(.+)$')
+local doc = {
+    id = conversation_id, organization_id = cols[2], direction = 'inbound', channel = 'webrtc',
+    status = cols[1], user_id = cols[3], agent_id = cols[4], agent_version_id = cols[5],
+    web_widget_id = widget_id, duration = tonumber(cols[6]) or cjson.null,
+    user_turn_count = tonumber(cols[7]) or cjson.null, created_at = cols[8], updated_at = cols[9],
+}
 local STATUS_INDEX = {
     token_created = KEYS[2], in_progress = KEYS[3], completed = KEYS[4], failed = KEYS[5],
     cancelled = KEYS[6],
@@ -81,8 +91,23 @@ local function count(name, by)
     end
 end
 
+-- An event is its kind's letter and what of the document may change later: the outbox field
+-- and the stream keep only that (common/lifecycle/events.py outbox_value), and the webhook
+-- fan-out renders the JSON from it and the unchanging columns.
+local KIND_LETTER = {
+    ['conversation.started'] = 's', ['conversation.in_progress'] = 'i',
+    ['conversation.ended'] = 'e',
+}
+
+local function null_or(value)
+    if value == cjson.null then
+        return ''
+    end
+    return tostring(value)
+end
+
 local outbox = {}
-local function emit(kind, extra)
+local function emit(kind)
     if kind == 'conversation.in_progress' then
         count('in_progress')
     end
@@ -90,19 +115,13 @@ local function emit(kind, extra)
     if #outbox > 0 then
         id = event_base .. '_' .. (#outbox / 2 + 1)
     end
-    local data = {}
-    for k, v in pairs(doc) do
-        data[k] = v
-    end
-    if extra then
-        for k, v in pairs(extra) do
-            data[k] = v
-        end
-    end
-    local event = cjson.encode({id = id, type = kind, timestamp = now_iso, data = data})
-    redis.call('HSET', conv, 'outbox:' .. id, event)
+    local snapshot = table.concat({
+        KIND_LETTER[kind], doc['status'], now_iso, null_or(doc['duration']),
+        null_or(doc['user_turn_count']),
+    }, '|')
+    redis.call('HSET', conv, 'outbox:' .. id, snapshot)
     outbox[#outbox + 1] = 'outbox:' .. id
-    outbox[#outbox + 1] = event
+    outbox[#outbox + 1] = snapshot
 end
 
 local function finish(status, f, close_at)
@@ -115,11 +134,7 @@ local function finish(status, f, close_at)
         count('duration_total', doc['duration'])
         count('duration_count')
     end
-    local extra = nil
-    if f['summary'] then
-        extra = {summary = f['summary']}
-    end
-    emit('conversation.ended', extra)
+    emit('conversation.ended')
 end
 
 -- Apply what the facts and the time decide; returns the next time (ms) to look again, or 0.
@@ -199,7 +214,13 @@ local function move_index(old, new)
 end
 
 local function save()
-    redis.call('HSET', conv, 'doc', cjson.encode(doc))
+    redis.call('HSET', conv, 's', doc['status'], 'm', doc['updated_at'])
+    if doc['duration'] ~= cjson.null then
+        redis.call('HSET', conv, 'd', doc['duration'])
+    end
+    if doc['user_turn_count'] ~= cjson.null then
+        redis.call('HSET', conv, 't', doc['user_turn_count'])
+    end
     if doc['status'] ~= indexed_status then
         move_index(indexed_status, doc['status'])
         indexed_status = doc['status']

@@ -1,5 +1,10 @@
-"""The lifecycle's Python API over conversation_lifecycle.lua: plain methods over a redis-py client
-(both services have one; the management service has no RedisBatch)."""
+"""The lifecycle's Python API over conversation_lifecycle.lua, through a command batch.
+
+Every Redis command goes through a ``RedisBatch`` (common/redis_batch.py): the service's own
+(the runtime's, over its hiredis connection where the server allows), or, given none, one over
+the redis-py client. A call's due-index ZADD and its script leave in one pipeline, and its
+events are published as every conversation event is (common/lifecycle/publisher.py).
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,10 @@ from typing import Any
 import msgspec
 from redis.asyncio import Redis
 
-from common.lifecycle.events import new_event_id, xadd_args
-from common.models.conversation import INDEXED_STATUSES
+from common.lifecycle.events import event_kind, new_event_id, outbox_entry
+from common.lifecycle.publisher import EventPublisher
+from common.models.conversation import INDEXED_STATUSES, ConversationSummary
+from common.redis_batch import RedisBatch
 from common.redis_client import read_script, register
 from common.redis_keys import RedisKeys
 from common.timeutil import iso_from_ms
@@ -32,6 +39,15 @@ LIVEKIT_LEEWAY_MS = 60_000
 DEFAULT_STATS_RETENTION = 400 * 24 * 3600
 
 _DOC = msgspec.json.Decoder(dict[str, Any])
+_SUMMARY = msgspec.json.Decoder(ConversationSummary)
+
+
+class _Organization(msgspec.Struct):
+    organization_id: str = ""
+
+
+# Only the organization (its events' routing): the rest of the document is skipped.
+_ORGANIZATION = msgspec.json.Decoder(_Organization)
 _ENCODE = msgspec.json.Encoder().encode
 
 
@@ -61,37 +77,54 @@ class Outcome:
     outcome: str  # ok | duplicate | not_found | terminal | too_large | unchanged
     status: str
     due_ms: int
-    doc: dict[str, Any]
+    raw_doc: bytes  # the conversation's safe columns as the script encoded them (b"": none)
     outbox: list[tuple[str, bytes]] = field(default_factory=list)
 
     @property
+    def doc(self) -> dict[str, Any]:
+        """The safe columns, decoded when asked for (a webhook never reads them)."""
+        return _DOC.decode(self.raw_doc) if self.raw_doc else {}
+
+    @property
+    def organization_id(self) -> str:
+        return _ORGANIZATION.decode(self.raw_doc).organization_id if self.raw_doc else ""
+
+    def summary(self) -> ConversationSummary:
+        """The safe columns as the API's model, decoded straight from the script's JSON."""
+        return _SUMMARY.decode(self.raw_doc)
+
+    @property
     def events(self) -> list[str]:
-        return [_DOC.decode(event)["type"] for _, event in self.outbox]
+        return [event_kind(value) for _, value in self.outbox]
 
 
 def _outcome(reply: list[Any]) -> Outcome:
     outcome, status, due, doc, *rest = reply
     pairs = [(rest[i].decode(), rest[i + 1]) for i in range(0, len(rest), 2)]
     return Outcome(
-        outcome=outcome.decode(), status=status.decode(), due_ms=int(due),
-        doc=_DOC.decode(doc) if doc else {}, outbox=pairs,
+        outcome=outcome.decode(), status=status.decode(), due_ms=int(due), raw_doc=doc,
+        outbox=pairs,
     )
 
 
 class Lifecycle:
     def __init__(
         self, redis: Redis, keys: RedisKeys, settle: float, events_retention: int,
-        stats_retention: int = DEFAULT_STATS_RETENTION,
+        stats_retention: int = DEFAULT_STATS_RETENTION, *, batch: RedisBatch | None = None,
     ) -> None:
+        """``batch``: the service's command batch (REDIS_BATCH), which its app drains at
+        shutdown; without one, a batch of its own over ``redis`` (the same commands, in
+        redis-py's pipelines), which nobody drains, so its calls also wait for their outbox
+        HDEL instead of leaving it in flight."""
         self.stats_retention = stats_retention
         self.redis = redis
+        self.batch = RedisBatch(redis) if batch is None else batch
+        self._confirm = batch is None
         self.keys = keys
         self.settle_ms = int(settle * 1000)
-        self.events_retention = events_retention
+        self.publisher = EventPublisher(self.batch, keys, events_retention)
         self._script = register(redis, SCRIPT)
         self._due = register(redis, DUE_SCRIPT)
-        self.published = 0
-        self.publish_failures = 0
         self.sweep_actions: Counter[str] = Counter()
 
     def _script_keys(self, widget_id: str, conversation_id: str, now_ms: int) -> list[str]:
@@ -106,20 +139,34 @@ class Lifecycle:
     async def _run(
         self, widget_id: str, conversation_id: str, op: str, now_ms: int, args: list[Any]
     ) -> Outcome:
-        # On the due index first (a wake-up LIFECYCLE_SETTLE from now, or earlier one kept): an
-        # outbox entry this call leaves behind is then always found by a sweep.
-        await self.redis.zadd(
-            self.keys.due_conversations(due_shard(conversation_id)),
-            {due_member(widget_id, conversation_id): now_ms + self.settle_ms}, lt=True,
+        # On the due index (a wake-up LIFECYCLE_SETTLE from now, or an earlier one kept), queued
+        # before the script in the same pipeline: an outbox entry this call leaves behind is
+        # then found by a sweep. Should the ZADD alone fail, the script's events are still
+        # published and the call fails, so its caller's retry (LiveKit's, the visitor's) puts
+        # the conversation on the index again.
+        due = self.batch.execute(
+            "ZADD", self.keys.due_conversations(due_shard(conversation_id)), "LT",
+            now_ms + self.settle_ms, due_member(widget_id, conversation_id),
         )
-        reply = await self._script(
-            keys=self._script_keys(widget_id, conversation_id, now_ms),
-            args=[op, now_ms, iso_from_ms(now_ms), self.settle_ms, new_event_id(), *args,
-                  self.stats_retention],
+        reply = self.batch.script(
+            self._script, self._script_keys(widget_id, conversation_id, now_ms),
+            [op, now_ms, iso_from_ms(now_ms), self.settle_ms, new_event_id(), *args,
+             self.stats_retention],
         )
-        result = _outcome(reply)
+        try:
+            await due
+        except Exception as exc:
+            unindexed: Exception | None = exc
+        else:
+            unindexed = None
+        result = _outcome(await reply)
         if result.outbox:
-            await self.publish(widget_id, conversation_id, result.outbox, now_ms)
+            await self.publish(
+                widget_id, conversation_id, result.organization_id, result.outbox, now_ms,
+                confirm=self._confirm,
+            )
+        if unindexed is not None:
+            raise unindexed
         return result
 
     async def event(
@@ -148,27 +195,21 @@ class Lifecycle:
         return await self._run(widget_id, conversation_id, "end", now_ms, [])
 
     async def publish(
-        self, widget_id: str, conversation_id: str, outbox: list[tuple[str, bytes]], now_ms: int
+        self, widget_id: str, conversation_id: str, organization_id: str,
+        outbox: list[tuple[str, bytes]], now_ms: int, *, confirm: bool = False,
     ) -> bool:
-        """XADD the events, then delete their outbox fields; a failure leaves them to the sweep
-        (False)."""
+        """Publish what the script left in the outbox (common/lifecycle/publisher.py); False
+        when something is left to the sweep. ``confirm``: wait for the outbox fields' HDEL."""
         try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for _, event in outbox:
-                    pipe.execute_command(
-                        *xadd_args(self.keys, event, now_ms, self.events_retention)
-                    )
-                await pipe.execute()
-            # Only once they are on the stream: deleted first, a failed XADD would lose them.
-            await self.redis.hdel(
-                self.keys.conversation(widget_id, conversation_id), *[f for f, _ in outbox]
-            )
-        except Exception:  # the sweep publishes them later
-            self.publish_failures += 1
-            log.warning("events not published yet; the sweep will", exc_info=True)
-            return False
-        self.published += len(outbox)
-        return True
+            events = [
+                outbox_entry(name, value, organization_id, widget_id, conversation_id)
+                for name, value in outbox
+            ]
+        except msgspec.DecodeError as exc:  # not an event as our scripts write them
+            return self.publisher.failed(exc)
+        return await self.publisher.publish(
+            self.keys.conversation(widget_id, conversation_id), events, now_ms, confirm=confirm
+        )
 
     async def sweep(self, now_ms: int) -> int:
         """One pass over every due shard: apply what is due and publish leftovers. Returns how
@@ -178,8 +219,8 @@ class Lifecycle:
             key = self.keys.due_conversations(shard)
             while True:
                 lease = now_ms + SWEEP_LEASE_MS
-                members = await self._due(
-                    keys=[key], args=["claim", now_ms, lease, SWEEP_BATCH]
+                members = await self.batch.script(
+                    self._due, [key], ["claim", now_ms, lease, SWEEP_BATCH]
                 )
                 for raw in members:
                     seen += 1
@@ -192,10 +233,10 @@ class Lifecycle:
         widget_id, _, conversation_id = member.partition(":")
         try:
             base = new_event_id()
-            reply = await self._script(
-                keys=self._script_keys(widget_id, conversation_id, now_ms),
-                args=["sweep", now_ms, iso_from_ms(now_ms), self.settle_ms, base,
-                      self.stats_retention],
+            reply = await self.batch.script(
+                self._script, self._script_keys(widget_id, conversation_id, now_ms),
+                ["sweep", now_ms, iso_from_ms(now_ms), self.settle_ms, base,
+                 self.stats_retention],
             )
             result = _outcome(reply)
             for name, kind in zip((f for f, _ in result.outbox), result.events, strict=True):
@@ -205,10 +246,11 @@ class Lifecycle:
                     self.sweep_actions[result.status] += 1
             next_due = result.due_ms
             if result.outbox and not await self.publish(
-                widget_id, conversation_id, result.outbox, now_ms
+                widget_id, conversation_id, result.organization_id, result.outbox, now_ms,
+                confirm=True,
             ):
                 next_due = now_ms + self.settle_ms  # try again soon
-            await self._due(keys=[key], args=["done", member, lease, next_due])
+            await self.batch.script(self._due, [key], ["done", member, lease, next_due])
         except Exception:  # the claim's lease ends and another pass retries
             self.sweep_actions["error"] += 1
             log.exception("sweeping conversation %s failed", conversation_id)

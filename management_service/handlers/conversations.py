@@ -10,7 +10,6 @@ from aiohttp import web
 from common.appkeys import KEYS, REDIS, SETTINGS
 from common.bodies import NO_STORE_JSON_HEADERS, json_response, read_json
 from common.errors import ApiError, not_found
-from common.models.conversation import ConversationSummary
 from common.timeutil import now_ms
 from management_service.appkeys import CONVERSATION_ENDS, OWNER_CONVERSATIONS
 from management_service.auth import MANAGE_CONVERSATIONS, READ_CONVERSATIONS, Principal
@@ -69,7 +68,7 @@ async def report_conversation(request: web.Request, principal: Principal) -> web
         widget_id, request.match_info["conversation_id"], fields, now_ms(),
         MAX_TRANSCRIPT_ITEMS, MAX_TRANSCRIPT_BYTES, request.app[SETTINGS].report_grace * 1000,
     ))
-    return json_response(msgspec.convert(result.doc, ConversationSummary))
+    return json_response(result.summary())
 
 
 @MANAGE_CONVERSATIONS

@@ -18,7 +18,10 @@ from typing import Any
 import msgspec
 from redis.asyncio import Redis
 
+from common.conversation_record import SAFE_FIELDS, summary_from
+from common.lifecycle.events import conversation_event
 from common.models.webhooks import EVENT_TYPES, StoredDelivery, StoredEndpoint
+from common.redis_client import as_bytes
 from common.redis_keys import RedisKeys
 from common.timeutil import iso_from_ms
 from management_service.webhooks.store import Store, decode_endpoint, delivery_id
@@ -80,6 +83,8 @@ class Entry:
     data: bytes
     endpoint_id: str  # only that endpoint, whatever its events filter (test, manual retry)
     retry_of: str  # a manual retry of that delivery
+    # A conversation event's snapshot instead of its JSON (common/lifecycle/events.py)
+    snapshot: str = ""
 
     @classmethod
     def parse(cls, fields: dict[bytes, bytes]) -> Entry:
@@ -90,8 +95,22 @@ class Entry:
             event_id=text("id"), type=text("type"), organization_id=text("organization_id"),
             widget_id=text("web_widget_id"), conversation_id=text("conversation_id"),
             data=fields.get(b"data", b""), endpoint_id=text("endpoint_id"),
-            retry_of=text("retry_of"),
+            retry_of=text("retry_of"), snapshot=text("snapshot"),
         )
+
+
+async def rendered_event(redis: Redis, keys: RedisKeys, entry: Entry) -> bytes | None:
+    """A conversation event's JSON from its snapshot and the conversation's columns (read once,
+    for every endpoint), or None when the conversation is gone (erased, expired)."""
+    key = keys.conversation(entry.widget_id, entry.conversation_id)
+    *values, summary = await redis.hmget(key, [*SAFE_FIELDS, "summary"])
+    columns = summary_from(entry.widget_id, entry.conversation_id, values)
+    if columns is None:
+        return None
+    return conversation_event(
+        entry.event_id, entry.type, entry.snapshot, columns,
+        None if summary is None else as_bytes(summary).decode(),
+    )
 
 
 def matches(entry: Entry, endpoint: StoredEndpoint) -> bool:
@@ -132,20 +151,29 @@ class Fanout:
         """Record and enqueue the entry's deliveries; returns how many."""
         if entry.retry_of and entry.endpoint_id:
             return await self._retry(entry, now_ms)
+        endpoints = await self.endpoints(entry)
+        data = entry.data
+        if entry.snapshot and endpoints:
+            rendered = await rendered_event(self.redis, self.keys, entry)
+            if rendered is None:
+                log.info("event %s: its conversation is gone; not delivered", entry.event_id)
+                self.fanned += 1
+                return 0
+            data = rendered
         try:
-            body_of(entry.data)  # sendable: refused here rather than at every attempt
+            body_of(data)  # sendable: refused here rather than at every attempt
         except msgspec.DecodeError:
             log.error("events stream entry %s has no readable data: not delivered", entry.event_id)
             return 0
         order = order_key(entry.conversation_id, entry.widget_id, entry.event_id)
         queued = 0
-        for endpoint in await self.endpoints(entry):
+        for endpoint in endpoints:
             now = iso_from_ms(now_ms)
             record = StoredDelivery(
                 id=delivery_id(entry.event_id, endpoint.id), endpoint_id=endpoint.id,
                 event_id=entry.event_id, event_type=entry.type, status="pending", attempts=0,
                 last_status_code=None, last_error=None, latency_ms=None, next_attempt_at=None,
-                created_at=now, updated_at=now, payload=entry.data.decode(),
+                created_at=now, updated_at=now, payload=data.decode(),
             )
             await self.store.create(record, now_ms)
             await self.enqueue(endpoint.id, record.id, order, entry.conversation_id)

@@ -39,6 +39,7 @@ from management_service.app import create_app
 from management_service.branding.models import Brand, BrandColors, BrandConfigV1, Lookup
 from management_service.branding.service import BrandService
 from management_service.credentials import CredentialStore
+from tests.support.conversations import store_doc
 from tests.support.settings import ALL_SCOPES, make_settings
 from tests.support.webhooks import write_delivery
 from tests.support.widget_helpers import create_widget, expect, make_version
@@ -148,10 +149,10 @@ async def seed_conversation(
            "status": "token_created", "user_id": "u1", "agent_id": agent,
            "agent_version_id": version, "web_widget_id": widget_id, "duration": None,
            "user_turn_count": None, "created_at": now, "updated_at": now}
-    await credentials.redis.hset(keys.conversation(widget_id, cid), mapping={
-        "doc": msgspec.json.encode(doc), "meta": b"{}", "room": f"ww-{cid}-00000000",
-        "deadline": now_ms() + 600_000, "ix": member,
-    })
+    await store_doc(
+        credentials.redis, keys, doc, room=f"ww-{cid}-00000000",
+        deadline=now_ms() + 600_000, ix=member,
+    )
     await credentials.redis.set(keys.conversation_owner(cid), widget_id)
     for index in (keys.conversations(widget_id),
                   keys.conversations_by_status(widget_id, "token_created")):
@@ -352,8 +353,7 @@ async def _own_stats(w: World) -> tuple[Req, int]:
 async def _own_listener_token(w: World) -> tuple[Req, int]:
     # Only a conversation in progress can be listened to: A's is put there.
     key = w.credentials.keys.conversation(w.a.widget, w.a.conversation)
-    doc = msgspec.json.decode(await w.redis.hget(key, "doc"))
-    await w.redis.hset(key, "doc", msgspec.json.encode({**doc, "status": "in_progress"}))
+    await w.redis.hset(key, "s", "in_progress")  # the status (common/conversation_record.py)
     return Req(f"/core/conversations/{w.a.conversation}/listener-token"), 200
 
 

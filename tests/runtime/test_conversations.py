@@ -78,12 +78,34 @@ async def test_conversation_is_stored_in_the_widgets_slot_with_its_metadata(
     cid = (await resp.json())["conversation"]["id"]
     stored = await redis.hgetall(keys.conversation(widget.id, cid))
     assert json.loads(stored[b"meta"]) == {"plan": "pro"}
-    assert json.loads(stored[b"doc"])["id"] == cid
+    assert (stored[b"u"], stored[b"s"], stored[b"o"]) == (
+        b"u1", b"token_created", widget.organization_id.encode()
+    )
     assert 0 < await redis.ttl(keys.conversation(widget.id, cid)) <= 30 * 24 * 3600
     assert (await redis.get(keys.conversation_owner(cid))).decode() == widget.id
     (member,) = await redis.zrange(keys.conversations(widget.id), 0, -1)
     assert member.decode().endswith(":" + cid)
     assert await redis.zcard(keys.user_conversations(widget.id, "u1")) == 1
+
+
+async def test_a_started_conversation_is_a_compact_hash_without_what_its_key_says(
+    runtime_client: Any, widget: Any, redis: Redis, keys: RedisKeys
+) -> None:
+    """Every field and value within Redis's default hash-max-listpack-value (64), so a started
+    conversation is a listpack (a third of a hash table's memory: docs/performance.md)."""
+    assert await redis.config_get("hash-max-listpack-value") == {"hash-max-listpack-value": "64"}
+    resp = await start(runtime_client, widget.id, user_id="guest_" + "x" * 40)
+    cid = (await resp.json())["conversation"]["id"]
+    key = keys.conversation(widget.id, cid)
+    assert await redis.object("encoding", key) == b"listpack"
+    stored = await redis.hgetall(key)
+    assert not {cid.encode(), widget.id.encode()} & set(stored.values())
+    assert b"meta" not in stored  # empty custom_metadata is not stored
+    # What the API answers is unchanged: read back through the public list.
+    listed = await runtime_client.get(
+        f"{PREFIX}/{widget.id}/conversations", params={"user_id": "guest_" + "x" * 40}
+    )
+    assert await listed.json() == [(await resp.json())["conversation"]]
 
 
 async def test_a_new_conversation_is_in_its_organizations_and_status_indexes(
@@ -136,8 +158,7 @@ async def test_resume_of_an_ended_conversation_is_409(
 ) -> None:
     cid = await started_id(runtime_client, widget.id)
     key = keys.conversation(widget.id, cid)
-    doc = json.loads(await redis.hget(key, "doc"))
-    await redis.hset(key, "doc", json.dumps({**doc, "status": status}))
+    await redis.hset(key, "s", status)
     resp = await start(runtime_client, widget.id, user_id="u1", conversation_id=cid)
     assert resp.status == 409
     assert status in (await resp.json())["detail"]

@@ -20,6 +20,7 @@ from common.redis_keys import RedisKeys
 from runtime_service.app import create_app
 from runtime_service.appkeys import LIFECYCLE
 from runtime_service.dev_webhook import build_parser
+from tests.support.conversations import stored_doc
 from tests.support.paths import ROOT
 from tests.support.seed import seed_agent_version, seed_widget
 from tests.support.settings import LIVEKIT_KEY, LIVEKIT_SECRET, make_settings
@@ -58,8 +59,7 @@ async def dev_webhook(*args: str, key: str = LIVEKIT_KEY) -> tuple[int, list[Any
 
 
 async def status(redis: Redis, keys: RedisKeys, widget_id: str, cid: str) -> Any:
-    doc = json.loads(await redis.hget(keys.conversation(widget_id, cid), "doc") or b"{}")
-    return doc["status"]
+    return (await stored_doc(redis, keys, widget_id, cid)).get("status")
 
 
 async def test_the_command_takes_a_conversation_to_completed(setup: Any) -> None:

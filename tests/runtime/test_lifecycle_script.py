@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import ResponseError
 
 from common.ids import new_id
-from common.lifecycle.events import event_json, outbox_field
+from common.lifecycle.events import event_json, outbox_field, outbox_value
 from common.lifecycle.lifecycle import (
     Lifecycle,
     WebhookFact,
@@ -26,6 +27,8 @@ from common.lifecycle.lifecycle import (
 from common.models.conversation import INDEXED_STATUSES
 from common.redis_keys import RedisKeys
 from common.timeutil import iso_from_ms
+from tests.support.conversations import store_doc, stored_doc
+from tests.support.events import stream_events
 
 SETTLE = 2.0
 # Seconds: the clock the tests move by hand, from the real time, since the stream's entry ids
@@ -52,8 +55,10 @@ def keys() -> RedisKeys:
 
 
 @pytest.fixture
-def life(client: Any, keys: RedisKeys) -> Lifecycle:
-    return Lifecycle(client, keys, SETTLE, RETENTION)
+async def life(client: Any, keys: RedisKeys) -> AsyncIterator[Lifecycle]:
+    made = Lifecycle(client, keys, SETTLE, RETENTION)  # a batch of its own over the client
+    yield made
+    await made.batch.drain()  # what is in flight, before the client closes
 
 
 class Conv:
@@ -72,8 +77,7 @@ class Conv:
         return await self.life.event(self.widget, self.id, fact, int(now * 1000))
 
     async def doc(self) -> dict[str, Any]:
-        raw = await self.life.redis.hget(self.life.keys.conversation(self.widget, self.id), "doc")
-        return json.loads(raw)
+        return await stored_doc(self.life.redis, self.life.keys, self.widget, self.id)
 
 
 async def new_conversation(life: Lifecycle, deadline_s: int = T0 + 960) -> Conv:
@@ -85,9 +89,10 @@ async def new_conversation(life: Lifecycle, deadline_s: int = T0 + 960) -> Conv:
         "web_widget_id": widget, "duration": None, "user_turn_count": None,
         "created_at": iso_from_ms(T0_MS), "updated_at": iso_from_ms(T0_MS),
     }
-    await life.redis.hset(life.keys.conversation(widget, cid), mapping={
-        "doc": json.dumps(doc), "meta": "{}", "room": conv.room, "deadline": deadline_s * 1000,
-    })
+    await store_doc(
+        life.redis, life.keys, doc, ix=f"{T0_MS:013d}:{cid}", room=conv.room,
+        deadline=deadline_s * 1000,
+    )
     return conv
 
 
@@ -104,8 +109,7 @@ def standard_events(conv: Conv) -> list[WebhookFact]:
 
 
 async def stream(life: Lifecycle) -> list[dict[str, Any]]:
-    entries = await life.redis.xrange(life.keys.events_stream())
-    return [{k.decode(): v.decode() for k, v in fields.items()} for _, fields in entries]
+    return await stream_events(life.redis, life.keys)
 
 
 async def test_visitor_joining_is_in_progress_with_an_event(life: Lifecycle) -> None:
@@ -117,8 +121,10 @@ async def test_visitor_joining_is_in_progress_with_an_event(life: Lifecycle) -> 
     assert [e["type"] for e in events] == ["conversation.in_progress"]
     assert events[0]["conversation_id"] == conv.id
     assert events[0]["web_widget_id"] == conv.widget
-    assert json.loads(events[0]["data"])["data"]["status"] == "in_progress"
-    # Published: nothing left in the outbox.
+    assert events[0]["event"]["data"]["status"] == "in_progress"
+    # Published: nothing left in the outbox once its HDEL, which the call does not wait for,
+    # is done.
+    await life.batch.drain()
     fields = await life.redis.hkeys(life.keys.conversation(conv.widget, conv.id))
     assert not [f for f in fields if f.startswith(b"outbox:")]
 
@@ -160,7 +166,7 @@ async def test_a_call_with_an_agent_completes_after_the_settle_time(life: Lifecy
     assert (doc["status"], doc["duration"]) == ("completed", 30)
     ended = [e for e in await stream(life) if e["type"] == "conversation.ended"]
     assert len(ended) == 1
-    assert json.loads(ended[0]["data"])["data"]["duration"] == 30
+    assert ended[0]["event"]["data"]["duration"] == 30
 
 
 async def test_no_agent_is_failed(life: Lifecycle) -> None:
@@ -269,7 +275,7 @@ async def test_a_lost_publication_is_published_by_the_sweep(life: Lifecycle) -> 
     # A crash between the script and the XADD: the script ran, nobody published.
     real = life.publish
 
-    async def crash(*args: Any) -> bool:
+    async def crash(*args: Any, **kwargs: Any) -> bool:
         raise ConnectionError("died")
 
     life.publish = crash  # type: ignore[method-assign]
@@ -280,8 +286,54 @@ async def test_a_lost_publication_is_published_by_the_sweep(life: Lifecycle) -> 
     await life.sweep(int((T0 + 1 + SETTLE) * 1000))
     events = await stream(life)
     assert [e["type"] for e in events] == ["conversation.in_progress"]
+    # Rendered from its snapshot: the event says what it said when it happened.
+    event = events[0]["event"]
+    assert event["timestamp"] == iso_from_ms((T0 + 1) * 1000)
+    assert event["data"] == {
+        **await conv.doc(), "status": "in_progress", "updated_at": iso_from_ms((T0 + 1) * 1000)
+    }
     fields = await life.redis.hkeys(life.keys.conversation(conv.widget, conv.id))
     assert not [f for f in fields if f.startswith(b"outbox:")]
+
+
+async def test_events_rendered_after_the_end_say_what_they_said_when_they_happened(
+    life: Lifecycle,
+) -> None:
+    conv = await new_conversation(life)
+    for fact in standard_events(conv):
+        await conv.send(fact, fact.at)
+    await life.sweep(int((T0 + 33 + SETTLE) * 1000) + 1)
+    final = await conv.doc()
+    assert final["status"] == "completed"
+    events = [e["event"] for e in await stream(life)]
+    assert [e["type"] for e in events] == ["conversation.in_progress", "conversation.ended"]
+    joined = iso_from_ms((T0 + 1) * 1000)
+    assert (events[0]["timestamp"], events[0]["data"]) == (
+        joined, {**final, "status": "in_progress", "updated_at": joined, "duration": None}
+    )
+    assert events[1]["data"] == final
+
+
+async def test_a_failed_due_index_write_fails_the_call_but_its_events_are_published(
+    life: Lifecycle,
+) -> None:
+    # The ZADD and the script share a pipeline, so the script runs even when the ZADD fails
+    # (here: the shard is not a sorted set). Its events are published; the call then fails,
+    # so the caller's retry puts the conversation on the due index again.
+    conv = await new_conversation(life)
+    shard = life.keys.due_conversations(due_shard(conv.id))
+    await life.redis.set(shard, "not a sorted set")
+    with pytest.raises(ResponseError, match="WRONGTYPE"):
+        await conv.send(conv.fact("participant_joined", T0 + 1, "visitor", "PA_v"), T0 + 1)
+    assert (await conv.doc())["status"] == "in_progress"
+    assert [e["type"] for e in await stream(life)] == ["conversation.in_progress"]
+    await life.batch.drain()
+    fields = await life.redis.hkeys(life.keys.conversation(conv.widget, conv.id))
+    assert not [f for f in fields if f.startswith(b"outbox:")]
+    await life.redis.delete(shard)
+    retried = await conv.send(conv.fact("participant_joined", T0 + 1, "visitor", "PA_v"), T0 + 2)
+    assert retried.outcome == "duplicate"
+    assert await life.redis.zscore(shard, due_member(conv.widget, conv.id)) is not None
 
 
 async def test_an_outbox_entry_written_at_start_is_published_by_the_sweep(
@@ -289,14 +341,18 @@ async def test_an_outbox_entry_written_at_start_is_published_by_the_sweep(
 ) -> None:
     conv = await new_conversation(life)
     key = life.keys.conversation(conv.widget, conv.id)
-    event = event_json("evt_start", "conversation.started", iso_from_ms(T0_MS), {"id": conv.id})
-    await life.redis.hset(key, outbox_field("evt_start"), event)
+    started = await conv.doc()
+    await life.redis.hset(key, outbox_field("evt_start"), outbox_value(
+        "conversation.started", "token_created", started["created_at"]
+    ))
     shard = life.keys.due_conversations(due_shard(conv.id))
     await life.redis.zadd(shard, {due_member(conv.widget, conv.id): T0_MS})
     await life.sweep(T0_MS)
-    assert [(e["id"], e["type"]) for e in await stream(life)] == [
-        ("evt_start", "conversation.started")
-    ]
+    (published,) = await stream(life)
+    assert (published["id"], published["type"]) == ("evt_start", "conversation.started")
+    assert published["event"] == json.loads(event_json(
+        "evt_start", "conversation.started", started["created_at"], started
+    ))
     assert await life.redis.hget(key, outbox_field("evt_start")) is None
 
 

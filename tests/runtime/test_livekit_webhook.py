@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import json
 import time
 from datetime import timedelta
 from typing import Any
@@ -19,10 +18,12 @@ from livekit.protocol.webhook import WebhookEvent
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
+from common.appkeys import REDIS_BATCH
 from common.ids import new_id
 from common.redis_keys import RedisKeys
 from runtime_service.app import create_app
 from runtime_service.appkeys import LIFECYCLE
+from tests.support.conversations import stored_doc
 from tests.support.seed import seed_agent_version, seed_widget
 from tests.support.settings import LIVEKIT_KEY, LIVEKIT_SECRET, make_settings
 
@@ -92,7 +93,7 @@ async def start(client: Any, widget_id: str) -> tuple[str, str]:
 
 
 async def doc(redis: Any, keys: RedisKeys, widget_id: str, cid: str) -> dict[str, Any]:
-    return json.loads(await redis.hget(keys.conversation(widget_id, cid), "doc"))
+    return await stored_doc(redis, keys, widget_id, cid)
 
 
 async def events(redis: Any, keys: RedisKeys) -> list[str]:
@@ -120,6 +121,24 @@ async def test_a_call_goes_from_token_to_completed(setup: Any) -> None:
     assert await events(redis, keys) == [
         "conversation.started", "conversation.in_progress", "conversation.ended",
     ]
+
+
+async def test_a_webhook_is_five_batched_commands_in_four_round_trips(setup: Any) -> None:
+    # The owner locator; the due index with the script (one pipeline); the event's XADD; its
+    # outbox HDEL, which the answer does not wait for. All through the command batch.
+    client, redis, keys, widget = setup
+    cid, room = await start(client, widget.id)
+    batch = client.app[REDIS_BATCH]
+    await batch.drain()
+    pipelines, commands = batch.pipelines, batch.commands
+    body = event_body("participant_joined", room, int(time.time()), f"visitor-{cid}", sid="PA_v")
+    resp = await post(client, body)
+    assert resp.status == 200, await resp.text()
+    await batch.drain()
+    assert (batch.pipelines - pipelines, batch.commands - commands) == (4, 5)
+    assert await events(redis, keys) == ["conversation.started", "conversation.in_progress"]
+    stored = await redis.hkeys(keys.conversation(widget.id, cid))
+    assert not [name for name in stored if name.startswith(b"outbox:")]
 
 
 async def test_bearer_prefix_is_accepted(setup: Any) -> None:

@@ -33,10 +33,11 @@ from common.redis_process import RedisProcess
 from management_service.app import create_app as create_management
 from management_service.credentials import CredentialStore
 from runtime_service.app import create_app as create_runtime
+from runtime_service.dev_webhook import event_body, sign
 from runtime_service.embed import assets as embed_assets
 from tests.support.bundle import write_stand_in_bundle
 from tests.support.seed import FEEDBACK_CONFIG, seed_agent_version, seed_widget
-from tests.support.settings import ALL_SCOPES, make_settings
+from tests.support.settings import ALL_SCOPES, LIVEKIT_KEY, LIVEKIT_SECRET, make_settings
 from tests.support.tcp_proxy import TcpProxy
 
 PUBLIC = "/core/public/web-widgets"
@@ -130,6 +131,14 @@ async def close(stack: Stack) -> None:
     await stack.redis.aclose()
 
 
+async def started(s: Stack, widget_id: str) -> tuple[str, str]:
+    """A conversation started through the runtime: its id and room."""
+    resp = await s.runtime.post(f"{PUBLIC}/{widget_id}/conversations", json={"user_id": "u1"})
+    assert resp.status == 200, await resp.text()
+    answer = await resp.json()
+    return answer["conversation"]["id"], answer["connection_details"]["room"]
+
+
 async def runtime_routes(s: Stack) -> list[Route]:
     """Every runtime route that touches Redis, each on fresh data (a widget not cached yet, a
     conversation without feedback), so it can run once in the outage and once after."""
@@ -138,10 +147,16 @@ async def runtime_routes(s: Stack) -> list[Route]:
     embed = await seed_widget(s.redis, s.keys, s.version)
     frame = await seed_widget(s.redis, s.keys, s.version)
     rt = s.runtime
-    resp = await rt.post(f"{PUBLIC}/{widget.id}/conversations", json={"user_id": "u1"})
-    assert resp.status == 200, await resp.text()
-    cid = (await resp.json())["conversation"]["id"]
+    cid, _ = await started(s, widget.id)
     conversations = f"{PUBLIC}/{widget.id}/conversations"
+    # The visitor joining, signed as LiveKit signs it: the owner locator, the due index, the
+    # lifecycle script and the event's publication, all through the command batch.
+    _, room = await started(s, widget.id)
+    webhook = event_body("participant_joined", room, int(time.time()), "visitor")
+    webhook_headers = {
+        "Content-Type": "application/webhook+json",
+        "Authorization": sign(webhook, LIVEKIT_KEY, LIVEKIT_SECRET),
+    }
     return [
         Route("widget (cache miss)", lambda: rt.get(f"{PUBLIC}/{uncached.id}"), 200),
         Route("embed loader (cache miss)", lambda: rt.get(f"/public/embed/{embed.id}"), 200),
@@ -156,6 +171,11 @@ async def runtime_routes(s: Stack) -> list[Route]:
         Route(
             "feedback",
             lambda: rt.post(f"{conversations}/{cid}/feedback", json={"data": {"rating": 5}}),
+            200,
+        ),
+        Route(
+            "livekit webhook",
+            lambda: rt.post("/livekit/webhook", data=webhook, headers=webhook_headers),
             200,
         ),
         Route("runtime readyz", lambda: rt.get("/readyz"), 200),
@@ -177,6 +197,10 @@ async def management_routes(s: Stack) -> list[Route]:
     kept, doomed = [
         (await (await mg.post(MANAGE, json=pair, headers=auth)).json())["id"] for _ in range(2)
     ]
+    # The agent's report and end run the lifecycle script (common/lifecycle/lifecycle.py).
+    widget = await seed_widget(s.redis, s.keys, s.version)
+    reported, _ = await started(s, widget.id)
+    ending, _ = await started(s, widget.id)
     return [
         Route("list widgets", lambda: mg.get(MANAGE, headers=auth), 200),
         Route("create widget", lambda: mg.post(MANAGE, json=pair, headers=auth), 201),
@@ -211,6 +235,17 @@ async def management_routes(s: Stack) -> list[Route]:
             404,
         ),
         Route("list webhooks", lambda: mg.get("/core/webhooks", headers=auth), 200),
+        Route(
+            "report conversation",
+            lambda: mg.post(f"/core/conversations/{reported}/report",
+                            json={"user_turn_count": 1}, headers=auth),
+            200,
+        ),
+        Route(
+            "end conversation",
+            lambda: mg.post(f"/core/conversations/{ending}/end", headers=auth),
+            200,
+        ),
         Route("management readyz", lambda: mg.get("/readyz"), 200),
     ]
 

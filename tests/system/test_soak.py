@@ -351,7 +351,7 @@ async def test_soak_mixed_traffic_through_a_redis_restart(
     await redis.connection_pool.disconnect()  # the test's own client: drop dead connections
     widget_id = static["id"]
     for cid in record.conversations:
-        assert await redis.hexists(keys.conversation(widget_id, cid), "doc"), cid
+        assert await redis.hexists(keys.conversation(widget_id, cid), "s"), cid
     assert record.feedback, "no feedback acknowledged"
     for cid, data in record.feedback.items():
         raw = await redis.hget(keys.conversation(widget_id, cid), "feedback")
