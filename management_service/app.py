@@ -158,7 +158,7 @@ async def lifecycle_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     lifecycle = Lifecycle(
         app[REDIS], app[KEYS], settings.lifecycle_settle, settings.events_retention,
-        settings.stats_retention,
+        settings.stats_retention, batch=app[REDIS_BATCH],
     )
     remover = None
     if settings.livekit_api_url:
