@@ -66,6 +66,16 @@ def json_response(
     return web.Response(body=ENCODER.encode(obj), status=status, headers=base)
 
 
+def raw_json_response(
+    body: bytes, headers: dict[str, str] | None = None, base: CIMultiDict[str] = JSON_HEADERS
+) -> web.Response:
+    """``body``, already JSON (a stored document answered as it is), as ``json_response``."""
+    if headers:
+        base = base.copy()
+        base.update(headers)
+    return web.Response(body=body, headers=base)
+
+
 def error_response(
     status: int, detail: Detail, headers: dict[str, str] | None = None
 ) -> web.Response:

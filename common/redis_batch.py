@@ -30,6 +30,26 @@ _Pending = tuple[tuple[Any, ...], "asyncio.Future[Any]", AsyncScript | None]
 _Batch = list[_Pending]
 
 
+async def replies(futures: Sequence[asyncio.Future[Any]]) -> list[Any]:
+    """The replies of commands queued together, awaited in turn (gather's machinery costs more
+    than the awaits); every outcome is read, so no error is left unretrieved, and the first
+    error is raised."""
+    try:
+        return [await future for future in futures]
+    except Exception:
+        for future in futures:
+            if future.done():
+                _retrieve(future)
+            else:  # a script reloading after the rest replied
+                future.add_done_callback(_retrieve)
+        raise
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 class RedisBatch:
     def __init__(self, redis: Redis, wire: RedisWire | None = None) -> None:
         self.redis = redis

@@ -26,7 +26,7 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from common.appkeys import REDIS, REDIS_BATCH, SETTINGS
+from common.appkeys import METRICS, REDIS, REDIS_BATCH, SETTINGS
 from common.redis_batch import RedisBatch
 from common.redis_wire import RedisWire
 from common.settings import Settings
@@ -241,6 +241,14 @@ async def redis_batch_ctx(app: web.Application) -> AsyncIterator[None]:
     if settings.redis_mode == "standalone" and RedisWire.supports(settings.redis_url):
         wire = RedisWire(settings.redis_url, settings.redis_timeout, redis.response_callbacks)
     app[REDIS_BATCH] = batch = RedisBatch(redis, wire)
+    app[METRICS].counter(
+        "redis_batched_pipelines", "Pipelines that carried the requests' batched Redis commands",
+        lambda: batch.pipelines,
+    )
+    app[METRICS].counter(
+        "redis_batched_commands", "Redis commands sent through those pipelines",
+        lambda: batch.commands,
+    )
     yield
     await batch.drain()
     if wire is not None:

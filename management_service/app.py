@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from common.app_base import build_app
-from common.appkeys import KEYS, METRICS, REDIS, SETTINGS
+from common.appkeys import KEYS, METRICS, REDIS, REDIS_BATCH, SETTINGS
 from common.invalidation import InvalidationListener
 from common.lifecycle.lifecycle import Lifecycle
 from common.models.events import CREDENTIAL_EVENT_DECODER
 from common.periodic import Periodic, running
-from common.redis_client import subscriber_factory
+from common.redis_client import redis_batch_ctx, subscriber_factory
 from common.settings import Settings
 from management_service.agents_store import AgentStore
 from management_service.appkeys import (
@@ -90,11 +90,15 @@ async def credential_cache_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def stores_ctx(app: web.Application) -> AsyncIterator[None]:
-    redis, keys = app[REDIS], app[KEYS]
-    app[CREDENTIALS] = CredentialStore(redis, keys, app[CREDENTIAL_CACHE])
+    # The hot reads (a credential, a pat_'s membership, a widget, a list page) and the widget
+    # write go through the command batch; the rest through the client.
+    redis, keys, batch = app[REDIS], app[KEYS], app[REDIS_BATCH]
+    app[CREDENTIALS] = CredentialStore(redis, keys, app[CREDENTIAL_CACHE], batch)
     app[AGENTS] = AgentStore(redis, keys)
-    events = app[WIDGET_EVENTS] = WidgetEvents(redis, keys, app[SETTINGS].events_retention)
-    app[WIDGETS] = WidgetStore(redis, keys, events=events)
+    events = app[WIDGET_EVENTS] = WidgetEvents(
+        redis, keys, app[SETTINGS].events_retention, batch
+    )
+    app[WIDGETS] = WidgetStore(redis, keys, events=events, batch=batch)
     app[IDEMPOTENCY] = IdempotencyStore(redis, keys)
     app[OWNER_CONVERSATIONS] = OwnerConversations(redis, keys)
     app[METRICS].counter(
@@ -113,7 +117,7 @@ async def webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
     resolver = default_resolver()
     app[WEBHOOKS] = WebhookStore(
         app[REDIS], app[KEYS], webhook_egress_policy(settings), resolver,
-        settings.events_retention,
+        settings.events_retention, app[REDIS_BATCH],
     )
     try:
         yield
@@ -154,7 +158,7 @@ async def lifecycle_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     lifecycle = Lifecycle(
         app[REDIS], app[KEYS], settings.lifecycle_settle, settings.events_retention,
-        settings.stats_retention,
+        settings.stats_retention, batch=app[REDIS_BATCH],
     )
     remover = None
     if settings.livekit_api_url:
@@ -197,10 +201,11 @@ async def erasure_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> web.Application:
-    # Order matters: after the Redis client, which build_app starts first, as the stores need it.
+    # Order matters: after the Redis client, which build_app starts first, and the command batch,
+    # as the stores need them.
     return build_app(
         settings, CLIENT_MAX_SIZE,
-        [credential_cache_ctx, stores_ctx, webhooks_ctx, http_session_ctx, lifecycle_ctx,
-         erasure_ctx],
+        [redis_batch_ctx, credential_cache_ctx, stores_ctx, webhooks_ctx, http_session_ctx,
+         lifecycle_ctx, erasure_ctx],
         setup_routes,
     )

@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from common.credential_tokens import parse_token
 from common.ids import new_id
 from common.models.events import EVENT_ENCODER, CredentialChanged
+from common.redis_batch import RedisBatch
 from common.redis_client import read_script, register
 from common.redis_keys import RedisKeys
 from common.timeutil import iso_from_ms, now_ms
@@ -43,13 +44,17 @@ def hash_secret(secret: str) -> str:
 
 class CredentialStore:
     def __init__(
-        self, redis: Redis, keys: RedisKeys, cache: CredentialCache | None = None
+        self, redis: Redis, keys: RedisKeys, cache: CredentialCache | None = None,
+        batch: RedisBatch | None = None,
     ) -> None:
         """``cache``: verified credentials kept by this process (the management app's; the
-        admin CLI has none)."""
+        admin CLI has none). ``batch``: the app's command batch (common/redis_batch.py), which
+        every request's reads go through (a credential, a ``pat_``'s membership); without one
+        they go over the client's pipelines."""
         self.redis = redis
         self.keys = keys
         self.cache = cache
+        self.batch = batch if batch is not None else RedisBatch(redis)
         self._revoke_script = register(redis, CREDENTIAL_REVOKE)
 
     def _credential_key(self, kind: str, credential_id: str) -> str:
@@ -75,7 +80,8 @@ class CredentialStore:
         await self.redis.sadd(self.keys.user_orgs(user_id), org_id)
 
     async def is_member(self, user_id: str, org_id: str) -> bool:
-        return bool(await self.redis.sismember(self.keys.user_orgs(user_id), org_id))
+        # Read on every pat_ request (a membership is never cached: its removal is not announced).
+        return bool(await self.batch.execute("SISMEMBER", self.keys.user_orgs(user_id), org_id))
 
     async def issue(
         self,
@@ -115,7 +121,7 @@ class CredentialStore:
         if credential is None or credential.kind != kind:
             # Taken before the read: a revocation that arrives during it keeps it uncached.
             read_under = None if cache is None else cache.generation
-            raw = await self.redis.get(self._credential_key(kind, credential_id))
+            raw = await self.batch.execute("GET", self._credential_key(kind, credential_id))
             if raw is None:
                 return None
             credential = _CREDENTIAL.decode(raw)

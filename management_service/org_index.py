@@ -11,9 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
-from redis.asyncio import Redis
-
-from common.redis_client import as_bytes
+from common.redis_batch import RedisBatch, replies
 from common.timeutil import now_ms
 
 DANGLING_AFTER_MS = 60_000
@@ -28,20 +26,20 @@ T = TypeVar("T", bound=Owned)
 
 
 async def org_index_entries(
-    redis: Redis, index: str, org_id: str, bound: str, count: int,
+    batch: RedisBatch, index: str, org_id: str, bound: str, count: int,
     key_of: Callable[[str], str], decode: Callable[[bytes], T],
 ) -> list[tuple[str, T | None]]:
     """Up to ``count`` entries below ``bound``, newest first, each with its document (None when
     it is missing or another organization's). ``key_of`` maps an entry's id to its key."""
-    found = await redis.zrevrangebylex(index, bound, "-", start=0, num=count)
-    members = [as_bytes(member).decode() for member in found]
+    found = await batch.execute("ZREVRANGEBYLEX", index, bound, "-", "LIMIT", 0, count)
+    members = [member.decode() for member in found]
     if not members:
         return []
-    # One GET per key in a pipeline, not MGET: the keys are in different slots.
-    async with redis.pipeline(transaction=False) as pipe:
-        for member in members:
-            pipe.get(key_of(member.partition(":")[2]))
-        raws = await pipe.execute()
+    # One GET per key, queued together so that they leave in one pipeline (common/redis_batch.py),
+    # not MGET: the keys are in different slots.
+    raws = await replies(
+        [batch.execute("GET", key_of(member.partition(":")[2])) for member in members]
+    )
     items: list[T | None] = []
     dangling: list[str] = []
     cutoff = f"{now_ms() - DANGLING_AFTER_MS:013d}"
@@ -54,5 +52,5 @@ async def org_index_entries(
         if item is not None or member < cutoff:
             dangling.append(member)
     if dangling:
-        await redis.zrem(index, *dangling)
+        await batch.execute("ZREM", index, *dangling)
     return list(zip(members, items, strict=True))

@@ -38,6 +38,7 @@ from common.models.webhooks import (
     WebhookEndpoint,
 )
 from common.pagination import collect_page, index_member
+from common.redis_batch import RedisBatch
 from common.redis_client import as_bytes, read_script, register
 from common.redis_keys import RedisKeys
 from common.timeutil import iso_from_ms, ms_from_iso, now_ms
@@ -132,10 +133,12 @@ def _routing(event: dict[str, Any]) -> tuple[str, str]:
 class WebhookStore:
     def __init__(
         self, redis: Redis, keys: RedisKeys, policy: WebhookEgressPolicy,
-        resolver: AbstractResolver, events_retention: int,
+        resolver: AbstractResolver, events_retention: int, batch: RedisBatch | None = None,
     ) -> None:
         self.redis = redis
         self.keys = keys
+        # The app's command batch (common/redis_batch.py), for the list page's reads.
+        self.batch = batch if batch is not None else RedisBatch(redis)
         self.policy = policy
         self.resolver = resolver
         self.events_retention = events_retention
@@ -293,7 +296,7 @@ class WebhookStore:
 
         async def fetch(bound: str, count: int) -> list[tuple[str, WebhookEndpoint | None]]:
             entries = await org_index_entries(
-                self.redis, index, org_id, bound, count, self.keys.webhook, _ENDPOINT.decode
+                self.batch, index, org_id, bound, count, self.keys.webhook, _ENDPOINT.decode
             )
             return [(m, None if e is None else narrow(e, WebhookEndpoint)) for m, e in entries]
 

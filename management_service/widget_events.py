@@ -16,6 +16,7 @@ from redis.exceptions import RedisError
 
 from common.lifecycle.events import event_around, new_event_id, xadd_command
 from common.models.widget import Widget
+from common.redis_batch import RedisBatch
 from common.redis_keys import RedisKeys
 from common.timeutil import iso_from_ms, now_ms
 
@@ -27,14 +28,19 @@ DELETED = "widget.deleted"
 
 
 class WidgetEvents:
-    def __init__(self, redis: Redis, keys: RedisKeys, retention: int) -> None:
+    def __init__(
+        self, redis: Redis, keys: RedisKeys, retention: int, batch: RedisBatch | None = None
+    ) -> None:
         self.redis = redis
         self.keys = keys
+        # The app's command batch (common/redis_batch.py), as for the write before it.
+        self.batch = batch if batch is not None else RedisBatch(redis)
         self.retention = retention
         self.outcomes = {"ok": 0, "failed": 0}  # the widget_events_published metric
 
-    async def updated(self, widget: Widget) -> None:
-        await self.publish(UPDATED, widget.organization_id, widget.id, _ENC.encode(widget))
+    async def updated(self, widget: Widget, document: bytes) -> None:
+        """``document``: the widget's JSON as written (the event's data)."""
+        await self.publish(UPDATED, widget.organization_id, widget.id, document)
 
     async def deleted(self, organization_id: str, widget_id: str) -> None:
         data = _ENC.encode({"id": widget_id, "organization_id": organization_id})
@@ -45,7 +51,7 @@ class WidgetEvents:
         event_id, now = new_event_id(), now_ms()
         event = event_around(event_id, kind, iso_from_ms(now), data)
         try:
-            await self.redis.execute_command(*xadd_command(  # type: ignore[no-untyped-call]
+            await self.batch.execute(*xadd_command(
                 self.keys, event_id, kind, organization_id, widget_id, "", event, now,
                 self.retention,
             ))

@@ -28,7 +28,8 @@ from common.models.events import EVENT_ENCODER, WidgetChanged
 from common.models.widget import Widget, WidgetCreate, WidgetUpdate
 from common.models.widget_config import validate_config
 from common.pagination import collect_page, index_member
-from common.redis_client import as_bytes, read_script, register
+from common.redis_batch import RedisBatch
+from common.redis_client import read_script, register
 from common.redis_keys import RedisKeys
 from common.timeutil import iso_from_ms, ms_from_iso, now_ms
 from common.validation import invalid
@@ -40,6 +41,33 @@ from management_service.widget_events import WidgetEvents
 
 _ENC = msgspec.json.Encoder()
 _WIDGET = msgspec.json.Decoder(Widget)
+
+
+class _Owned(msgspec.Struct):
+    """The one field of a stored widget a GET checks; the rest is skipped, not decoded."""
+
+    organization_id: str
+
+
+class Listed(msgspec.Struct):
+    """What the list page decodes of a stored widget: its owner and the fields its filters
+    compare. The page answers the stored bytes themselves (``raw``, set after decoding)."""
+
+    organization_id: str
+    agent_id: str
+    agent_version_id: str
+    published: bool
+    raw: bytes = b""
+
+
+_OWNER = msgspec.json.Decoder(_Owned)
+_LISTED = msgspec.json.Decoder(Listed)
+
+
+def _listed(raw: bytes) -> Listed:
+    item = _LISTED.decode(raw)
+    item.raw = raw
+    return item
 WIDGET_WRITE = read_script(__file__, "widget_write.lua")
 _ATTEMPTS = 8
 # Losers of a compare-and-set wait a random moment before retrying, so writers that collided once
@@ -85,7 +113,7 @@ class WidgetFilter:
     agent_version_id: str | None = None
     published: bool | None = None
 
-    def __call__(self, widget: Widget) -> bool:
+    def __call__(self, widget: Listed) -> bool:
         return (
             self.agent_id in (None, widget.agent_id)
             and self.agent_version_id in (None, widget.agent_version_id)
@@ -117,10 +145,13 @@ class KeyedLocks:
 class WidgetStore:
     def __init__(
         self, redis: Redis, keys: RedisKeys, agents: AgentStore | None = None,
-        events: WidgetEvents | None = None,
+        events: WidgetEvents | None = None, batch: RedisBatch | None = None,
     ) -> None:
         self.redis = redis
         self.keys = keys
+        # The app's command batch (common/redis_batch.py): the reads, the list page and the
+        # write script go through it; without one, over the client's pipelines.
+        self.batch = batch if batch is not None else RedisBatch(redis)
         self.agents = agents or AgentStore(redis, keys)
         # widget.updated / widget.deleted for webhooks, after each committed write (best-effort).
         self.events = events
@@ -133,14 +164,15 @@ class WidgetStore:
     async def _write(self, mode: Mode, widget_id: str, expected: bytes, new: bytes) -> bool:
         op: Literal["upsert", "delete"] = "delete" if mode == "delete" else "upsert"
         event = EVENT_ENCODER.encode(WidgetChanged(widget_id=widget_id, op=op))
-        written: int = await self._write_script(
-            keys=[self.keys.widget(widget_id)],
-            args=[mode, expected, new, self.keys.invalidation_channel(), event],
+        written: int = await self.batch.script(
+            self._write_script, [self.keys.widget(widget_id)],
+            [mode, expected, new, self.keys.invalidation_channel(), event],
         )
         return written == 1
 
     async def _read(self, widget_id: str) -> bytes | None:
-        return as_bytes(await self.redis.get(self.keys.widget(widget_id)))
+        raw: bytes | None = await self.batch.execute("GET", self.keys.widget(widget_id))
+        return raw
 
     async def _load(self, org_id: str, widget_id: str) -> tuple[bytes, Widget] | None:
         """The raw document and the widget, or None when unknown, malformed or another org's."""
@@ -155,6 +187,16 @@ class WidgetStore:
     async def get(self, org_id: str, widget_id: str) -> Widget | None:
         loaded = await self._load(org_id, widget_id)
         return None if loaded is None else loaded[1]
+
+    async def get_json(self, org_id: str, widget_id: str) -> bytes | None:
+        """The widget's JSON as stored, which is the answer itself (the runtime serves the same
+        bytes), or None when unknown, malformed or another org's. Only the owner is decoded."""
+        if not is_uuid(widget_id):
+            return None
+        raw = await self._read(widget_id)
+        if raw is None or _OWNER.decode(raw).organization_id != org_id:
+            return None
+        return raw
 
     async def check_agent_pair(
         self, org_id: str, agent_id: str, version_id: str, *, blame: str = "agent_version_id"
@@ -202,8 +244,9 @@ class WidgetStore:
                 await self.redis.zrem(index, member)
         raise ApiError(409, "Could not allocate a widget id; retry")
 
-    async def update(self, org_id: str, widget_id: str, changes: WidgetUpdate) -> Widget | None:
-        """Replace the fields present in ``changes``; None when the widget is not found.
+    async def update(self, org_id: str, widget_id: str, changes: WidgetUpdate) -> bytes | None:
+        """Replace the fields present in ``changes``; the widget's JSON as now stored (the
+        answer, encoded once for the write, the event and the reply), None when not found.
 
         A body with no field to change is a no-op: nothing is written or published.
         """
@@ -221,7 +264,7 @@ class WidgetStore:
         async with self._writers.hold(widget_id):
             return await self._update(org_id, widget_id, new)
 
-    async def _update(self, org_id: str, widget_id: str, new: dict[str, Any]) -> Widget | None:
+    async def _update(self, org_id: str, widget_id: str, new: dict[str, Any]) -> bytes | None:
         for attempt in range(_ATTEMPTS):
             await _backoff(attempt)
             loaded = await self._load(org_id, widget_id)
@@ -229,7 +272,7 @@ class WidgetStore:
                 return None
             raw, widget = loaded
             if not new:
-                return widget
+                return raw
             widget = msgspec.structs.replace(widget, **new)
             if "agent_id" in new or "agent_version_id" in new:
                 blame = "agent_version_id" if "agent_version_id" in new else "agent_id"
@@ -237,10 +280,11 @@ class WidgetStore:
                     org_id, widget.agent_id, widget.agent_version_id, blame=blame
                 )
             widget.updated_at = iso_from_ms(now_ms())
-            if await self._write("replace", widget.id, raw, _ENC.encode(widget)):
+            stored = _ENC.encode(widget)
+            if await self._write("replace", widget.id, raw, stored):
                 if self.events is not None:
-                    await self.events.updated(widget)
-                return widget
+                    await self.events.updated(widget, stored)
+                return stored
         raise ApiError(409, _CONFLICT)
 
     async def delete(self, org_id: str, widget_id: str) -> bool:
@@ -272,13 +316,15 @@ class WidgetStore:
 
     async def list_page(
         self, org_id: str, keep: WidgetFilter, start: str, limit: int
-    ) -> tuple[list[Widget], str | None]:
-        """One page, newest first, from the exclusive lex bound ``start`` (``+`` for the top)."""
+    ) -> tuple[bytes, str | None]:
+        """One page, newest first, from the exclusive lex bound ``start`` (``+`` for the top):
+        the JSON array of the stored documents (nothing decoded and encoded again)."""
         index = self.keys.org_widgets(org_id)
 
-        async def fetch(bound: str, count: int) -> list[tuple[str, Widget | None]]:
+        async def fetch(bound: str, count: int) -> list[tuple[str, Listed | None]]:
             return await org_index_entries(
-                self.redis, index, org_id, bound, count, self.keys.widget, _WIDGET.decode
+                self.batch, index, org_id, bound, count, self.keys.widget, _listed
             )
 
-        return await collect_page(fetch, keep, start, limit)
+        items, cursor = await collect_page(fetch, keep, start, limit)
+        return b"[" + b",".join([item.raw for item in items]) + b"]", cursor

@@ -108,7 +108,7 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
     outcomes = app[WEBHOOK_OUTCOMES] = WebhookOutcomes()
     limits = app[RATE_LIMITS] = PublicRateLimits(RateLimiter(batch), keys, settings)
     register_runtime_metrics(
-        app[METRICS], app[WIDGET_SOURCE], app[LISTENER], conversations, starter, limits, batch
+        app[METRICS], app[WIDGET_SOURCE], app[LISTENER], conversations, starter, limits
     )
     register_lifecycle_metrics(app[METRICS], lifecycle, outcomes, conversations)
     yield

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from common.lifecycle.lifecycle import Lifecycle
 from common.metrics import Metrics
-from common.redis_batch import RedisBatch
 from runtime_service.cache import WidgetSource
 from runtime_service.conversation_start import ConversationStarter
 from runtime_service.conversations import ConversationStore
@@ -20,7 +19,6 @@ def register_runtime_metrics(
     conversations: ConversationStore,
     starter: ConversationStarter,
     limits: PublicRateLimits,
-    batch: RedisBatch,
 ) -> None:
     metrics.counter(
         "widget_cache_events",
@@ -46,14 +44,6 @@ def register_runtime_metrics(
         "feedback_submissions",
         "Feedback submissions by the Lua script's outcome (ok, duplicate, too_large, not_found)",
         lambda: conversations.feedback_outcomes, "outcome",
-    )
-    metrics.counter(
-        "redis_batched_pipelines", "Pipelines that carried the requests' batched Redis commands",
-        lambda: batch.pipelines,
-    )
-    metrics.counter(
-        "redis_batched_commands", "Redis commands sent through those pipelines",
-        lambda: batch.commands,
     )
     metrics.counter(
         "rate_limited", "Requests refused by a rate limit (429), by action",

@@ -12,7 +12,7 @@ from aiohttp import web
 from multidict import MultiMapping
 
 from common.appkeys import REDIS, SETTINGS
-from common.bodies import error_response, json_response, read_json
+from common.bodies import error_response, json_response, raw_json_response, read_json
 from common.errors import not_found
 from common.ids import is_uuid
 from common.models.types import UUID_MESSAGE
@@ -56,10 +56,10 @@ async def list_widgets(request: web.Request, principal: Principal) -> web.Respon
     query = request.query
     limit = parse_limit(query)
     start = decode_cursor(query["cursor"]) if "cursor" in query else "+"
-    widgets, cursor = await request.app[WIDGETS].list_page(
+    page, cursor = await request.app[WIDGETS].list_page(
         principal.org_id, _filter(query), start, limit
     )
-    return json_response(widgets, headers={"X-Next-Cursor": cursor} if cursor else None)
+    return raw_json_response(page, headers={"X-Next-Cursor": cursor} if cursor else None)
 
 
 @MANAGE_WIDGETS
@@ -72,19 +72,20 @@ async def create_widget(request: web.Request, principal: Principal) -> web.Respo
 
 @READ_WIDGETS
 async def get_widget(request: web.Request, principal: Principal) -> web.Response:
-    widget = await request.app[WIDGETS].get(principal.org_id, request.match_info["id"])
-    if widget is None:
+    # The stored JSON is the answer: nothing to decode and encode again.
+    body = await request.app[WIDGETS].get_json(principal.org_id, request.match_info["id"])
+    if body is None:
         raise not_found(_NOT_FOUND)
-    return json_response(widget)
+    return raw_json_response(body)
 
 
 @MANAGE_WIDGETS
 async def update_widget(request: web.Request, principal: Principal) -> web.Response:
     body = await read_json(request, _UPDATE)
-    widget = await request.app[WIDGETS].update(principal.org_id, request.match_info["id"], body)
-    if widget is None:
+    stored = await request.app[WIDGETS].update(principal.org_id, request.match_info["id"], body)
+    if stored is None:
         raise not_found(_NOT_FOUND)
-    return json_response(widget)
+    return raw_json_response(stored)
 
 
 @MANAGE_WIDGETS

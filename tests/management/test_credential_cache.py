@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 
 from common.invalidation import InvalidationListener
 from common.models.events import CREDENTIAL_EVENT_DECODER
+from common.redis_batch import RedisBatch
 from common.redis_client import subscriber_factory
 from common.redis_keys import RedisKeys
 from common.redis_process import RedisProcess
@@ -193,19 +194,21 @@ async def test_a_revocation_during_the_read_keeps_the_read_out_of_the_cache(
     token, credential_id = await _issue(credentials)
     reading, release = asyncio.Event(), asyncio.Event()
 
-    class SlowRedis:
-        """The app's client, with a GET that waits while the revocation's event arrives."""
+    class SlowBatch(RedisBatch):
+        """The app's command batch, with a GET that waits while the revocation's event
+        arrives."""
 
-        def __getattr__(self, name: str) -> Any:
-            return getattr(redis, name)
+        def execute(self, *args: Any) -> asyncio.Future[Any]:
+            return asyncio.ensure_future(self._slow(super().execute(*args)))
 
-        async def get(self, key: str) -> Any:
-            value = await redis.get(key)  # read before the revocation...
+        @staticmethod
+        async def _slow(reply: asyncio.Future[Any]) -> Any:
+            value = await reply  # read before the revocation...
             reading.set()
             await release.wait()
             return value
 
-    store = CredentialStore(SlowRedis(), keys, cache)  # type: ignore[arg-type]
+    store = CredentialStore(redis, keys, cache, SlowBatch(redis))
     verifying = asyncio.create_task(store.verify(token))
     await reading.wait()
     cache.invalidate(credential_id)  # ...whose event arrives before the read returns

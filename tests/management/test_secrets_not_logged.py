@@ -136,7 +136,7 @@ async def test_no_secret_in_logs_across_request_outcomes(
     async def broken(self: WidgetStore, org_id: str, widget_id: str) -> None:
         raise RuntimeError("store exploded")
 
-    monkeypatch.setattr(WidgetStore, "get", broken)
+    monkeypatch.setattr(WidgetStore, "get_json", broken)
     await expect(await client.get(path, headers=ak), 500)
     monkeypatch.undo()
 

@@ -296,17 +296,18 @@ def redis_fails_at_commit(
     """Management's widget writes call ``fail`` just as the write script is sent: everything
     before the write (auth, the read, the checks) has succeeded."""
     store = management.server.app[WIDGETS]
-    write = store._write_script
+    queue = store.batch.script  # the write script goes through the app's command batch
 
-    async def at_commit(*args: Any, **kwargs: Any) -> Any:
-        fail()
-        return await write(*args, **kwargs)
+    def at_commit(script: Any, keys: Any, args: Any) -> Any:
+        if script is store._write_script:
+            fail()
+        return queue(script, keys, args)
 
-    monkeypatch.setattr(store, "_write_script", at_commit)
+    monkeypatch.setattr(store.batch, "script", at_commit)
     try:
         yield
     finally:
-        monkeypatch.setattr(store, "_write_script", write)
+        monkeypatch.setattr(store.batch, "script", queue)
 
 
 async def test_a_write_refused_at_the_commit_is_503_and_changes_nothing(

@@ -96,6 +96,7 @@ class Stack:
     redis: Redis
     keys: RedisKeys
     auth: dict[str, str]
+    member: dict[str, str]  # a pat_ of a member of the same organization
     version: Any
 
 
@@ -114,8 +115,14 @@ async def stack(redis_url: str, direct: Any, prefix: str = "test", **overrides: 
     credentials = CredentialStore(direct, keys)
     org = await credentials.create_org("Acme")
     token, _ = await credentials.issue("ak", ALL_SCOPES, org_id=org.id)
+    user = await credentials.create_user("Ann")
+    await credentials.add_member(org.id, user.id)
+    pat, _ = await credentials.issue("pat", ALL_SCOPES, user_id=user.id)
+    member = {"Authorization": f"Bearer {pat}", "X-Anyreach-Org": org.id}
     version = await seed_agent_version(direct, keys, org.id)
-    return Stack(runtime, management, direct, keys, {"Authorization": f"Bearer {token}"}, version)
+    return Stack(
+        runtime, management, direct, keys, {"Authorization": f"Bearer {token}"}, member, version
+    )
 
 
 async def close(stack: Stack) -> None:
@@ -177,7 +184,7 @@ async def runtime_routes(s: Stack) -> list[Route]:
 
 async def management_routes(s: Stack) -> list[Route]:
     """Every management route that touches Redis (each authenticated one looks its credential
-    up there first), on data made for it."""
+    up there first, unless it is cached; a pat_ its membership too), on data made for it."""
     mg, auth = s.management, s.auth
     agent = await mg.post("/core/agents", json={"name": "Support"}, headers=auth)
     assert agent.status == 201, await agent.text()
@@ -198,6 +205,7 @@ async def management_routes(s: Stack) -> list[Route]:
         Route("list widgets", lambda: mg.get(MANAGE, headers=auth), 200),
         Route("create widget", lambda: mg.post(MANAGE, json=pair, headers=auth), 201),
         Route("get widget", lambda: mg.get(f"{MANAGE}/{kept}", headers=auth), 200),
+        Route("get widget (pat_)", lambda: mg.get(f"{MANAGE}/{kept}", headers=s.member), 200),
         Route(
             "update widget",
             lambda: mg.put(f"{MANAGE}/{kept}", json={"published": True}, headers=auth),
@@ -226,6 +234,7 @@ async def management_routes(s: Stack) -> list[Route]:
             ),
             404,
         ),
+        Route("list webhooks", lambda: mg.get("/core/webhooks", headers=auth), 200),
         Route(
             "report conversation",
             lambda: mg.post(f"/core/conversations/{reported}/report",

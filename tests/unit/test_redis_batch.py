@@ -4,6 +4,7 @@ error, against a real redis-server, over redis-py's pipeline and over RedisWire 
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,7 +13,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
-from common.redis_batch import RedisBatch
+from common.redis_batch import RedisBatch, replies
 from common.redis_process import RedisProcess
 from common.redis_wire import RedisWire
 
@@ -85,6 +86,25 @@ async def test_scripts_missing_from_the_script_cache_each_get_their_own_outcome(
     assert await other is True
     assert batch.pipelines == 1
     assert await redis.get("n") == b"4"
+
+
+async def test_replies_come_in_order_and_the_first_error_is_raised(batch: RedisBatch) -> None:
+    await batch.execute("SET", "text", "x")
+    assert await replies([batch.execute("GET", "text"), batch.execute("EXISTS", "none")]) == [
+        b"x", 0
+    ]
+    unretrieved: list[dict[str, Any]] = []
+    asyncio.get_running_loop().set_exception_handler(lambda _, context: unretrieved.append(context))
+    queued = [batch.execute("GET", "text"), batch.execute("INCR", "text"),
+              batch.execute("LPUSH", "text", "y")]
+    with pytest.raises(ResponseError, match="not an integer"):
+        await replies(queued)
+    assert batch.pipelines == 3
+    # The other error was read too: a future dropped with an unread exception would be reported
+    # to the loop's handler ("Future exception was never retrieved") when collected.
+    del queued
+    gc.collect()
+    assert unretrieved == []
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
