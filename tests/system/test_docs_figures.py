@@ -1,5 +1,6 @@
-"""docs/operations.md's capacity figures come from docs/performance.md's latest results table: a
-new benchmark run that changes the table must change the figures too."""
+"""docs/operations.md's capacity figures come from docs/performance.md's latest results tables
+(throughput and Redis memory): a new benchmark run that changes the tables must change the
+figures too."""
 
 from __future__ import annotations
 
@@ -29,20 +30,50 @@ def _number(text: str) -> int:
     return int(text.replace(" ", "").replace("\u202f", ""))
 
 
-def latest_results() -> dict[str, int]:
+MEMORY = "### Redis memory"
+
+
+def _latest() -> str:
     text = (DOCS / "performance.md").read_text()
-    section = text.split("## Latest results", 1)[1].split("\n## ", 1)[0]
+    return text.split("## Latest results", 1)[1].split("\n## ", 1)[0]
+
+
+def latest_results() -> dict[str, int]:
     rows = {}
-    for line in section.splitlines():
+    for line in _latest().split(MEMORY, 1)[0].splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
         if len(cells) > 2 and re.fullmatch(r"[\d ]+", cells[1]):
             rows[cells[0]] = _number(cells[1])
     return rows
 
 
-def capacity() -> dict[str, list[int]]:
+def latest_memory() -> dict[str, int]:
+    """The memory row's parts: | part | bytes |."""
+    rows = {}
+    for line in _latest().split(MEMORY, 1)[1].splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 2 and re.fullmatch(r"[\d ]+", cells[1]):
+            rows[cells[0]] = _number(cells[1])
+    return rows
+
+
+def _capacity() -> str:
     text = (DOCS / "operations.md").read_text()
-    section = text.split("## Capacity", 1)[1].split("\n## ", 1)[0]
+    return text.split("## Capacity", 1)[1].split("\n## ", 1)[0]
+
+
+def capacity_memory() -> dict[str, int]:
+    """| part | about N bytes |, under the memory heading of the capacity section."""
+    rows = {}
+    for line in _capacity().split(MEMORY, 1)[1].splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 2 and re.fullmatch(r"about [\d ]+ bytes", cells[1]):
+            rows[cells[0]] = _number(cells[1].removeprefix("about ").removesuffix(" bytes"))
+    return rows
+
+
+def capacity() -> dict[str, list[int]]:
+    section = _capacity().split(MEMORY, 1)[0]
     rows = {}
     for line in section.splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
@@ -60,3 +91,11 @@ def test_capacity_figures_agree_with_the_latest_results() -> None:
             measured = results[source]
             # Rounded, but within 5% of what the latest run measured.
             assert abs(figure - measured) <= 0.05 * measured, (row, figure, source, measured)
+
+
+def test_memory_figures_agree_with_the_latest_memory_row() -> None:
+    measured, figures = latest_memory(), capacity_memory()
+    assert figures, "operations.md has no Redis memory table"
+    assert set(figures) <= set(measured), set(figures) - set(measured)
+    for part, figure in figures.items():
+        assert abs(figure - measured[part]) <= 0.05 * measured[part], (part, figure)
