@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+import msgspec
 from redis.asyncio import Redis
 
 from common.lifecycle.lifecycle import DUE_SHARDS, Lifecycle, WebhookFact
@@ -129,7 +130,8 @@ async def measure(
     keys = RedisKeys(settings.redis_key_prefix)
     redis = Redis.from_url(redis_url)
     try:
-        org_id = "-"  # known after the first start; its index is empty before (a new org)
+        stored = await redis.get(keys.widget(widget_id))
+        org_id = msgspec.json.decode(stored or b"{}").get("organization_id", "")
         memory_before, cpu_before = await _info(redis)
         shared_before = {
             part: await _usage(redis, names)
@@ -137,7 +139,6 @@ async def measure(
         }
         started = await _start_all(url, starts)
         memory_after, cpu_after = await _info(redis)
-        org_id = started[0]["organization_id"]
         report = Report(
             starts=starts,
             bytes_per_start=(memory_after - memory_before) / starts,
