@@ -25,6 +25,7 @@ ROUTES = {
     "feedback": ("POST", PUBLIC + "/conversations/{conversation_id}/feedback"),
     "management_get": ("GET", MANAGEMENT),
     "management_put": ("PUT", MANAGEMENT),
+    "management_list": ("GET", "/core/web-widgets"),
     "webhook": ("POST", "/livekit/webhook"),
     "owner_list": ("GET", "/core/conversations"),
     "owner_get": ("GET", "/core/conversations/{conversation_id}"),

@@ -21,6 +21,7 @@ from runtime_service.conversations import ConversationStore
 
 VISITOR = "bench-visitor"
 _BATCH = 32  # within the client pool's connection limit
+WIDGET_PAGE = 20  # the management list row's page
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,13 @@ async def seed(settings: Settings, conversations: int, owner_conversations: int)
             ))
             for _ in range(2)
         ]
+        # A full management list page: the organization's widgets up to WIDGET_PAGE.
+        listed = await client.zcard(keys.org_widgets(dev.organization_id))
+        for _ in range(WIDGET_PAGE - listed):
+            await widgets.create(dev.organization_id, WidgetCreate(
+                agent_id=dev.agent_id, agent_version_id=dev.agent_version_id,
+                published=True, config=WIDGET_CONFIG,
+            ))
         store = ConversationStore(RedisBatch(client), keys, settings.conversation_retention)
         ids: list[str] = []
         for start in range(0, conversations, _BATCH):

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from typing import Any
 
 import pytest
 
 from common.ids import new_id
+from common.models.widget import WidgetUpdate
 from management_service import widgets_store
 from management_service.widgets_store import WidgetStore
 from tests.support.widget_helpers import create_widget, expect, issue, make_version
@@ -181,6 +183,49 @@ async def test_a_burst_of_writes_to_one_widget_all_succeed(
     assert [resp.status for resp in results] == [200] * 40
     final = await expect(await client.get(f"{URL}/{widget['id']}", headers=headers), 200)
     assert final["config"]["n"] in range(40)
+
+
+async def test_a_burst_of_writes_to_one_widget_reads_it_once(
+    client: Any, org: Any, widget: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each writer that waited takes the previous writer's bytes as the stored value."""
+    reads = 0
+    read = WidgetStore._read
+
+    async def counted(self: WidgetStore, widget_id: str) -> bytes | None:
+        nonlocal reads
+        reads += 1
+        return await read(self, widget_id)
+
+    monkeypatch.setattr(WidgetStore, "_read", counted)
+    results = await asyncio.gather(
+        *(put(client, org[1], widget["id"], {"config": {"n": n}}) for n in range(20))
+    )
+    assert [resp.status for resp in results] == [200] * 20
+    assert reads == 1
+    answers = [(await resp.json())["config"]["n"] for resp in results]
+    final = await expect(await client.get(f"{URL}/{widget['id']}", headers=org[1]), 200)
+    assert final["config"]["n"] == answers[-1]
+
+
+async def test_a_guess_another_pod_made_stale_is_read_again(
+    widget: Any, redis: Any, keys: Any
+) -> None:
+    """The guess is checked by the compare-and-set: another pod's write in between is kept."""
+    pod_a, pod_b = WidgetStore(redis, keys), WidgetStore(redis, keys)
+    org_id, widget_id = widget["organization_id"], widget["id"]
+    ours = await pod_a._update(org_id, widget_id, {"published": True}, widgets_store.Turns())
+    assert ours is not None
+    await pod_b.update(org_id, widget_id, WidgetUpdate(domains=["b.example.com"]))
+    async with pod_a._writers.hold(widget_id) as turns:
+        turns.written = ours  # what pod A wrote last, stale now
+        stored = await pod_a._update(org_id, widget_id, {"config": {"a": 1}}, turns)
+    assert stored is not None
+    final = json.loads(stored)
+    assert (final["published"], final["domains"], final["config"]) == (
+        True, ["https://b.example.com"], {"a": 1}
+    )
+    assert await redis.get(keys.widget(widget_id)) == stored
 
 
 async def test_repeated_conflicts_answer_409(
