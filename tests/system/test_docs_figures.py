@@ -23,6 +23,7 @@ SOURCES = {
     "Widget PUT (with its invalidation event; 16 writers of one widget)": [
         "management PUT widget (16 writers, one widget)",
     ],
+    "Widget list page (20)": ["management widget list page (20)"],
 }
 
 
