@@ -100,7 +100,7 @@ async def stores_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     app[WIDGETS] = WidgetStore(redis, keys, events=events, batch=batch)
     app[IDEMPOTENCY] = IdempotencyStore(redis, keys)
-    app[OWNER_CONVERSATIONS] = OwnerConversations(redis, keys)
+    app[OWNER_CONVERSATIONS] = OwnerConversations(redis, keys, batch)
     app[METRICS].counter(
         "widget_events_published",
         "widget.updated/widget.deleted events appended to the events stream (failed: lost, "

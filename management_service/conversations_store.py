@@ -22,12 +22,12 @@ from typing import Any
 
 import msgspec
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
 
 from common.conversation_record import PAGE, SAFE_FIELDS, summary_from
 from common.ids import is_uuid
 from common.models.conversation import INDEXED_STATUSES, ConversationSummary, OwnerConversation
 from common.pagination import Fetch, collect_page, created_bounds
+from common.redis_batch import RedisBatch, replies
 from common.redis_client import as_bytes, read_script, register
 from common.redis_keys import RedisKeys
 from common.timeutil import now_ms
@@ -77,9 +77,11 @@ def _text(value: Any) -> str:
 
 
 class OwnerConversations:
-    def __init__(self, redis: Redis, keys: RedisKeys) -> None:
+    def __init__(self, redis: Redis, keys: RedisKeys, batch: RedisBatch | None = None) -> None:
         self.redis = redis
         self.keys = keys
+        # The app's command batch (common/redis_batch.py); without one, the client's pipelines.
+        self.batch = batch if batch is not None else RedisBatch(redis)
         self._page = register(redis, PAGE)
         self._fields = register(redis, FIELDS)
 
@@ -89,16 +91,18 @@ class OwnerConversations:
         ``organization_id`` decides (two round trips, no widget read)."""
         if not is_uuid(conversation_id):
             return None
-        widget_id = await self.redis.get(self.keys.conversation_owner(conversation_id))
+        widget_id = await self.batch.execute("GET", self.keys.conversation_owner(conversation_id))
         if widget_id is None:
             return None
         fields = SENSITIVE_FIELDS if sensitive else SAFE_FIELDS
         widget = _text(widget_id)
-        values = await self.redis.hmget(self.keys.conversation(widget, conversation_id), fields)
+        values = await self.batch.execute(
+            "HMGET", self.keys.conversation(widget, conversation_id), *fields
+        )
         return decode(widget, conversation_id, values, org_id)
 
     async def _widget_is_orgs(self, org_id: str, widget_id: str) -> bool:
-        raw = await self.redis.get(self.keys.widget(widget_id))
+        raw = await self.batch.execute("GET", self.keys.widget(widget_id))
         return raw is not None and _WIDGET_ORG.decode(raw).get("organization_id") == org_id
 
     async def list_page(
@@ -130,7 +134,9 @@ class OwnerConversations:
         elif filters.status is not None:
             widgets = [
                 _text(member).partition(":")[2]
-                for member in await self.redis.zrange(self.keys.org_widgets(org_id), 0, -1)
+                for member in await self.batch.execute(
+                    "ZRANGE", self.keys.org_widgets(org_id), 0, -1
+                )
             ]
             fetch = self._merged_fetch(org_id, widgets, filters.status, lower, fields)
         else:
@@ -154,7 +160,9 @@ class OwnerConversations:
         width = len(fields) + 1
 
         async def fetch(bound: str, count: int) -> Entries:
-            page = await self._page(keys=[index], args=[bound, lower, count, prefix, *fields])
+            page = await self.batch.script(
+                self._page, [index], [bound, lower, count, prefix, *fields]
+            )
             members = [_text(page[i]) for i in range(0, len(page), width)]
             return [
                 (member, decode(widget_id, member[14:], page[i + 1:i + width], org_id))
@@ -178,17 +186,10 @@ class OwnerConversations:
             [self.keys.conversation(widget_id, located[i][1]) for i in indexes]
             for widget_id, indexes in groups.items()
         ]
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for keys in calls:
-                pipe.execute_command("EVALSHA", self._fields.sha, len(keys), *keys, *fields)
-            replies = await pipe.execute(raise_on_error=False)
+        read = await replies([self.batch.script(self._fields, keys, fields) for keys in calls])
         width = len(fields)
         found: list[Item | None] = [None] * len(located)
-        for indexes, keys, reply in zip(groups.values(), calls, replies, strict=True):
-            if isinstance(reply, NoScriptError):  # a restarted server: this call loads it
-                reply = await self._fields(keys=keys, args=fields)
-            elif isinstance(reply, Exception):
-                raise reply
+        for indexes, reply in zip(groups.values(), read, strict=True):
             for n, i in enumerate(indexes):
                 widget_id, conversation_id = located[i]
                 found[i] = decode(
@@ -200,7 +201,9 @@ class OwnerConversations:
         index = self.keys.org_conversations(org_id)
 
         async def fetch(bound: str, count: int) -> Entries:
-            found = await self.redis.zrevrangebylex(index, bound, lower, start=0, num=count)
+            found = await self.batch.execute(
+                "ZREVRANGEBYLEX", index, bound, lower, "LIMIT", 0, count
+            )
             members = [_text(member) for member in found]
             # "<ms>:<id>:<widget>": the cursor is "<ms>:<id>", which bounds these members too.
             parts = [member.split(":") for member in members]
@@ -226,13 +229,13 @@ class OwnerConversations:
         async def fetch(bound: str, count: int) -> Entries:
             if not widgets:
                 return []
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for widget_id in widgets:
-                    pipe.zrevrangebylex(
-                        self.keys.conversations_by_status(widget_id, status), bound, lower,
-                        start=0, num=count,
-                    )
-                ranges = await pipe.execute()
+            ranges = await replies([
+                self.batch.execute(
+                    "ZREVRANGEBYLEX", self.keys.conversations_by_status(widget_id, status),
+                    bound, lower, "LIMIT", 0, count,
+                )
+                for widget_id in widgets
+            ])
             # The newest `count` of the union are among each widget's newest `count`.
             newest = heapq.nlargest(count, (
                 (_text(member), widget_id)

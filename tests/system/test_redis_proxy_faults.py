@@ -235,6 +235,18 @@ async def management_routes(s: Stack) -> list[Route]:
             404,
         ),
         Route("list webhooks", lambda: mg.get("/core/webhooks", headers=auth), 200),
+        # The owner's conversations API: the organization's index, the status merge, one GET.
+        Route("list conversations", lambda: mg.get("/core/conversations", headers=auth), 200),
+        Route(
+            "list conversations by status",
+            lambda: mg.get("/core/conversations?status=token_created", headers=auth),
+            200,
+        ),
+        Route(
+            "get conversation",
+            lambda: mg.get(f"/core/conversations/{reported}", headers=auth),
+            200,
+        ),
         Route(
             "report conversation",
             lambda: mg.post(f"/core/conversations/{reported}/report",
