@@ -24,7 +24,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from itertools import repeat
 from pathlib import Path
 from typing import Any
@@ -205,19 +205,28 @@ async def measure(runtime: web.AppRunner, widget_id: str, conversation_ids: list
     ]
     if ONLY in WEBHOOK_ROW:
         rows.append((WEBHOOK_ROW, webhooks(conversation_ids[1:])))
-    print(f"{'scenario':36} {'service us':>10} {'baseline us':>11} {'ratio':>6}")
     try:
-        for name, request in rows:
-            if ONLY not in name:
-                continue
-            service_us, baseline_us = await compare((runtime, baseline), request)
-            print(f"{name:36} {service_us:10.2f} {baseline_us:11.2f} "
-                  f"{baseline_us / service_us:6.2f}", flush=True)
+        await print_rows(runtime, baseline, rows)
     finally:
         await baseline.cleanup()
 
 
-def main() -> None:
+async def print_rows(
+    service: web.AppRunner, baseline: web.AppRunner,
+    rows: list[tuple[str, bytes | Iterator[bytes]]],
+) -> None:
+    """A line per row (those BENCH_ONLY names): CPU µs per request on each side, the ratio."""
+    print(f"{'scenario':36} {'service us':>10} {'baseline us':>11} {'ratio':>6}")
+    for name, request in rows:
+        if ONLY not in name:
+            continue
+        service_us, baseline_us = await compare((service, baseline), request)
+        print(f"{name:36} {service_us:10.2f} {baseline_us:11.2f} "
+              f"{baseline_us / service_us:6.2f}", flush=True)
+
+
+def main(run: Callable[[str], Coroutine[Any, Any, None]]) -> None:
+    """``run`` against a private Redis, on the services' event loop."""
     workdir = Path(tempfile.mkdtemp(prefix="bench-inprocess-"))
     redis = RedisProcess(data_dir=workdir / "redis").start()
     loop, _ = new_event_loop()
@@ -230,4 +239,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(run)

@@ -11,19 +11,14 @@ request's own work.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
-from pathlib import Path
 
 from aiohttp import web
 
 from bench import baseline_app, services
-from bench.inprocess import Connection, body_of, compare, raw_request
+from bench.inprocess import Connection, body_of, main, print_rows, raw_request
 from common.models.widget import WidgetCreate
 from common.redis_client import create_redis
 from common.redis_keys import RedisKeys
-from common.redis_process import RedisProcess
-from common.serve import new_event_loop
 from common.settings import Settings
 from deploy.dev_run import WIDGET_CONFIG, ensure_dev_data
 from management_service.agents_store import AgentStore
@@ -89,27 +84,11 @@ async def measure(
         (f"management list page ({PAGE})", listed),
         ("management PUT widget", put),
     ]
-    print(f"{'scenario':36} {'service us':>10} {'baseline us':>11} {'ratio':>6}")
     try:
-        for name, request in rows:
-            service_us, baseline_us = await compare((management, baseline), request)
-            print(f"{name:36} {service_us:10.2f} {baseline_us:11.2f} "
-                  f"{baseline_us / service_us:6.2f}", flush=True)
+        await print_rows(management, baseline, rows)
     finally:
         await baseline.cleanup()
 
 
-def main() -> None:
-    workdir = Path(tempfile.mkdtemp(prefix="bench-inprocess-"))
-    redis = RedisProcess(data_dir=workdir / "redis").start()
-    loop, _ = new_event_loop()
-    try:
-        loop.run_until_complete(run(redis.url))
-    finally:
-        loop.close()
-        redis.cleanup()
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
 if __name__ == "__main__":
-    main()
+    main(run)
