@@ -20,7 +20,7 @@ from typing import Any, Literal, get_args
 import msgspec
 
 from common.conversation_record import PAGE, SAFE_FIELDS, stored_fields, summary_from
-from common.lifecycle.events import OutboxEvent, event_json, new_event_id, outbox_field
+from common.lifecycle.events import FEEDBACK_VALUE, OutboxEvent, new_event_id, outbox_field
 from common.lifecycle.lifecycle import DEFAULT_STATS_RETENTION, due_member, due_shard
 from common.lifecycle.publisher import EventPublisher, logged
 from common.models.conversation import Conversation, ConversationSummary
@@ -28,7 +28,7 @@ from common.pagination import collect_page, created_bounds, index_member
 from common.redis_batch import RedisBatch
 from common.redis_client import as_bytes, read_script, register
 from common.redis_keys import RedisKeys
-from common.timeutil import iso_from_ms, now_ms
+from common.timeutil import now_ms
 from common.widget_stats import utc_day
 
 log = logging.getLogger(__name__)
@@ -161,19 +161,18 @@ class ConversationStore:
         waiting; a failure is left to the sweep and never fails the start."""
         await self._publish(
             conversation.web_widget_id, conversation.id, start.event_id, "conversation.started",
-            conversation.organization_id, start.snapshot, now_ms, snapshot=True,
+            conversation.organization_id, start.snapshot, now_ms,
         )
 
     async def _publish(
         self, widget_id: str, conversation_id: str, event_id: str, kind: str,
-        organization_id: str, event: bytes | str, at_ms: int | None = None,
-        snapshot: bool = False,
+        organization_id: str, snapshot: str, at_ms: int | None = None,
     ) -> None:
         # Its routing is known here: the event is not decoded again to find it.
         await self.publisher.publish(
             self.keys.conversation(widget_id, conversation_id),
             [OutboxEvent(outbox_field(event_id), event_id, kind, organization_id, widget_id,
-                         conversation_id, event, snapshot)],
+                         conversation_id, snapshot)],
             now_ms() if at_ms is None else at_ms,
         )
 
@@ -248,10 +247,6 @@ class ConversationStore:
         # One id per submission, the same in every retry of this call (see the script).
         submission = secrets.token_hex(8)
         event_id = new_event_id()
-        event = event_json(event_id, "feedback.submitted", iso_from_ms(now_ms()), {
-            "conversation_id": conversation_id, "web_widget_id": widget_id,
-            "organization_id": organization_id, "feedback": msgspec.Raw(record),
-        })
         # On the due index first (queued before the script): an event this pod fails to
         # publish is published by the sweep.
         self.batch.execute(
@@ -266,7 +261,7 @@ class ConversationStore:
                 self.keys.widget_stats(widget_id, utc_day(now)),
             ],
             args=[
-                record, size, limit, submission, outbox_field(event_id), event,
+                record, size, limit, submission, outbox_field(event_id), FEEDBACK_VALUE,
                 self.stats_retention, *ratings,
             ],
         )
@@ -274,6 +269,6 @@ class ConversationStore:
         if outcome == b"ok":
             await self._publish(
                 widget_id, conversation_id, event_id, "feedback.submitted", organization_id,
-                event,
+                FEEDBACK_VALUE,
             )
         return _OUTCOMES[outcome]

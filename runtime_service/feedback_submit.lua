@@ -2,7 +2,8 @@
 -- KEYS[1] conversation hash, KEYS[2] (optional) the widget's stats counters of today (UTC)
 -- ARGV[1] feedback record {data, submitted_at} (JSON), ARGV[2] serialized size of the submitted
 -- data, ARGV[3] the size limit, ARGV[4] a random id of this submission, ARGV[5..6] the
--- `feedback.submitted` event's outbox field and JSON; with KEYS[2]: ARGV[7] STATS_RETENTION (s),
+-- `feedback.submitted` event's outbox field and value (its snapshot: common/lifecycle/events.py);
+-- with KEYS[2]: ARGV[7] STATS_RETENTION (s),
 -- ARGV[8..] the rating counters (`rating:<field id>:<value>`) this feedback adds one to
 -- The submission's id is kept beside the record: when a connection breaks after the write, the
 -- client's automatic retry of the same call is recognized and answered 'ok', not 'duplicate'.

@@ -15,8 +15,8 @@
 -- ARGV[#ARGV], with KEYS[7] only: STATS_RETENTION (s), after the operation's arguments
 -- Returns {outcome, status, next due (ms, 0 = none), doc, outbox field, event, ...}:
 -- outcome is ok | duplicate | not_found | terminal | too_large | unchanged. The events are
--- written to `outbox:<id>` fields in the same step (a conversation event as its snapshot: see
--- `emit`; a feedback event as its JSON); the caller publishes and deletes them.
+-- written to `outbox:<id>` fields in the same step, as snapshots (see `emit`; the feedback
+-- script writes its own); the caller publishes and deletes them.
 -- Status and duration are a function of the stored facts and the time, never of arrival order.
 local conv = KEYS[1]
 local op, now, now_iso = ARGV[1], tonumber(ARGV[2]), ARGV[3]

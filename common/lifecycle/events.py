@@ -23,26 +23,7 @@ class OutboxEvent(NamedTuple):
     organization_id: str
     widget_id: str
     conversation_id: str
-    body: bytes | str  # the event's JSON, or with ``snapshot`` its outbox_value
-    snapshot: bool = False
-
-
-class _Data(msgspec.Struct):
-    # Any: whatever a script wrote is routed as before, never refused here.
-    id: Any = None
-    conversation_id: Any = None
-    organization_id: Any = None
-    web_widget_id: Any = None
-
-
-class _Routing(msgspec.Struct):
-    id: str
-    type: str
-    data: _Data | None = None
-
-
-# Only the routing columns: the rest of the event (the whole document) is skipped, not decoded.
-_ROUTING = msgspec.json.Decoder(_Routing)
+    body: bytes | str  # the event's snapshot (outbox_value, FEEDBACK_VALUE)
 
 
 def new_event_id() -> str:
@@ -54,13 +35,15 @@ def outbox_field(event_id: str) -> str:
     return "outbox:" + event_id
 
 
-# What an outbox field and the events stream hold of a conversation event: its kind's letter and
-# what its data had that may change later (status, timestamp = updated_at, duration, turns), a
-# few dozen bytes, so that the hash stays a listpack (common/conversation_record.py) and the
-# stream small; the webhook fan-out renders the JSON from it and the unchanging columns
-# (``conversation_event``). A feedback event's outbox holds its whole JSON.
+# What an outbox field and the events stream hold of a conversation's event: its kind's letter
+# and what its data had that may change later (status, timestamp = updated_at, duration, turns;
+# a feedback event nothing: the feedback is written once), a few dozen bytes,
+# so that the hash stays a listpack (common/conversation_record.py) and the stream small; the
+# webhook fan-out renders the JSON from it and the stored record (``conversation_event``,
+# ``feedback_event``).
 OUTBOX_KINDS = {
     "conversation.started": "s", "conversation.in_progress": "i", "conversation.ended": "e",
+    "feedback.submitted": "f",
 }
 _KIND_OF = {letter: kind for kind, letter in OUTBOX_KINDS.items()}
 
@@ -85,11 +68,21 @@ def event_around(event_id: str, kind: str, timestamp: str, data: bytes) -> bytes
     return head[:-1] + b',"data":' + data + b"}"
 
 
-def event_kind(value: bytes) -> str:
-    """The type of an outbox value: a snapshot's letter, or a feedback event's JSON."""
-    if value[:1] == b"{":
-        return _ROUTING.decode(value).type
-    return _KIND_OF[value[:1].decode()]
+# A feedback event's: its letter alone; the feedback, written once, has its time.
+FEEDBACK_VALUE = "f"
+
+
+class _Submitted(msgspec.Struct):
+    submitted_at: str
+
+
+_SUBMITTED = msgspec.json.Decoder(_Submitted)
+
+
+def event_kind(value: bytes | str) -> str:
+    """The type of an outbox value, from its letter."""
+    letter = value[:1]
+    return _KIND_OF[letter.decode() if isinstance(letter, bytes) else letter]
 
 
 def conversation_event(
@@ -138,25 +131,22 @@ def xadd_command(
     return command
 
 
-def outbox_event(field: str, event: bytes | str) -> OutboxEvent:
-    """An event as a script wrote it to ``field``, its routing read from its data: a
-    conversation's safe columns, or a feedback's ``conversation_id``."""
-    routing = _ROUTING.decode(event)
-    data = routing.data or _Data()
-    return OutboxEvent(
-        field, routing.id, routing.type, data.organization_id or "", data.web_widget_id or "",
-        data.conversation_id or data.id or "", event,
-    )
-
-
 def outbox_entry(
     field: str, value: bytes, organization_id: str, widget_id: str, conversation_id: str
 ) -> OutboxEvent:
-    """What an outbox field holds, to publish: a conversation event's snapshot as it is (its
-    routing given), a feedback event's JSON as the script wrote it (its routing read from it)."""
-    if value[:1] == b"{":
-        return outbox_event(field, value)
+    """What an outbox field holds, to publish as it is, with its routing."""
     return OutboxEvent(
         field, field.removeprefix("outbox:"), event_kind(value), organization_id, widget_id,
-        conversation_id, value, snapshot=True,
+        conversation_id, value,
     )
+
+
+def feedback_event(
+    event_id: str, organization_id: str, widget_id: str, conversation_id: str, record: bytes
+) -> bytes:
+    """A feedback event's JSON from the stored record (``{data, submitted_at}``); its
+    timestamp is the submission's."""
+    return event_json(event_id, "feedback.submitted", _SUBMITTED.decode(record).submitted_at, {
+        "conversation_id": conversation_id, "web_widget_id": widget_id,
+        "organization_id": organization_id, "feedback": msgspec.Raw(record),
+    })

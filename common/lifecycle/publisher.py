@@ -51,7 +51,7 @@ class EventPublisher:
             self.batch.execute(*xadd_command(
                 self.keys, event.id, event.kind, event.organization_id, event.widget_id,
                 event.conversation_id, event.body, now_ms, self.retention,
-                snapshot=event.snapshot,
+                snapshot=True,
             ))
             for event in events
         ]

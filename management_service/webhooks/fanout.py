@@ -19,7 +19,7 @@ import msgspec
 from redis.asyncio import Redis
 
 from common.conversation_record import SAFE_FIELDS, summary_from
-from common.lifecycle.events import conversation_event
+from common.lifecycle.events import conversation_event, feedback_event
 from common.models.webhooks import EVENT_TYPES, StoredDelivery, StoredEndpoint
 from common.redis_client import as_bytes
 from common.redis_keys import RedisKeys
@@ -100,9 +100,15 @@ class Entry:
 
 
 async def rendered_event(redis: Redis, keys: RedisKeys, entry: Entry) -> bytes | None:
-    """A conversation event's JSON from its snapshot and the conversation's columns (read once,
-    for every endpoint), or None when the conversation is gone (erased, expired)."""
+    """A conversation's event's JSON from its snapshot and the stored record (read once, for
+    every endpoint), or None when the conversation is gone (erased, expired)."""
     key = keys.conversation(entry.widget_id, entry.conversation_id)
+    if entry.type == "feedback.submitted":
+        record = await redis.hget(key, "feedback")
+        return None if record is None else feedback_event(
+            entry.event_id, entry.organization_id, entry.widget_id, entry.conversation_id,
+            as_bytes(record),
+        )
     *values, summary = await redis.hmget(key, [*SAFE_FIELDS, "summary"])
     columns = summary_from(entry.widget_id, entry.conversation_id, values)
     if columns is None:

@@ -3,7 +3,6 @@ sweep when the publication failed (the start never fails for it)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -57,9 +56,12 @@ async def test_start_and_feedback_are_on_the_stream(
     assert started["data"] == conversation
     assert started["timestamp"] == conversation["created_at"]
     assert events[0]["organization_id"] == widget.organization_id
-    feedback = json.loads(events[1]["data"])
+    assert "data" not in events[1] and len(events[1]["snapshot"]) < 64
+    feedback = events[1]["event"]
     assert feedback["data"]["conversation_id"] == cid
+    assert feedback["data"]["organization_id"] == widget.organization_id
     assert feedback["data"]["feedback"]["data"] == {"rating": 5}
+    assert feedback["timestamp"] == feedback["data"]["feedback"]["submitted_at"]
     assert events[1]["conversation_id"] == cid
 
 
