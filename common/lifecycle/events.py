@@ -1,4 +1,5 @@
-"""Conversation events: their JSON, what routes one on the events stream, and its XADD."""
+"""Conversation events: the snapshot the outbox and the events stream keep of each, the JSON the
+webhook fan-out renders from it, and the XADD."""
 
 from __future__ import annotations
 
@@ -46,6 +47,8 @@ OUTBOX_KINDS = {
     "feedback.submitted": "f",
 }
 _KIND_OF = {letter: kind for kind, letter in OUTBOX_KINDS.items()}
+# A feedback event's: its letter alone (the feedback, written once, has its own time).
+FEEDBACK_VALUE = "f"
 
 
 def outbox_value(
@@ -66,17 +69,6 @@ def event_around(event_id: str, kind: str, timestamp: str, data: bytes) -> bytes
     """The same JSON around ``data`` already encoded (the start's hot path encodes it once)."""
     head = _ENCODE({"id": event_id, "type": kind, "timestamp": timestamp})
     return head[:-1] + b',"data":' + data + b"}"
-
-
-# A feedback event's: its letter alone; the feedback, written once, has its time.
-FEEDBACK_VALUE = "f"
-
-
-class _Submitted(msgspec.Struct):
-    submitted_at: str
-
-
-_SUBMITTED = msgspec.json.Decoder(_Submitted)
 
 
 def event_kind(value: bytes | str) -> str:
@@ -112,9 +104,10 @@ def xadd_command(
     """The XADD of one event, trimming what is older than ``retention`` seconds (entry ids are
     the server's ms timestamps: MINID ~ drops whole old nodes, cheaply).
 
-    With ``snapshot`` the event is a conversation event's ``outbox_value`` (field ``snapshot``)
-    rather than its JSON (``data``): a tenth of the bytes on the stream; the webhook fan-out
-    renders the JSON (``conversation_event``) only when an endpoint wants the event.
+    With ``snapshot`` the event is a conversation's event's snapshot (``outbox_value``,
+    ``FEEDBACK_VALUE``; field ``snapshot``) rather than its JSON (``data``): a tenth of the
+    bytes on the stream; the webhook fan-out renders the JSON (``conversation_event``,
+    ``feedback_event``) only when an endpoint wants the event.
     ``endpoint_id`` targets one webhook endpoint only (a test send or a manual retry, whatever
     the endpoint's ``events`` filter); ``retry_of`` names the delivery a manual retry repeats.
     Both fields are left out when empty, so ordinary entries are unchanged."""
@@ -139,6 +132,13 @@ def outbox_entry(
         field, field.removeprefix("outbox:"), event_kind(value), organization_id, widget_id,
         conversation_id, value,
     )
+
+
+class _Submitted(msgspec.Struct):
+    submitted_at: str
+
+
+_SUBMITTED = msgspec.json.Decoder(_Submitted)
 
 
 def feedback_event(
