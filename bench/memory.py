@@ -27,7 +27,6 @@ import msgspec
 from redis.asyncio import Redis
 
 from common.lifecycle.lifecycle import DUE_SHARDS, Lifecycle, WebhookFact
-from common.models.conversation import INDEXED_STATUSES
 from common.redis_keys import RedisKeys
 from common.settings import Settings
 from common.timeutil import iso_from_ms, now_ms
@@ -64,8 +63,7 @@ async def _usage(redis: Redis, keys: Iterable[str]) -> int:
 
 def _shared(keys: RedisKeys, widget_id: str, org_id: str) -> dict[str, list[str]]:
     return {
-        "widget index": [keys.conversations(widget_id)],
-        "status indexes": [keys.conversations_by_status(widget_id, s) for s in INDEXED_STATUSES],
+        "status indexes": keys.conversation_indexes(widget_id),
         "organization index": [keys.org_conversations(org_id)],
         "due index": [keys.due_conversations(shard) for shard in range(DUE_SHARDS)],
         "events stream": [keys.events_stream()],

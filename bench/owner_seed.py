@@ -2,7 +2,7 @@
 
 The conversations are written with pipelined commands in the format the runtime's create path
 and the lifecycle script leave behind (docs/architecture.md): the hash (``doc``, ``meta``,
-``ix``), the owner locator, the widget's index and status index, and the organization's index.
+``ix``), the owner locator, the widget's status index, and the organization's index.
 Going through ``ConversationStore.create`` one at a time would take minutes for 100 000.
 """
 
@@ -66,7 +66,6 @@ async def seed_owner(
             await pipe.execute()
     async with client.pipeline(transaction=False) as pipe:
         for widget_id in widget_ids:
-            pipe.expire(keys.conversations(widget_id), retention)
             for status in set(_STATUSES):
                 pipe.expire(keys.conversations_by_status(widget_id, status), retention)
         pipe.expire(keys.org_conversations(org.id), retention)
@@ -91,7 +90,6 @@ def _write(
     pipe.hset(conversation, items=["ix", member, *stored_fields(doc)])
     pipe.expire(conversation, retention)
     pipe.set(keys.conversation_owner(cid), widget_id, ex=retention)
-    pipe.zadd(keys.conversations(widget_id), {member: 0})
     pipe.zadd(keys.conversations_by_status(widget_id, status), {member: 0})
     pipe.zadd(keys.org_conversations(org_id), {f"{member}:{widget_id}": 0})
     return cid

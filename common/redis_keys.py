@@ -6,6 +6,8 @@ every script runs on one hash slot and works unchanged on Redis Cluster.
 
 from __future__ import annotations
 
+from common.models.conversation import INDEXED_STATUSES
+
 
 class RedisKeys:
     def __init__(self, prefix: str) -> None:
@@ -18,17 +20,18 @@ class RedisKeys:
     def conversation(self, widget_id: str, conversation_id: str) -> str:
         return f"{self.prefix}:{{w:{widget_id}}}:conv:{conversation_id}"
 
-    def conversations(self, widget_id: str) -> str:
-        """Lex-ordered index of the widget's conversations: member ``<created_ms>:<id>``."""
-        return f"{self.prefix}:{{w:{widget_id}}}:convs"
-
     def user_conversations(self, widget_id: str, user_id: str) -> str:
         return f"{self.prefix}:{{w:{widget_id}}}:convs:user:{user_id}"
 
     def conversations_by_status(self, widget_id: str, status: str) -> str:
-        """The widget's conversations in one status (same members as ``conversations``), moved
-        by the lifecycle script in the same step as the status."""
+        """Lex-ordered index of the widget's conversations in one status (member
+        ``<created_ms>:<id>``), moved by the lifecycle script in the same step as the status."""
         return f"{self.prefix}:{{w:{widget_id}}}:convs:status:{status}"
+
+    def conversation_indexes(self, widget_id: str) -> list[str]:
+        """All the widget's conversations: its status indexes, each conversation in exactly one
+        (a list merges them; a widget index of its own would repeat every member)."""
+        return [self.conversations_by_status(widget_id, s) for s in INDEXED_STATUSES]
 
     def widget_stats(self, widget_id: str, day: str) -> str:
         """Hash of one UTC day's counters (``YYYY-MM-DD``), incremented when the events happen."""

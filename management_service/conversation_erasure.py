@@ -24,7 +24,7 @@ from msgspec import Meta
 from redis.asyncio import Redis
 
 from common.lifecycle.lifecycle import due_member, due_shard
-from common.models.conversation import INDEXED_STATUSES, UserId
+from common.models.conversation import UserId
 from common.models.types import UUIDStr
 from common.redis_client import read_script, register
 from common.redis_keys import RedisKeys
@@ -84,9 +84,8 @@ class ConversationEraser:
         existed = False
         if raw_org is not None:
             existed = bool(await self._erase(keys=[
-                conv, keys.conversations(widget_id),
-                keys.user_conversations(widget_id, raw_user.decode()),
-                *(keys.conversations_by_status(widget_id, s) for s in INDEXED_STATUSES),
+                conv, keys.user_conversations(widget_id, raw_user.decode()),
+                *keys.conversation_indexes(widget_id),
                 keys.rate_limit(widget_id, "feedback-conversation", conversation_id),
             ], args=[member]))
         await self.redis.delete(keys.conversation_owner(conversation_id))
@@ -119,9 +118,8 @@ class ConversationEraser:
                 async with self.redis.pipeline(transaction=False) as pipe:
                     pipe.zrem(keys.org_conversations(org_id), f"{ix}:{owner}")
                     pipe.zrem(index, ix)
-                    pipe.zrem(keys.conversations(owner), ix)
-                    for status in INDEXED_STATUSES:
-                        pipe.zrem(keys.conversations_by_status(owner, status), ix)
+                    for status_index in keys.conversation_indexes(owner):
+                        pipe.zrem(status_index, ix)
                     await pipe.execute()
         async with self.redis.pipeline(transaction=False) as pipe:
             for owner in widgets:

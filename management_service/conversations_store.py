@@ -152,16 +152,16 @@ class OwnerConversations:
         self, org_id: str, widget_id: str, status: str | None, lower: str,
         fields: tuple[str, ...],
     ) -> Fetch[Item]:
-        index = (
-            self.keys.conversations(widget_id) if status is None
-            else self.keys.conversations_by_status(widget_id, status)
+        indexes = (
+            self.keys.conversation_indexes(widget_id) if status is None
+            else [self.keys.conversations_by_status(widget_id, status)]
         )
         prefix = self.keys.conversation(widget_id, "")
         width = len(fields) + 1
 
         async def fetch(bound: str, count: int) -> Entries:
             page = await self.batch.script(
-                self._page, [index], [bound, lower, count, prefix, *fields]
+                self._page, indexes, [bound, lower, count, prefix, *fields]
             )
             members = [_text(page[i]) for i in range(0, len(page), width)]
             return [

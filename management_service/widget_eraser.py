@@ -30,7 +30,6 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from common.models.conversation import INDEXED_STATUSES
 from common.redis_keys import RedisKeys
 from common.timeutil import now_ms
 from management_service.conversation_erasure import ConversationEraser
@@ -143,18 +142,21 @@ class WidgetEraser:
             await self.queue.save(member, lease, now, cursor="(" + last)
 
     async def _widget_step(self, widget_id: str, created_ms: int, now: int) -> bool:
-        """Erase a batch from the widget's own index; True once it is empty and the widget-slot
-        keys are deleted."""
-        index = self.keys.conversations(widget_id)
-        found: list[Any] = await self.redis.zrange(index, 0, self.batch - 1)
-        for raw in found:
-            ix = bytes(raw).decode()
-            await self.eraser.erase(widget_id, ix.partition(":")[2], "widget")
-            await self.redis.zrem(index, ix)
-        if len(found) == self.batch:
-            return False
+        """Erase a batch from the widget's indexes (its status indexes: every conversation is
+        in one); True once they are empty and the widget-slot keys are deleted."""
+        indexes = self.keys.conversation_indexes(widget_id)
+        taken = 0
+        for index in indexes:
+            found: list[Any] = await self.redis.zrange(index, 0, self.batch - taken - 1)
+            for raw in found:
+                ix = bytes(raw).decode()
+                await self.eraser.erase(widget_id, ix.partition(":")[2], "widget")
+                await self.redis.zrem(index, ix)  # an expired record's entry too
+            taken += len(found)
+            if taken >= self.batch:
+                return False
         names = [
-            index, *(self.keys.conversations_by_status(widget_id, s) for s in INDEXED_STATUSES),
+            *indexes,
             *(self.keys.widget_stats(widget_id, day) for day in stats_days(created_ms, now)),
         ]
         # All in the widget's slot: a multi-key DEL per chunk, also on Redis Cluster.

@@ -1,7 +1,8 @@
 -- Store a new conversation and index it, in the widget's hash slot.
--- KEYS[1] conversation hash, KEYS[2] the widget's index, KEYS[3] the visitor's index,
--- KEYS[4] the widget's `token_created` index (the lifecycle script moves the member on),
--- KEYS[5] (with a room) the widget's stats counters of the start's UTC day
+-- KEYS[1] conversation hash, KEYS[2] the visitor's index, KEYS[3] the widget's `token_created`
+-- index (the lifecycle script moves the member on through the status indexes, which together
+-- are the widget's index), KEYS[4] (with a room) the widget's stats counters of the start's
+-- UTC day
 -- ARGV[1] custom_metadata (JSON; "" when empty: not stored), ARGV[2] index member,
 -- ARGV[3] exclusive lex bound below which index members are past retention, ARGV[4] retention
 -- (s): the widget's effective retention
@@ -16,11 +17,11 @@ if ARGV[1] ~= '' then
 end
 if ARGV[5] ~= '' then
     redis.call('HSET', KEYS[1], 'room', ARGV[5], 'deadline', ARGV[6], ARGV[7], ARGV[8])
-    redis.call('HINCRBY', KEYS[5], 'started', 1)
-    redis.call('EXPIRE', KEYS[5], ARGV[9])
+    redis.call('HINCRBY', KEYS[4], 'started', 1)
+    redis.call('EXPIRE', KEYS[4], ARGV[9])
 end
 redis.call('EXPIRE', KEYS[1], ARGV[4])
-for i = 2, 4 do
+for i = 2, 3 do
     redis.call('ZADD', KEYS[i], 0, ARGV[2])
     -- Members sort by creation time, so what has expired is one range at the low end.
     redis.call('ZREMRANGEBYLEX', KEYS[i], '-', ARGV[3])

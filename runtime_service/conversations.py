@@ -132,7 +132,6 @@ class ConversationStore:
             self._create,
             keys=[
                 self.keys.conversation(widget_id, conversation_id),
-                self.keys.conversations(widget_id),
                 self.keys.user_conversations(widget_id, conversation.user_id),
                 self.keys.conversations_by_status(widget_id, "token_created"),
                 *stats,
@@ -205,10 +204,12 @@ class ConversationStore:
         self, widget_id: str, filters: ConversationFilter, start: str, limit: int
     ) -> tuple[list[ConversationSummary], str | None]:
         """Newest first, from ``start`` (an exclusive lex bound or ``+``)."""
-        index = (
-            self.keys.user_conversations(widget_id, filters.user_id)
+        # The visitor's index, or the widget's status indexes merged (the status is checked on
+        # each conversation read, as the visitor's index holds every status).
+        indexes = (
+            [self.keys.user_conversations(widget_id, filters.user_id)]
             if filters.user_id is not None
-            else self.keys.conversations(widget_id)
+            else self.keys.conversation_indexes(widget_id)
         )
         bounds = created_bounds(filters.created_after_ms, filters.created_before_ms)
         if bounds is None:
@@ -220,9 +221,10 @@ class ConversationStore:
         prefix = self.keys.conversation(widget_id, "")
 
         async def fetch(bound: str, count: int) -> list[tuple[str, ConversationSummary | None]]:
-            # One script call: the index range and each member's safe columns.
+            # One script call: the index range (or the status indexes' merged) and each
+            # member's safe columns.
             page = await self.batch.script(
-                self._page, [index], [bound, lower, count, prefix, *SAFE_FIELDS]
+                self._page, indexes, [bound, lower, count, prefix, *SAFE_FIELDS]
             )
             width = len(SAFE_FIELDS) + 1
             items = []

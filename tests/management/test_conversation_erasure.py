@@ -122,8 +122,9 @@ async def test_delete_leaves_nothing_of_the_conversation(
     # Before: the conversation is named in every slot (the check below can see it).
     found = await left_behind(redis, keys, cid)
     assert {keys.conversation(widget.id, cid), keys.conversation_owner(cid),
-            keys.conversations(widget.id), keys.org_conversations(org_id),
+            keys.org_conversations(org_id),
             keys.rate_limit(widget.id, "feedback-conversation", cid)} <= set(found)
+    assert set(keys.conversation_indexes(widget.id)) & set(found)  # its status's index
     assert await public_ids(runtime, widget.id) == {cid, kept}
 
     resp = await management.delete(f"/core/conversations/{cid}", headers=auth)
@@ -403,12 +404,13 @@ async def test_retention_days_sets_the_conversations_ttl(
     now = now_ms()
     # Past the widget's retention (2 days old), within the service's (30 days).
     old = f"{now - 2 * 86400_000:013d}:{new_id()}"
-    await redis.zadd(keys.conversations(widget.id), {old: 0})
+    token_created = keys.conversations_by_status(widget.id, "token_created")
+    await redis.zadd(token_created, {old: 0})
     await redis.zadd(keys.org_conversations(org_id), {f"{old}:{widget.id}": 0})
     cid = await start(runtime, widget.id)
     for key in (keys.conversation(widget.id, cid), keys.conversation_owner(cid)):
         assert expected - 60 < await redis.ttl(key) <= expected, key
-    widget_index = [m.decode() for m in await redis.zrange(keys.conversations(widget.id), 0, -1)]
+    widget_index = [m.decode() for m in await redis.zrange(token_created, 0, -1)]
     assert (old in widget_index) == (expected > 2 * 86400)
     # The organization's index mixes widgets: trimmed by the service's retention only.
     assert await redis.zcard(keys.org_conversations(org_id)) == 2
@@ -420,7 +422,7 @@ async def test_lowering_the_retention_never_shortens_an_index(
 ) -> None:
     widget = await new_widget(redis, keys, new_id())
     await start(runtime, widget.id)
-    index = keys.conversations(widget.id)
+    index = keys.conversations_by_status(widget.id, "token_created")
     assert await redis.ttl(index) > 29 * 86400
     stored = json.loads(await redis.get(keys.widget(widget.id)))
     stored["config"]["v1"]["retention_days"] = 1

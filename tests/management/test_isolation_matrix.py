@@ -154,9 +154,9 @@ async def seed_conversation(
         deadline=now_ms() + 600_000, ix=member,
     )
     await credentials.redis.set(keys.conversation_owner(cid), widget_id)
-    for index in (keys.conversations(widget_id),
-                  keys.conversations_by_status(widget_id, "token_created")):
-        await credentials.redis.zadd(index, {member: 0})
+    await credentials.redis.zadd(
+        keys.conversations_by_status(widget_id, "token_created"), {member: 0}
+    )
     await credentials.redis.zadd(keys.org_conversations(org_id), {f"{member}:{widget_id}": 0})
     return cid
 

@@ -154,8 +154,32 @@ async def test_expired_conversations_are_skipped_and_trimmed(
     resp = await runtime_client.get(f"{PREFIX}/{widget.id}/conversations")
     assert await resp.json() == []
     new = await add(store, widget, BASE_MS + 61_000)
-    members = await redis.zrange(keys.conversations(widget.id), 0, -1)
+    members = await redis.zrange(keys.conversations_by_status(widget.id, "token_created"), 0, -1)
     assert [m.decode() for m in members] == [index_member(BASE_MS + 61_000, new)]
+
+
+async def test_the_widgets_list_merges_its_status_indexes_in_order(
+    runtime_client: Any, widget: Any, store: ConversationStore, redis: Redis, keys: RedisKeys
+) -> None:
+    """A widget has no index of its own: each conversation is in its status's index (moved there
+    by the lifecycle script), and a page merges them, newest first, across pages."""
+    statuses = ["token_created", "in_progress", "completed", "failed", "cancelled"] * 3
+    made = []
+    for n, status in enumerate(statuses):
+        ms = BASE_MS + n // 2  # pairs share a millisecond: the id breaks the tie
+        cid = await add(store, widget, ms)
+        member = index_member(ms, cid)
+        if status != "token_created":  # as conversation_lifecycle.lua moves it
+            await redis.hset(keys.conversation(widget.id, cid), "s", status)
+            await redis.zrem(keys.conversations_by_status(widget.id, "token_created"), member)
+            await redis.zadd(keys.conversations_by_status(widget.id, status), {member: 0})
+        made.append((iso_from_ms(ms), cid, status))
+    items = await walk(runtime_client, widget.id, "limit=2")
+    assert [(i["created_at"], i["id"], i["status"]) for i in items] == sorted(made, reverse=True)
+    completed = await walk(runtime_client, widget.id, "status=completed&limit=2")
+    assert [i["id"] for i in completed] == [
+        cid for _, cid, status in sorted(made, reverse=True) if status == "completed"
+    ]
 
 
 @pytest.mark.parametrize(

@@ -65,7 +65,7 @@ async def test_a_bad_locale_is_422_and_stores_nothing(
     assert resp.status == 422
     (issue,) = (await resp.json())["detail"]
     assert issue["loc"] == ["body", "locale"]
-    assert await redis.zcard(keys.conversations(widget.id)) == 0
+    assert await redis.zcard(keys.conversations_by_status(widget.id, "token_created")) == 0
 
 
 async def test_the_locale_is_not_stored(runtime_client: Any, widget: Any, redis: Redis) -> None:

@@ -83,7 +83,7 @@ async def test_conversation_is_stored_in_the_widgets_slot_with_its_metadata(
     )
     assert 0 < await redis.ttl(keys.conversation(widget.id, cid)) <= 30 * 24 * 3600
     assert (await redis.get(keys.conversation_owner(cid))).decode() == widget.id
-    (member,) = await redis.zrange(keys.conversations(widget.id), 0, -1)
+    (member,) = await redis.zrange(keys.conversations_by_status(widget.id, "token_created"), 0, -1)
     assert member.decode().endswith(":" + cid)
     assert await redis.zcard(keys.user_conversations(widget.id, "u1")) == 1
 
@@ -172,7 +172,7 @@ async def test_unknown_widget_is_404_and_unpublished_widget_is_409(
     hidden = await seed_widget(redis, keys, version, published=False)
     resp = await start(runtime_client, hidden.id, user_id="u1")
     assert resp.status == 409
-    assert await redis.zcard(keys.conversations(hidden.id)) == 0
+    assert await redis.zcard(keys.conversations_by_status(hidden.id, "token_created")) == 0
 
 
 async def test_unpublished_agent_version_is_409(
@@ -234,7 +234,7 @@ async def test_invalid_bodies_are_422_and_store_nothing(
     assert resp.status == 422
     (issue,) = (await resp.json())["detail"]
     assert issue["loc"] == loc
-    assert await redis.zcard(keys.conversations(widget.id)) == 0
+    assert await redis.zcard(keys.conversations_by_status(widget.id, "token_created")) == 0
 
 
 async def test_metadata_at_the_caps_is_accepted(runtime_client: Any, widget: Any) -> None:
@@ -269,7 +269,7 @@ async def test_metadata_nested_hundreds_of_levels_is_422_not_500(
     assert resp.status == 422
     (issue,) = (await resp.json())["detail"]
     assert issue["loc"] == (["body", "custom_metadata"] if depth == 600 else ["body"])
-    assert await redis.zcard(keys.conversations(widget.id)) == 0
+    assert await redis.zcard(keys.conversations_by_status(widget.id, "token_created")) == 0
 
 
 async def test_resume_continues_on_the_version_the_conversation_started_with(

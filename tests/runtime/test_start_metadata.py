@@ -78,7 +78,7 @@ async def test_form_values_breaking_the_definition_are_422(
     assert resp.status == 422
     (issue,) = (await resp.json())["detail"]
     assert issue["loc"] == ["body", "custom_metadata", field]
-    assert await redis.zcard(keys.conversations(widget.id)) == 0
+    assert await redis.zcard(keys.conversations_by_status(widget.id, "token_created")) == 0
 
 
 @pytest.mark.parametrize(
@@ -98,7 +98,7 @@ async def test_a_bad_context_is_422(
     (issue,) = (await resp.json())["detail"]
     assert issue["loc"] == ["body", "custom_metadata", "context"]
     assert issue["msg"] == msg
-    assert await redis.zcard(keys.conversations(plain.id)) == 0
+    assert await redis.zcard(keys.conversations_by_status(plain.id, "token_created")) == 0
 
 
 async def test_a_widget_without_a_form_takes_any_metadata(runtime_client: Any, plain: Any) -> None:
