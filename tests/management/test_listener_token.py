@@ -13,7 +13,7 @@ from livekit.api import TokenVerifier
 from common.lifecycle.lifecycle import WebhookFact
 from common.timeutil import now_ms
 from tests.support.conversations import start
-from tests.support.services import TOPOLOGIES, Services, both_services
+from tests.support.services import Services
 from tests.support.settings import LIVEKIT_KEY, LIVEKIT_SECRET
 from tests.support.widget_helpers import create_widget, expect, make_version
 
@@ -21,17 +21,6 @@ C = "/core/conversations"
 PREFIX = "/core/public/web-widgets"
 # Exactly: no leeway, so the check would fail on an expired token.
 VERIFIER = TokenVerifier(LIVEKIT_KEY, LIVEKIT_SECRET, leeway=timedelta(0))
-
-
-@pytest.fixture
-async def org_headers(org_with_key: Any) -> dict[str, str]:
-    headers: dict[str, str] = (await org_with_key())[1]
-    return headers
-
-
-@pytest.fixture(params=TOPOLOGIES)
-def apps(request: pytest.FixtureRequest) -> Services:
-    return both_services(request)
 
 
 class Conv:

@@ -16,7 +16,7 @@ from common.lifecycle.lifecycle import WebhookFact
 from runtime_service import conversations
 from runtime_service.appkeys import CONVERSATIONS
 from tests.support.conversations import start, stored_doc
-from tests.support.services import TOPOLOGIES, Services, both_services
+from tests.support.services import Services
 from tests.support.widget_helpers import create_widget, expect, make_version
 
 W = "/core/web-widgets"
@@ -27,17 +27,6 @@ FORM = {"enabled": True, "form": {"id": "fb", "fields": [
     {"id": "comment", "type": "textarea", "label": "Anything else?"},
 ]}}
 ZERO_SCALE = {str(v): 0 for v in range(1, 6)}
-
-
-@pytest.fixture
-async def org_headers(org_with_key: Any) -> dict[str, str]:
-    headers: dict[str, str] = (await org_with_key())[1]
-    return headers
-
-
-@pytest.fixture(params=TOPOLOGIES)
-def apps(request: pytest.FixtureRequest) -> Services:
-    return both_services(request)
 
 
 async def new_widget(apps: Services, config: dict[str, Any] | None = None) -> str:

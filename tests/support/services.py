@@ -43,7 +43,7 @@ class Services:
 def both_services(request: pytest.FixtureRequest) -> Services:
     """From a sync fixture (async fixtures are set up through getfixturevalue): the conftest's
     clients on a private redis-server, or its `stack` on the cluster. The standalone key comes
-    from an ``org_headers`` fixture the module defines (``(await org_with_key())[1]``)."""
+    from the ``org_headers`` fixture (tests/management/conftest.py)."""
     if request.param == "standalone":
         return Services(
             request.getfixturevalue("management_client"),
