@@ -7,25 +7,21 @@ from __future__ import annotations
 import msgspec
 from aiohttp import web
 
-from common.appkeys import KEYS, REDIS, SETTINGS
+from common.appkeys import SETTINGS
 from common.bodies import json_response, read_json
 from common.errors import not_found
 from management_service.appkeys import CONVERSATION_ERASER, WIDGETS
 from management_service.auth import MANAGE_CONVERSATIONS, Principal
 from management_service.conversation_erasure import ConversationErase
-from management_service.conversation_lookup import conversation_widget_or_404
+from management_service.handlers.named_conversation import named_conversation_widget
 
 _ERASE = msgspec.json.Decoder(ConversationErase)
 
 
 @MANAGE_CONVERSATIONS
 async def delete_conversation(request: web.Request, principal: Principal) -> web.Response:
-    app = request.app
-    conversation_id = request.match_info["conversation_id"]
-    widget_id = await conversation_widget_or_404(
-        app[REDIS], app[KEYS], principal.org_id, conversation_id
-    )
-    await app[CONVERSATION_ERASER].erase(widget_id, conversation_id)
+    widget_id = await named_conversation_widget(request, principal)
+    await request.app[CONVERSATION_ERASER].erase(widget_id, request.match_info["conversation_id"])
     return web.Response(status=204)
 
 

@@ -7,13 +7,12 @@ from __future__ import annotations
 import msgspec
 from aiohttp import web
 
-from common.appkeys import KEYS, REDIS, SETTINGS
+from common.appkeys import SETTINGS
 from common.bodies import NO_STORE_JSON_HEADERS, json_response, read_json
 from common.errors import ApiError, not_found
 from common.timeutil import now_ms
 from management_service.appkeys import CONVERSATION_ENDS, OWNER_CONVERSATIONS
 from management_service.auth import MANAGE_CONVERSATIONS, READ_CONVERSATIONS, Principal
-from management_service.conversation_lookup import conversation_widget_or_404
 from management_service.conversation_query import parse_owner_query
 from management_service.conversation_reports import (
     MAX_TRANSCRIPT_BYTES,
@@ -21,6 +20,7 @@ from management_service.conversation_reports import (
     ConversationReport,
     checked,
 )
+from management_service.handlers.named_conversation import named_conversation_widget
 
 _REPORT = msgspec.json.Decoder(ConversationReport)
 SENSITIVE = "conversations:read_sensitive"
@@ -51,17 +51,10 @@ async def get_conversation(request: web.Request, principal: Principal) -> web.Re
     return json_response(item, base=NO_STORE_JSON_HEADERS)
 
 
-async def _widget_or_404(request: web.Request, principal: Principal) -> str:
-    app = request.app
-    return await conversation_widget_or_404(
-        app[REDIS], app[KEYS], principal.org_id, request.match_info["conversation_id"]
-    )
-
-
 @MANAGE_CONVERSATIONS
 async def report_conversation(request: web.Request, principal: Principal) -> web.Response:
     body = await read_json(request, _REPORT)
-    widget_id = await _widget_or_404(request, principal)
+    widget_id = await named_conversation_widget(request, principal)
     fields = msgspec.to_builtins(body)
     ends = request.app[CONVERSATION_ENDS]
     result = checked(await ends.lifecycle.report(
@@ -73,7 +66,7 @@ async def report_conversation(request: web.Request, principal: Principal) -> web
 
 @MANAGE_CONVERSATIONS
 async def end_conversation(request: web.Request, principal: Principal) -> web.Response:
-    widget_id = await _widget_or_404(request, principal)
+    widget_id = await named_conversation_widget(request, principal)
     conversation_id = request.match_info["conversation_id"]
     ended = await request.app[CONVERSATION_ENDS].end(widget_id, conversation_id, now_ms())
     return json_response(ended)

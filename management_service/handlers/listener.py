@@ -8,7 +8,7 @@ from aiohttp import web
 from common.appkeys import KEYS, REDIS, SETTINGS
 from common.bodies import NO_STORE_JSON_HEADERS, json_response
 from management_service.auth import READ_SENSITIVE_CONVERSATIONS, Principal
-from management_service.conversation_lookup import conversation_widget_or_404
+from management_service.handlers.named_conversation import named_conversation_widget
 from management_service.listener_tokens import ListenerToken, current_room, mint_listener_token
 
 
@@ -16,9 +16,7 @@ from management_service.listener_tokens import ListenerToken, current_room, mint
 async def listener_token(request: web.Request, principal: Principal) -> web.Response:
     app = request.app
     conversation_id = request.match_info["conversation_id"]
-    widget_id = await conversation_widget_or_404(
-        app[REDIS], app[KEYS], principal.org_id, conversation_id
-    )
+    widget_id = await named_conversation_widget(request, principal)
     room = await current_room(app[REDIS], app[KEYS], widget_id, conversation_id)
     settings = app[SETTINGS]
     token = mint_listener_token(
